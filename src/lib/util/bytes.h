@@ -1,0 +1,43 @@
+/*
+ * bytes.h: little-endian load/store helpers for on-disk formats.
+ */
+#ifndef MVM_UTIL_BYTES_H
+#define MVM_UTIL_BYTES_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline uint16_t mvm_le16(const void *p)
+{
+	const unsigned char *b = p;
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+
+static inline uint32_t mvm_le32(const void *p)
+{
+	const unsigned char *b = p;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static inline uint64_t mvm_le64(const void *p)
+{
+	const unsigned char *b = p;
+	return (uint64_t)mvm_le32(b) | (uint64_t)mvm_le32(b + 4) << 32;
+}
+
+static inline void mvm_put_le32(void *p, uint32_t v)
+{
+	unsigned char *b = p;
+	b[0] = (unsigned char)v;
+	b[1] = (unsigned char)(v >> 8);
+	b[2] = (unsigned char)(v >> 16);
+	b[3] = (unsigned char)(v >> 24);
+}
+
+static inline void mvm_put_le64(void *p, uint64_t v)
+{
+	mvm_put_le32(p, (uint32_t)v);
+	mvm_put_le32((unsigned char *)p + 4, (uint32_t)(v >> 32));
+}
+
+#endif
