@@ -38,6 +38,10 @@ typedef enum {
 int mvm_error_set(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/** Prefix the current message with context: "<fmt...>: <previous message>". Returns code. */
+int mvm_error_wrap(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /** Last error message on this thread, or "unknown error" if none was set. */
 const char *mvm_error_last(void);
 

@@ -78,4 +78,16 @@ int mvm_mem_read(void *ctx, void *buf, size_t n, uint64_t off);
 /** File reader: ctx is a pointer to an int file descriptor. */
 int mvm_fd_read(void *ctx, void *buf, size_t n, uint64_t off);
 
+/*
+ * Internal, shared by the parsers in src/lib/format/ (not for callers).
+ *
+ * mvm_tensor_table__finish() checks that every tensor lies in
+ * [data_start, file_size), sorts the table by offset and rejects overlapping
+ * ranges and duplicate names ("NAME: ..." messages, MVM_EFORMAT).
+ * mvm_format__printable() copies `s` into `out` for a one-line error
+ * message: control bytes become '?', long names are cut with "...".
+ */
+int mvm_tensor_table__finish(mvm_tensor_table *t, const char *name, uint64_t file_size);
+const char *mvm_format__printable(char *out, size_t size, const char *s);
+
 #endif

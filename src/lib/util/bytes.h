@@ -5,6 +5,7 @@
 #define MVM_UTIL_BYTES_H
 
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 
 static inline uint16_t mvm_le16(const void *p)
@@ -38,6 +39,53 @@ static inline void mvm_put_le64(void *p, uint64_t v)
 {
 	mvm_put_le32(p, (uint32_t)v);
 	mvm_put_le32((unsigned char *)p + 4, (uint32_t)(v >> 32));
+}
+
+/*
+ * A bounds-checked reader over untrusted bytes: every take fails (and sets
+ * `bad`) instead of reading past the end, so decoders check once at the end.
+ */
+typedef struct {
+	const unsigned char *p;
+	size_t n, pos;
+	int bad;
+} mvm_cursor;
+
+static inline const unsigned char *mvm_cursor_take(mvm_cursor *c, size_t n)
+{
+	const unsigned char *r;
+
+	if (c->bad || n > c->n - c->pos) {
+		c->bad = 1;
+		return NULL;
+	}
+	r = c->p + c->pos;
+	c->pos += n;
+	return r;
+}
+
+static inline uint64_t mvm_cursor_u64(mvm_cursor *c)
+{
+	const unsigned char *p = mvm_cursor_take(c, 8);
+	return p ? mvm_le64(p) : 0;
+}
+
+static inline uint32_t mvm_cursor_u32(mvm_cursor *c)
+{
+	const unsigned char *p = mvm_cursor_take(c, 4);
+	return p ? mvm_le32(p) : 0;
+}
+
+static inline uint16_t mvm_cursor_u16(mvm_cursor *c)
+{
+	const unsigned char *p = mvm_cursor_take(c, 2);
+	return p ? mvm_le16(p) : 0;
+}
+
+/* Bytes left; decoders compare counts against this before allocating. */
+static inline size_t mvm_cursor_left(const mvm_cursor *c)
+{
+	return c->bad ? 0 : c->n - c->pos;
 }
 
 #endif

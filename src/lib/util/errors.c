@@ -21,6 +21,23 @@ int mvm_error_set(int code, const char *fmt, ...)
 	return code;
 }
 
+int mvm_error_wrap(int code, const char *fmt, ...)
+{
+	char prev[sizeof(last_message)];
+	size_t n;
+	va_list ap;
+
+	memcpy(prev, last_message, sizeof(prev));
+	va_start(ap, fmt);
+	vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	va_end(ap);
+	n = strlen(last_message);
+	if (prev[0] && n + 2 < sizeof(last_message))
+		snprintf(last_message + n, sizeof(last_message) - n, ": %s", prev);
+	last_code = code;
+	return code;
+}
+
 const char *mvm_error_last(void)
 {
 	return last_message[0] ? last_message : "unknown error";

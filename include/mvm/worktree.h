@@ -1,0 +1,67 @@
+/*
+ * mvm/worktree.h: staging, committing, status and checkout.
+ */
+#ifndef MVM_WORKTREE_H
+#define MVM_WORKTREE_H
+
+#include "mvm/objects.h"
+#include "mvm/repo.h"
+
+typedef struct {
+	unsigned int version;
+	mvm_progress_cb progress;
+	void *payload;
+} mvm_work_options;
+
+#define MVM_WORK_OPTIONS_INIT { 1, NULL, NULL }
+
+/*
+ * Stage files (folders recursively). Paths are relative to the current
+ * directory. A path that is tracked but gone from disk stages its removal.
+ * All-or-nothing: if any file fails (e.g. a malformed safetensors header),
+ * nothing is staged. @return 0, MVM_ENOTFOUND, MVM_EFORMAT.
+ */
+int mvm_add(mvm_repo *repo, const char *const *paths, size_t n, const mvm_work_options *opts);
+
+/** Unstage and delete files (or only unstage with `cached`). */
+int mvm_rm(mvm_repo *repo, const char *const *paths, size_t n, int cached);
+
+typedef struct {
+	unsigned int version;
+	const char *message;
+	const char *const *params;   /* "key=value" strings */
+	size_t nparams;
+	const char *const *metrics;  /* "key=number" strings */
+	size_t nmetrics;
+	int all;                     /* stage modified and deleted tracked files first */
+	mvm_work_options work;
+} mvm_commit_options;
+
+#define MVM_COMMIT_OPTIONS_INIT { 1, NULL, NULL, 0, NULL, 0, 0, MVM_WORK_OPTIONS_INIT }
+
+/** @return 0, MVM_ENOTHING when the stage equals HEAD, MVM_ECONFLICT if HEAD moved. */
+int mvm_commit(mvm_oid *out, mvm_repo *repo, const mvm_commit_options *opts);
+
+typedef struct {
+	char **staged;      size_t nstaged;     /* stage differs from HEAD */
+	char **modified;    size_t nmodified;   /* working file differs from stage */
+	char **deleted;     size_t ndeleted;    /* tracked, gone from disk */
+	char **untracked;   size_t nuntracked;
+} mvm_status;
+
+int mvm_status_get(mvm_status **out, mvm_repo *repo);
+void mvm_status_free(mvm_status *st);
+
+/*
+ * Make the working tree and stage match `spec`. With paths, only those
+ * files are restored (HEAD does not move). Without, a branch name switches
+ * to the branch; any other revision detaches HEAD. Refuses (MVM_ECONFLICT)
+ * to overwrite uncommitted changes.
+ */
+int mvm_checkout(mvm_repo *repo, const char *spec, const char *const *paths, size_t n,
+		 const mvm_work_options *opts);
+
+/** Switch to an existing branch (mvm_checkout restricted to branches). */
+int mvm_switch(mvm_repo *repo, const char *branch, const mvm_work_options *opts);
+
+#endif

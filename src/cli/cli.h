@@ -1,0 +1,85 @@
+/*
+ * cli.h: what the mvm commands share: the command table entry, exit codes,
+ * error reporting, the progress bar and output helpers.
+ */
+#ifndef MVM_CLI_H
+#define MVM_CLI_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include "mvm.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_CORRUPT = 3 };
+
+#define CMD_NEED_REPO 1u
+
+typedef struct {
+	mvm_repo *repo;        /* opened when the command has CMD_NEED_REPO */
+	int quiet;             /* --quiet: no progress bar */
+} cli_ctx;
+
+typedef struct {
+	const char *name;
+	int (*fn)(cli_ctx *ctx, int argc, char **argv);
+	unsigned int flags;
+	const char *usage;     /* "mvm add [--quiet] PATH..." */
+	const char *summary;   /* one line for 'mvm help' */
+	const char *help;      /* paragraph(s) for 'mvm help CMD' */
+} cli_command;
+
+const cli_command *cli_find(const char *name);
+void cli_print_help(const cli_command *cmd, FILE *out);
+
+/** Print "mvm: error: <last error>" and map the code to an exit status. */
+int cli_fail(int error);
+/** Print "mvm: error: <msg>" plus a usage hint; exit status 2. */
+int cli_usage(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Parse options shared by every command plus the command's own.
+ * Returns the index of the first operand, or -1 after printing an error
+ * (then *status holds the exit code, 0 for --help).
+ */
+typedef struct {
+	int json, quiet, help;
+} cli_common;
+
+int cli_parse(cli_common *common, const cli_command *cmd, int argc, char **argv,
+	      const struct option *extra, const char *extra_short,
+	      int (*on_opt)(int c, const char *arg, void *payload), void *payload, int *status);
+
+/** Progress callback for mvm_work_options: a bar on stderr when it is a terminal. */
+void cli_progress(const char *stage, uint64_t done, uint64_t total, void *payload);
+void cli_progress_setup(mvm_work_options *w, cli_ctx *ctx);
+
+void cli_oid_hex(char out[MVM_OID_HEXSZ + 1], const mvm_oid *id);
+/** Print JSON to stdout (pretty, sorted keys as given) and free it. */
+void cli_json_print(json_t *j);
+json_t *cli_json_oid(const mvm_oid *id);
+/** Human-readable size: "1.5 GiB". */
+const char *cli_size(char buf[32], uint64_t bytes);
+const char *cli_time(char buf[64], int64_t t);
+
+/* commands */
+int cmd_init(cli_ctx *, int, char **);
+int cmd_config(cli_ctx *, int, char **);
+int cmd_add(cli_ctx *, int, char **);
+int cmd_rm(cli_ctx *, int, char **);
+int cmd_commit(cli_ctx *, int, char **);
+int cmd_status(cli_ctx *, int, char **);
+int cmd_log(cli_ctx *, int, char **);
+int cmd_show(cli_ctx *, int, char **);
+int cmd_ls(cli_ctx *, int, char **);
+int cmd_diff(cli_ctx *, int, char **);
+int cmd_checkout(cli_ctx *, int, char **);
+int cmd_switch(cli_ctx *, int, char **);
+int cmd_branch(cli_ctx *, int, char **);
+int cmd_tag(cli_ctx *, int, char **);
+int cmd_cat(cli_ctx *, int, char **);
+int cmd_gc(cli_ctx *, int, char **);
+int cmd_fsck(cli_ctx *, int, char **);
+int cmd_version(cli_ctx *, int, char **);
+int cmd_help(cli_ctx *, int, char **);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * main.c: the mvm command table and dispatch. Global options: -C DIR,
+ * --version, --help. Each command parses its own options.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+	{ "init", cmd_init, 0, "mvm init [DIR]", "Create an empty repository",
+	  "Creates DIR/.mvm (DIR defaults to the current folder) with branch 'main'." },
+	{ "config", cmd_config, CMD_NEED_REPO, "mvm config [KEY [VALUE]]", "Read or set configuration",
+	  "Without KEY lists all settings; with KEY prints it; with VALUE sets it.\n"
+	  "Keys: user.name, user.email (MVM_USER=\"Name <email>\" overrides both),\n"
+	  "core.compression (zstd level for new chunks, default 1)." },
+	{ "add", cmd_add, CMD_NEED_REPO, "mvm add [--quiet] PATH...", "Stage files for the next version",
+	  "Stores each file as content-defined chunks (cut at tensor starts for\n"
+	  "safetensors and GGUF), compressing and storing only chunks the repository\n"
+	  "lacks. Folders are added recursively; a tracked file gone from disk is\n"
+	  "staged as removed. A malformed safetensors/GGUF file stages nothing." },
+	{ "rm", cmd_rm, CMD_NEED_REPO, "mvm rm [--cached] PATH...", "Unstage and delete tracked files",
+	  "--cached keeps the working file and only unstages it." },
+	{ "commit", cmd_commit, CMD_NEED_REPO,
+	  "mvm commit -m MSG [-a] [--param K=V]... [--metric K=V]...", "Record the staged files as a version",
+	  "-a first stages every tracked file that changed or was deleted.\n"
+	  "--param records a training setting, --metric a number (e.g. --metric eval_loss=1.92)." },
+	{ "status", cmd_status, CMD_NEED_REPO, "mvm status [--json]", "Show staged, modified and untracked files",
+	  "Unchanged files are recognized by their size, mtime and inode and never re-read." },
+	{ "log", cmd_log, CMD_NEED_REPO, "mvm log [REV] [-n N] [--json]", "List versions, newest first",
+	  "Follows first parents from REV (default HEAD)." },
+	{ "show", cmd_show, CMD_NEED_REPO, "mvm show REV [--json]", "Show one version and its files", "" },
+	{ "ls", cmd_ls, CMD_NEED_REPO, "mvm ls REV [PATH] [--json]", "List files of a version, or tensors of a file",
+	  "With PATH naming a safetensors/GGUF file, lists its tensors (name, dtype, shape, bytes)." },
+	{ "diff", cmd_diff, CMD_NEED_REPO, "mvm diff [REV [REV]] [--stats] [--json] [PATH...]",
+	  "Compare versions file by file and tensor by tensor",
+	  "No REV: HEAD against the working tree. One REV: REV against the working tree.\n"
+	  "Tensor statuses come from manifests without reading data. --stats reads the\n"
+	  "data of modified F32/F16/BF16 tensors and adds max_abs_diff, rel_l2 and cosine.\n"
+	  "Use -- before PATHs that could be taken for revisions." },
+	{ "checkout", cmd_checkout, CMD_NEED_REPO, "mvm checkout [--quiet] REV [-- PATH...]",
+	  "Restore a version (or some of its files) into the working tree",
+	  "Without PATH: a branch name switches to that branch, any other revision\n"
+	  "detaches HEAD at it. Refuses to overwrite uncommitted changes.\n"
+	  "With PATH: restores those files from REV and stages them; HEAD stays." },
+	{ "switch", cmd_switch, CMD_NEED_REPO, "mvm switch [--quiet] BRANCH", "Switch to a branch", "" },
+	{ "branch", cmd_branch, CMD_NEED_REPO, "mvm branch [--json] [NAME [REV] | -d NAME]",
+	  "List, create or delete branches", "" },
+	{ "tag", cmd_tag, CMD_NEED_REPO, "mvm tag [--json] [NAME [REV] [-m MSG]]", "List or create tags",
+	  "Tags never move; creating an existing tag fails." },
+	{ "cat", cmd_cat, CMD_NEED_REPO, "mvm cat REV:PATH [--tensor NAME]", "Write a file or one tensor to stdout",
+	  "--tensor writes that tensor's raw bytes, decoding only the chunks holding it." },
+	{ "gc", cmd_gc, CMD_NEED_REPO, "mvm gc [--quiet] [--json]", "Delete data no version, branch, tag or the stage uses", "" },
+	{ "fsck", cmd_fsck, CMD_NEED_REPO, "mvm fsck [--quiet] [--json]", "Verify every chunk, object and reference",
+	  "Exit status 3 when anything is damaged; each problem is printed with its id." },
+	{ "version", cmd_version, 0, "mvm version", "Print mvm's version", "" },
+	{ "help", cmd_help, 0, "mvm help [COMMAND]", "Show help for mvm or a command", "" },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};
+
+const cli_command *cli_find(const char *name)
+{
+	const cli_command *c;
+
+	for (c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+void cli_print_help(const cli_command *cmd, FILE *out)
+{
+	fprintf(out, "usage: %s\n\n%s.\n", cmd->usage, cmd->summary);
+	if (cmd->help && *cmd->help)
+		fprintf(out, "\n%s\n", cmd->help);
+	fprintf(out, "\nCommon options: --json (read commands), --quiet, --help.\n");
+}
+
+static void print_overview(FILE *out)
+{
+	const cli_command *c;
+
+	fprintf(out, "usage: mvm [-C DIR] <command> [options]\n\n"
+		     "mvm versions large model files: chunk-level dedup, tensor-level diff.\n\n");
+	for (c = commands; c->name; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+	fprintf(out, "\nRevisions: id or unique prefix (4+ hex), branch, tag, HEAD, REV~N, REV^.\n"
+		     "Exit status: 0 ok, 1 failed or refused, 2 usage error, 3 corruption found.\n"
+		     "'mvm help COMMAND' or 'mvm COMMAND --help' for details.\n");
+}
+
+int cmd_help(cli_ctx *ctx, int argc, char **argv)
+{
+	const cli_command *c;
+
+	(void)ctx;
+	if (argc < 2) {
+		print_overview(stdout);
+		return EXIT_OK;
+	}
+	if (!(c = cli_find(argv[1]))) {
+		fprintf(stderr, "mvm: error: unknown command '%s'; see 'mvm help'\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	cli_print_help(c, stdout);
+	return EXIT_OK;
+}
+
+int cmd_version(cli_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	printf("mvm %s\n", MVM_VERSION);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const cli_command *cmd;
+	cli_ctx ctx = { NULL, 0 };
+	int error, status, i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "-C") && i + 1 < argc) {
+			if (chdir(argv[i + 1]) < 0) {
+				fprintf(stderr, "mvm: error: cannot change to folder '%s'\n", argv[i + 1]);
+				return EXIT_USAGE;
+			}
+			i += 2;
+		} else if (!strcmp(argv[i], "--version")) {
+			return cmd_version(&ctx, 0, NULL);
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			print_overview(stdout);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "mvm: error: unknown option '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		print_overview(stderr);
+		return EXIT_USAGE;
+	}
+	if (!(cmd = cli_find(argv[i]))) {
+		fprintf(stderr, "mvm: error: unknown command '%s'; see 'mvm help'\n", argv[i]);
+		return EXIT_USAGE;
+	}
+	for (int j = i + 1; j < argc && strcmp(argv[j], "--"); j++)
+		if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
+			cli_print_help(cmd, stdout);
+			return EXIT_OK;
+		}
+	if ((cmd->flags & CMD_NEED_REPO) && (error = mvm_repo_open(&ctx.repo, ".")) < 0)
+		return cli_fail(error);
+	status = cmd->fn(&ctx, argc - i, argv + i);
+	mvm_repo_free(ctx.repo);
+	return status;
+}

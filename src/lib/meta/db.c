@@ -1,0 +1,208 @@
+/*
+ * db.c: SQLite connection, schema migrations and small helpers. SQLite
+ * errors become mvm errors here, once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+
+static const char *const migrations[] = {
+	/* 1: the foundation schema */
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE config(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE packs(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+	"  size INTEGER NOT NULL, chunks INTEGER NOT NULL);"
+	"CREATE TABLE chunks(id BLOB PRIMARY KEY, pack INTEGER NOT NULL,"
+	"  offset INTEGER NOT NULL, stored_len INTEGER NOT NULL,"
+	"  raw_len INTEGER NOT NULL, codec INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX chunks_by_pack ON chunks(pack);"
+	"CREATE TABLE objects(id BLOB PRIMARY KEY, type INTEGER NOT NULL,"
+	"  data BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE refs(name TEXT PRIMARY KEY, target BLOB NOT NULL,"
+	"  message TEXT, time INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE stage(path TEXT PRIMARY KEY, manifest BLOB NOT NULL,"
+	"  mode INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+	"  ino INTEGER NOT NULL) WITHOUT ROWID;",
+};
+
+#define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))
+
+int mvm_db_error(mvm_db *db, const char *what)
+{
+	int rc = sqlite3_errcode(db->sql);
+
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return mvm_error_set(MVM_ELOCKED, "%s: repository database is busy (another mvm is writing); try again", what);
+	if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+		return mvm_error_set(MVM_ECORRUPT, "%s: metadata database %s is corrupt: %s", what, db->path,
+				     sqlite3_errmsg(db->sql));
+	return mvm_error_set(MVM_ERROR, "%s: %s", what, sqlite3_errmsg(db->sql));
+}
+
+int mvm_db_exec(mvm_db *db, const char *sql)
+{
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return mvm_db_error(db, "database");
+	return 0;
+}
+
+int mvm_db_prepare(sqlite3_stmt **out, mvm_db *db, const char *sql)
+{
+	if (sqlite3_prepare_v2(db->sql, sql, -1, out, NULL) != SQLITE_OK)
+		return mvm_db_error(db, "database");
+	return 0;
+}
+
+int mvm_db_step_done(mvm_db *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return mvm_db_error(db, "database");
+	return 0;
+}
+
+int mvm_db_begin(mvm_db *db)
+{
+	return mvm_db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int mvm_db_commit(mvm_db *db)
+{
+	return mvm_db_exec(db, "COMMIT");
+}
+
+void mvm_db_rollback(mvm_db *db)
+{
+	if (db && !sqlite3_get_autocommit(db->sql))
+		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int mvm_db_meta_get(mvm_buf *out, mvm_db *db, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int error, rc;
+
+	if ((error = mvm_db_prepare(&st, db, "SELECT value FROM meta WHERE key = ?")) < 0)
+		return error;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	mvm_buf_clear(out);
+	if (rc == SQLITE_ROW)
+		error = mvm_buf_puts(out, (const char *)sqlite3_column_text(st, 0));
+	else if (rc == SQLITE_DONE)
+		error = mvm_error_set(MVM_ENOTFOUND, "no '%s' in repository metadata", key);
+	else
+		error = mvm_db_error(db, "reading metadata");
+	sqlite3_finalize(st);
+	return error;
+}
+
+int mvm_db_meta_set(mvm_db *db, const char *key, const char *value)
+{
+	sqlite3_stmt *st = NULL;
+	int error;
+
+	if ((error = mvm_db_prepare(&st, db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)")) < 0)
+		return error;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	error = mvm_db_step_done(db, st);
+	sqlite3_finalize(st);
+	return error;
+}
+
+int mvm_db_bind_oid(sqlite3_stmt *st, int col, const mvm_oid *id)
+{
+	return sqlite3_bind_blob(st, col, id->id, MVM_OID_RAWSZ, SQLITE_TRANSIENT) == SQLITE_OK ? 0 : MVM_ERROR;
+}
+
+int mvm_db_column_oid(mvm_oid *out, sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_bytes(st, col) != MVM_OID_RAWSZ)
+		return mvm_error_set(MVM_ECORRUPT, "metadata database holds an id that is not 32 bytes");
+	memcpy(out->id, sqlite3_column_blob(st, col), MVM_OID_RAWSZ);
+	return 0;
+}
+
+static int user_version(mvm_db *db, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int error;
+
+	if ((error = mvm_db_prepare(&st, db, "PRAGMA user_version")) < 0)
+		return error;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		error = mvm_db_error(db, "reading schema version");
+	else
+		*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return error;
+}
+
+static int migrate(mvm_db *db)
+{
+	char sql[64];
+	int version = 0, error;
+
+	if ((error = user_version(db, &version)) < 0)
+		return error;
+	if (version > SCHEMA_VERSION)
+		return mvm_error_set(MVM_ERROR, "repository schema %d is newer than this mvm (%d); upgrade mvm",
+				     version, SCHEMA_VERSION);
+	if (version == SCHEMA_VERSION)
+		return 0;
+	if ((error = mvm_db_begin(db)) < 0)
+		return error;
+	if ((error = user_version(db, &version)) < 0)
+		goto done;
+	for (; version < SCHEMA_VERSION; version++)
+		if ((error = mvm_db_exec(db, migrations[version])) < 0)
+			goto done;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+	if ((error = mvm_db_exec(db, sql)) < 0)
+		goto done;
+	error = mvm_db_commit(db);
+done:
+	if (error < 0)
+		mvm_db_rollback(db);
+	return error;
+}
+
+int mvm_db_open(mvm_db **out, const char *path, int create)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	mvm_db *db;
+	int error;
+
+	*out = NULL;
+	if (!(db = calloc(1, sizeof(*db))) || !(db->path = strdup(path))) {
+		free(db);
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	}
+	if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
+		error = mvm_db_error(db, "opening metadata database");
+		goto done;
+	}
+	sqlite3_busy_timeout(db->sql, 30000);
+	if ((error = mvm_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")) < 0 ||
+	    (error = migrate(db)) < 0)
+		goto done;
+	*out = db;
+	db = NULL;
+done:
+	mvm_db_free(db);
+	return error;
+}
+
+void mvm_db_free(mvm_db *db)
+{
+	if (!db)
+		return;
+	sqlite3_close(db->sql);
+	free(db->path);
+	free(db);
+}

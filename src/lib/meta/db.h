@@ -1,0 +1,47 @@
+/*
+ * db.h: the repository's metadata database (SQLite, WAL mode).
+ *
+ * Tables: meta (schema version, format settings, HEAD), config, packs,
+ * chunks (the global chunk index), objects (manifests, trees, versions),
+ * refs and stage (the index of the next version, with its stat cache).
+ * Schema changes go through numbered migrations in db.c.
+ */
+#ifndef MVM_META_DB_H
+#define MVM_META_DB_H
+
+#include <sqlite3.h>
+#include "mvm/buf.h"
+#include "mvm/common.h"
+
+typedef struct mvm_db {
+	sqlite3 *sql;
+	char *path;
+} mvm_db;
+
+/** Open (creating when `create` is set) and migrate the database at path. */
+int mvm_db_open(mvm_db **out, const char *path, int create);
+void mvm_db_free(mvm_db *db);
+
+/** BEGIN IMMEDIATE: takes SQLite's write lock, waiting up to the busy timeout. */
+int mvm_db_begin(mvm_db *db);
+int mvm_db_commit(mvm_db *db);
+/** Roll back if a transaction is open; safe to call on error paths. */
+void mvm_db_rollback(mvm_db *db);
+
+/** Run SQL with no results. */
+int mvm_db_exec(mvm_db *db, const char *sql);
+/** Prepare a statement; errors name the SQL and SQLite's message. */
+int mvm_db_prepare(sqlite3_stmt **out, mvm_db *db, const char *sql);
+/** Step a statement expected to finish (INSERT/UPDATE/DELETE) and reset it. */
+int mvm_db_step_done(mvm_db *db, sqlite3_stmt *st);
+/** Translate the connection's last error into an mvm error naming `what`. */
+int mvm_db_error(mvm_db *db, const char *what);
+
+int mvm_db_meta_get(mvm_buf *out, mvm_db *db, const char *key);
+int mvm_db_meta_set(mvm_db *db, const char *key, const char *value);
+
+/** Bind/read a 32-byte id column. */
+int mvm_db_bind_oid(sqlite3_stmt *st, int col, const mvm_oid *id);
+int mvm_db_column_oid(mvm_oid *out, sqlite3_stmt *st, int col);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * object.h: encoding, decoding and storage of manifests, trees and versions
+ * in the `objects` table. An object's id is the SHA-256 of its encoding.
+ * Decoders treat their input as untrusted (fuzzed: fuzz/manifest_fuzz.c).
+ */
+#ifndef MVM_OBJECT_OBJECT_H
+#define MVM_OBJECT_OBJECT_H
+
+#include "mvm/buf.h"
+#include "mvm/objects.h"
+#include "meta/db.h"
+
+int mvm_manifest_encode(mvm_buf *out, const mvm_manifest *m);
+int mvm_manifest_decode(mvm_manifest **out, const unsigned char *p, size_t n);
+int mvm_tree_encode(mvm_buf *out, const mvm_tree *t);
+int mvm_tree_decode(mvm_tree **out, const unsigned char *p, size_t n);
+int mvm_version_encode(mvm_buf *out, const mvm_version *v);
+int mvm_version_decode(mvm_version **out, const unsigned char *p, size_t n);
+
+/** Store an encoded object (idempotent); returns its id. */
+int mvm_odb_write(mvm_oid *out, mvm_db *db, mvm_object_type type, const mvm_buf *data);
+/** Read an object's bytes; MVM_ENOTFOUND, or MVM_ECORRUPT on a type mismatch. */
+int mvm_odb_read(mvm_buf *out, mvm_db *db, mvm_object_type type, const mvm_oid *id);
+/** Find the single object of `type` whose hex id starts with `prefix` (>= 4 hex). */
+int mvm_odb_expand(mvm_oid *out, mvm_db *db, mvm_object_type type, const char *prefix);
+
+int mvm_manifest_read(mvm_manifest **out, mvm_db *db, const mvm_oid *id);
+int mvm_tree_read(mvm_tree **out, mvm_db *db, const mvm_oid *id);
+int mvm_version_read(mvm_version **out, mvm_db *db, const mvm_oid *id);
+
+#endif

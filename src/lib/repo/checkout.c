@@ -1,0 +1,297 @@
+/*
+ * checkout.c: move the working tree and stage to another version.
+ *
+ * Plan first, then act. A path changes when its stage entry differs from
+ * the target's. Such a path must be safe to touch: no staged change, and
+ * the working file equal to the stage entry (or already equal to the
+ * target, which is what a re-run after a kill finds). Each written file
+ * goes temp -> verify -> rename and then its stage row is updated, so a
+ * killed checkout leaves every file either old or new and is resumable;
+ * HEAD moves last.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mvm/refs.h"
+#include "mvm/worktree.h"
+#include "object/object.h"
+#include "refs_internal.h"
+#include "restore.h"
+
+typedef struct {
+	const char *path;
+	const mvm_stage_entry *s;   /* current stage entry or NULL */
+	const mvm_tree_entry *t;    /* target entry or NULL: delete */
+	int already;                /* working file already holds the target */
+} change;
+
+typedef struct {
+	mvm_repo *repo;
+	mvm_stage_entry *stage;
+	size_t nstage;
+	mvm_tree *head, *target;
+	change *changes;
+	size_t nchanges;
+} plan;
+
+static int same_entry(const mvm_stage_entry *s, const mvm_tree_entry *t)
+{
+	return s && t && !mvm_oid_cmp(&s->manifest, &t->manifest) && s->mode == t->mode;
+}
+
+static int manifest_sha(mvm_oid *out, mvm_repo *repo, const mvm_oid *manifest)
+{
+	mvm_manifest *m = NULL;
+	int error;
+
+	if ((error = mvm_manifest_read(&m, repo->db, manifest)) == 0)
+		*out = m->sha;
+	mvm_manifest_free(m);
+	return error;
+}
+
+/* Would replacing this path lose a staged change? */
+static int staged_check(plan *p, const change *c)
+{
+	const mvm_tree_entry *h = mvm_tree_find(p->head, c->path);
+
+	if (c->s && !same_entry(c->s, h))
+		return mvm_error_set(MVM_ECONFLICT,
+			"'%s' has staged changes that checkout would lose; commit them first", c->path);
+	return 0;
+}
+
+/*
+ * Is the working file safe to replace? It is when it is gone, equal to its
+ * stage entry (by stat, else by content), or already holds the target
+ * (then c->already is set and it is not rewritten).
+ */
+static int check_change(plan *p, change *c)
+{
+	mvm_buf abs = MVM_BUF_INIT;
+	mvm_oid sha, want;
+	struct stat st;
+	int error;
+
+	if ((error = mvm_repo_abspath(&abs, p->repo, c->path)) < 0)
+		return error;
+	if (lstat(abs.ptr, &st) < 0 || (c->s && mvm_stage_stat_matches(c->s, &st))) {
+		error = staged_check(p, c);
+		goto done;
+	}
+	if ((error = mvm_file_sha256(&sha, abs.ptr)) < 0)
+		goto done;
+	if (c->t && (error = manifest_sha(&want, p->repo, &c->t->manifest)) == 0 && !mvm_oid_cmp(&sha, &want)) {
+		c->already = 1;
+		goto done;
+	}
+	if (!error && c->s && (error = manifest_sha(&want, p->repo, &c->s->manifest)) == 0 &&
+	    !mvm_oid_cmp(&sha, &want)) {
+		error = staged_check(p, c);
+		goto done;
+	}
+	if (!error)
+		error = mvm_error_set(MVM_ECONFLICT, c->s
+			? "checkout would overwrite local changes to '%s'; commit them or restore the file first"
+			: "checkout would overwrite untracked file '%s'; move it away or add it first", c->path);
+done:
+	mvm_buf_dispose(&abs);
+	return error;
+}
+
+static int push_change(plan *p, const char *path, const mvm_stage_entry *s, const mvm_tree_entry *t)
+{
+	change *nc = realloc(p->changes, (p->nchanges + 1) * sizeof(*nc));
+
+	if (!nc)
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	p->changes = nc;
+	p->changes[p->nchanges].path = path;
+	p->changes[p->nchanges].s = s;
+	p->changes[p->nchanges].t = t;
+	p->changes[p->nchanges++].already = 0;
+	return 0;
+}
+
+static int plan_all(plan *p)
+{
+	size_t i = 0, j = 0;
+	int error = 0;
+
+	while (!error && (i < p->nstage || j < p->target->count)) {
+		int c = i == p->nstage ? 1 : j == p->target->count ? -1
+			: strcmp(p->stage[i].path, p->target->entries[j].path);
+		if (c < 0) {
+			error = push_change(p, p->stage[i].path, &p->stage[i], NULL);
+			i++;
+		} else if (c > 0) {
+			error = push_change(p, p->target->entries[j].path, NULL, &p->target->entries[j]);
+			j++;
+		} else {
+			if (!same_entry(&p->stage[i], &p->target->entries[j]))
+				error = push_change(p, p->stage[i].path, &p->stage[i], &p->target->entries[j]);
+			i++;
+			j++;
+		}
+	}
+	for (i = 0; i < p->nchanges && !error; i++)
+		error = check_change(p, &p->changes[i]);
+	return error;
+}
+
+/* Restoring named paths overwrites them on purpose (git checkout REV -- PATH). */
+static int plan_paths(plan *p, mvm_repo *repo, const char *const *paths, size_t n)
+{
+	mvm_buf rel = MVM_BUF_INIT;
+	size_t i, j;
+	int error = 0;
+
+	for (i = 0; i < n && !error; i++) {
+		size_t len, before = p->nchanges;
+		if ((error = mvm_repo_relpath(&rel, repo, paths[i])) < 0)
+			break;
+		len = rel.size;
+		for (j = 0; j < p->target->count && !error; j++) {
+			const char *tp = p->target->entries[j].path;
+			if (!len || !strcmp(tp, rel.ptr) || (!strncmp(tp, rel.ptr, len) && tp[len] == '/'))
+				error = push_change(p, tp, mvm_stage_find(p->stage, p->nstage, tp), &p->target->entries[j]);
+		}
+		if (!error && p->nchanges == before)
+			error = mvm_error_set(MVM_ENOTFOUND, "'%s' is not in that version", paths[i]);
+	}
+	mvm_buf_dispose(&rel);
+	return error;
+}
+
+static void remove_empty_parents(mvm_repo *repo, const char *abs)
+{
+	char *copy = strdup(abs), *slash;
+	size_t root = strlen(mvm_repo_workdir(repo));
+
+	while (copy && (slash = strrchr(copy, '/')) && (size_t)(slash - copy) > root) {
+		*slash = '\0';
+		if (rmdir(copy) < 0)
+			break;
+	}
+	free(copy);
+}
+
+static int apply_change(plan *p, mvm_restore *r, change *c)
+{
+	mvm_buf abs = MVM_BUF_INIT;
+	mvm_manifest *m = NULL;
+	mvm_stage_entry e;
+	struct stat st;
+	int error;
+
+	if ((error = mvm_repo_abspath(&abs, p->repo, c->path)) < 0)
+		goto done;
+	if (!c->t) {
+		if (unlink(abs.ptr) < 0 && errno != ENOENT) {
+			error = mvm_error_set(MVM_ERROR, "cannot delete %s: %s", c->path, strerror(errno));
+			goto done;
+		}
+		remove_empty_parents(p->repo, abs.ptr);
+		error = mvm_stage_delete(p->repo, c->path);
+		goto done;
+	}
+	if ((error = mvm_manifest_read(&m, p->repo->db, &c->t->manifest)) < 0)
+		goto done;
+	if (c->already && stat(abs.ptr, &st) < 0)
+		error = mvm_error_set(MVM_ERROR, "cannot stat %s: %s", c->path, strerror(errno));
+	else if (!c->already)
+		error = mvm_restore_file(&st, r, m, abs.ptr, c->path, c->t->mode);
+	if (error < 0)
+		goto done;
+	e.path = (char *)c->path;
+	e.manifest = c->t->manifest;
+	mvm_stage_fill_stat(&e, &st);
+	e.mode = c->t->mode;
+	error = mvm_stage_put(p->repo, &e);
+done:
+	mvm_manifest_free(m);
+	mvm_buf_dispose(&abs);
+	return error;
+}
+
+static int apply_plan(plan *p, const mvm_work_options *opts)
+{
+	mvm_restore r;
+	size_t i;
+	int error;
+
+	if ((error = mvm_restore_init(&r, p->repo)) < 0)
+		goto done;
+	r.progress = opts ? opts->progress : NULL;
+	r.payload = opts ? opts->payload : NULL;
+	for (i = 0; i < p->nchanges; i++)
+		if (p->changes[i].t && !p->changes[i].already)
+			r.total += p->changes[i].t->size;
+	for (i = 0; i < p->nchanges && !error; i++)
+		error = apply_change(p, &r, &p->changes[i]);
+done:
+	mvm_restore_dispose(&r);
+	return error;
+}
+
+static int move_head(mvm_repo *repo, const char *spec, const mvm_oid *target)
+{
+	mvm_buf full = MVM_BUF_INIT;
+	char hex[MVM_OID_HEXSZ + 1];
+	mvm_oid id;
+	int error;
+
+	if ((error = mvm_buf_printf(&full, "refs/heads/%s", spec)) < 0)
+		return error;
+	if (mvm_ref_read(&id, repo, full.ptr) == 0 && !mvm_oid_cmp(&id, target)) {
+		error = mvm_head_set(repo, full.ptr);
+	} else {
+		mvm_oid_fmt(hex, target);
+		error = mvm_head_set(repo, hex);
+	}
+	mvm_error_clear();
+	mvm_buf_dispose(&full);
+	return error;
+}
+
+int mvm_checkout(mvm_repo *repo, const char *spec, const char *const *paths, size_t n,
+		 const mvm_work_options *opts)
+{
+	plan p;
+	mvm_oid target;
+	int error;
+
+	memset(&p, 0, sizeof(p));
+	p.repo = repo;
+	if ((error = mvm_repo_lock(repo)) < 0 || (error = mvm_revparse(&target, repo, spec)) < 0 ||
+	    (error = mvm_version_tree(&p.target, repo, &target)) < 0 ||
+	    (error = mvm_head_tree(&p.head, repo)) < 0 ||
+	    (error = mvm_stage_load(&p.stage, &p.nstage, repo)) < 0)
+		goto done;
+	if ((error = paths ? plan_paths(&p, repo, paths, n) : plan_all(&p)) < 0 ||
+	    (error = apply_plan(&p, opts)) < 0)
+		goto done;
+	if (!paths)
+		error = move_head(repo, spec, &target);
+done:
+	free(p.changes);
+	mvm_stage_free(p.stage, p.nstage);
+	mvm_tree_free(p.head);
+	mvm_tree_free(p.target);
+	return error;
+}
+
+int mvm_switch(mvm_repo *repo, const char *branch, const mvm_work_options *opts)
+{
+	mvm_buf full = MVM_BUF_INIT;
+	mvm_oid id;
+	int error;
+
+	if ((error = mvm_buf_printf(&full, "refs/heads/%s", branch)) == 0 &&
+	    (error = mvm_ref_read(&id, repo, full.ptr)) == MVM_ENOTFOUND)
+		error = mvm_error_set(MVM_ENOTFOUND, "no branch named '%s' (create it with 'mvm branch %s')", branch, branch);
+	mvm_buf_dispose(&full);
+	return error < 0 ? error : mvm_checkout(repo, branch, NULL, 0, opts);
+}

@@ -1,0 +1,183 @@
+/*
+ * commit.c: stage -> tree -> version -> branch update, in one transaction
+ * under the writer lock; the branch moves by compare-and-swap.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mvm/refs.h"
+#include "mvm/worktree.h"
+#include "object/object.h"
+#include "add_internal.h"
+#include "refs_internal.h"
+
+static int tree_from_stage(mvm_oid *out, mvm_repo *repo)
+{
+	mvm_stage_entry *stage = NULL;
+	mvm_tree tree = { NULL, 0 };
+	mvm_buf enc = MVM_BUF_INIT;
+	size_t n = 0, i;
+	int error;
+
+	if ((error = mvm_stage_load(&stage, &n, repo)) < 0)
+		return error;
+	if (n && !(tree.entries = calloc(n, sizeof(*tree.entries)))) {
+		error = mvm_error_set(MVM_ERROR, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		tree.entries[i].path = stage[i].path;
+		tree.entries[i].mode = stage[i].mode;
+		tree.entries[i].manifest = stage[i].manifest;
+		tree.entries[i].size = stage[i].size;
+	}
+	tree.count = n;
+	if ((error = mvm_tree_encode(&enc, &tree)) == 0)
+		error = mvm_odb_write(out, repo->db, MVM_OBJ_TREE, &enc);
+done:
+	free(tree.entries);
+	mvm_stage_free(stage, n);
+	mvm_buf_dispose(&enc);
+	return error;
+}
+
+static int split_kv(char **key, const char **value, const char *kv, const char *what)
+{
+	const char *eq = strchr(kv, '=');
+
+	if (!eq || eq == kv)
+		return mvm_error_set(MVM_EUSAGE, "%s '%s' must look like KEY=VALUE", what, kv);
+	*key = strndup(kv, (size_t)(eq - kv));
+	*value = eq + 1;
+	return *key ? 0 : mvm_error_set(MVM_ERROR, "out of memory");
+}
+
+static int cmp_param(const void *a, const void *b)
+{
+	return strcmp(((const mvm_param *)a)->key, ((const mvm_param *)b)->key);
+}
+
+static int cmp_metric(const void *a, const void *b)
+{
+	return strcmp(((const mvm_metric *)a)->key, ((const mvm_metric *)b)->key);
+}
+
+static int parse_kvs(mvm_version *v, const mvm_commit_options *o)
+{
+	const char *val;
+	char *end;
+	size_t i;
+	int error = 0;
+
+	v->params = calloc(o->nparams + 1, sizeof(*v->params));
+	v->metrics = calloc(o->nmetrics + 1, sizeof(*v->metrics));
+	if (!v->params || !v->metrics)
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	for (i = 0; i < o->nparams && !error; i++)
+		if ((error = split_kv(&v->params[i].key, &val, o->params[i], "--param")) == 0) {
+			v->params[v->nparams++].value = strdup(val);
+		}
+	for (i = 0; i < o->nmetrics && !error; i++) {
+		if ((error = split_kv(&v->metrics[v->nmetrics].key, &val, o->metrics[i], "--metric")) < 0)
+			break;
+		errno = 0;
+		v->metrics[v->nmetrics++].value = strtod(val, &end);
+		if (!*val || *end || errno || !isfinite(v->metrics[v->nmetrics - 1].value))
+			error = mvm_error_set(MVM_EUSAGE, "--metric '%s': '%s' is not a finite number", o->metrics[i], val);
+	}
+	qsort(v->params, v->nparams, sizeof(*v->params), cmp_param);
+	qsort(v->metrics, v->nmetrics, sizeof(*v->metrics), cmp_metric);
+	for (i = 1; i < v->nparams && !error; i++)
+		if (!strcmp(v->params[i - 1].key, v->params[i].key))
+			error = mvm_error_set(MVM_EUSAGE, "--param %s given twice", v->params[i].key);
+	for (i = 1; i < v->nmetrics && !error; i++)
+		if (!strcmp(v->metrics[i - 1].key, v->metrics[i].key))
+			error = mvm_error_set(MVM_EUSAGE, "--metric %s given twice", v->metrics[i].key);
+	return error;
+}
+
+static void free_kvs(mvm_version *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->nparams; i++) {
+		free(v->params[i].key);
+		free(v->params[i].value);
+	}
+	for (i = 0; i < v->nmetrics; i++)
+		free(v->metrics[i].key);
+	free(v->params);
+	free(v->metrics);
+}
+
+/* Inside the transaction: build, compare with the parent, write, move HEAD. */
+static int commit_locked(mvm_oid *out, mvm_repo *repo, mvm_version *v)
+{
+	mvm_buf head = MVM_BUF_INIT, enc = MVM_BUF_INIT;
+	mvm_version *parent = NULL;
+	mvm_oid parent_id;
+	int has_parent, error;
+
+	if ((error = mvm_head_id(&parent_id, repo)) < 0 && error != MVM_ENOTFOUND)
+		goto done;
+	has_parent = error == 0;
+	if ((error = tree_from_stage(&v->tree, repo)) < 0)
+		goto done;
+	if (has_parent && (error = mvm_version_read(&parent, repo->db, &parent_id)) < 0)
+		goto done;
+	if (has_parent ? !mvm_oid_cmp(&parent->tree, &v->tree) : 0) {
+		error = mvm_error_set(MVM_ENOTHING, "nothing to commit: the stage matches HEAD (use 'mvm add PATH' or -a)");
+		goto done;
+	}
+	v->parents = has_parent ? &parent_id : NULL;
+	v->nparents = has_parent ? 1 : 0;
+	error = mvm_version_encode(&enc, v);
+	v->parents = NULL;
+	if (error < 0 || (error = mvm_odb_write(out, repo->db, MVM_OBJ_VERSION, &enc)) < 0 ||
+	    (error = mvm_db_meta_get(&head, repo->db, "HEAD")) < 0)
+		goto done;
+	if (!strncmp(head.ptr, "refs/", 5))
+		error = mvm_ref_cas(repo, head.ptr, out, has_parent ? &parent_id : NULL, NULL);
+	else {
+		char hex[MVM_OID_HEXSZ + 1];
+		mvm_oid_fmt(hex, out);
+		error = mvm_head_set(repo, hex);
+	}
+done:
+	mvm_version_free(parent);
+	mvm_buf_dispose(&head);
+	mvm_buf_dispose(&enc);
+	return error;
+}
+
+int mvm_commit(mvm_oid *out, mvm_repo *repo, const mvm_commit_options *opts)
+{
+	mvm_version v;
+	mvm_buf author = MVM_BUF_INIT;
+	int error;
+
+	memset(&v, 0, sizeof(v));
+	if (!opts->message || !*opts->message)
+		return mvm_error_set(MVM_EUSAGE, "a commit needs a message (-m MSG)");
+	if ((error = parse_kvs(&v, opts)) < 0 || (error = mvm_repo_author(&author, repo)) < 0 ||
+	    (error = mvm_repo_lock(repo)) < 0)
+		goto done;
+	if (opts->all && (error = mvm_add_tracked(repo, &opts->work)) < 0)
+		goto done;
+	v.author = author.ptr;
+	v.message = (char *)opts->message;
+	v.time = (int64_t)time(NULL);
+	if ((error = mvm_db_begin(repo->db)) < 0)
+		goto done;
+	if ((error = commit_locked(out, repo, &v)) == 0)
+		error = mvm_db_commit(repo->db);
+	if (error < 0)
+		mvm_db_rollback(repo->db);
+done:
+	free_kvs(&v);
+	mvm_buf_dispose(&author);
+	return error;
+}

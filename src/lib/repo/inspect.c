@@ -1,0 +1,81 @@
+/*
+ * inspect.c: public lookups of objects and ranged reads of stored files.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mvm/inspect.h"
+#include "object/object.h"
+#include "repo_internal.h"
+
+int mvm_version_lookup(mvm_version **out, mvm_repo *repo, const mvm_oid *id)
+{
+	return mvm_version_read(out, repo->db, id);
+}
+
+int mvm_tree_lookup(mvm_tree **out, mvm_repo *repo, const mvm_oid *id)
+{
+	return mvm_tree_read(out, repo->db, id);
+}
+
+int mvm_manifest_lookup(mvm_manifest **out, mvm_repo *repo, const mvm_oid *id)
+{
+	return mvm_manifest_read(out, repo->db, id);
+}
+
+/* Index of the chunk holding byte `off` (off < m->size). */
+size_t mvm_manifest_chunk_at(const mvm_manifest *m, uint64_t off)
+{
+	size_t lo = 0, hi = m->nchunks;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->chunk_offsets[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int mvm_manifest_read_range(mvm_repo *repo, const mvm_manifest *m, uint64_t offset, uint64_t length,
+			    int (*sink)(const void *p, size_t n, void *payload), void *payload)
+{
+	mvm_buf chunk = MVM_BUF_INIT;
+	uint64_t end = offset + length;
+	size_t i;
+	int error = 0;
+
+	if (offset > m->size || length > m->size - offset)
+		return mvm_error_set(MVM_EUSAGE, "range %llu+%llu is outside the file (%llu bytes)",
+				     (unsigned long long)offset, (unsigned long long)length,
+				     (unsigned long long)m->size);
+	if (!length)
+		return 0;
+	for (i = mvm_manifest_chunk_at(m, offset); i < m->nchunks && m->chunk_offsets[i] < end && !error; i++) {
+		uint64_t cs = m->chunk_offsets[i], ce = cs + m->chunks[i].len;
+		uint64_t lo = offset > cs ? offset : cs, hi = end < ce ? end : ce;
+
+		if ((error = mvm_store_get(&chunk, repo->store, &m->chunks[i].id)) < 0)
+			break;
+		if (chunk.size != m->chunks[i].len) {
+			error = mvm_error_set(MVM_ECORRUPT, "chunk %zu of the file has the wrong length", i);
+			break;
+		}
+		error = sink(chunk.ptr + (lo - cs), (size_t)(hi - lo), payload);
+	}
+	mvm_buf_dispose(&chunk);
+	return error;
+}
+
+static int file_sink(const void *p, size_t n, void *payload)
+{
+	if (fwrite(p, 1, n, payload) != n)
+		return mvm_error_set(MVM_ERROR, "cannot write output");
+	return 0;
+}
+
+int mvm_file_write_range(FILE *out, mvm_repo *repo, const mvm_manifest *m, uint64_t offset, uint64_t length)
+{
+	return mvm_manifest_read_range(repo, m, offset, length, file_sink, out);
+}

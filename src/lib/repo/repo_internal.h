@@ -1,0 +1,77 @@
+/*
+ * repo_internal.h: the repository handle and helpers shared by repo ops.
+ */
+#ifndef MVM_REPO_INTERNAL_H
+#define MVM_REPO_INTERNAL_H
+
+#include <sys/stat.h>
+#include "mvm/objects.h"
+#include "mvm/repo.h"
+#include "meta/db.h"
+#include "store/store.h"
+
+struct mvm_repo {
+	char *workdir;     /* absolute, no trailing slash */
+	char *mvmdir;      /* workdir/.mvm */
+	mvm_db *db;
+	mvm_store *store;
+	int lock_fd;       /* -1 when not locked */
+};
+
+#define MVM_DEFAULT_LEVEL 1
+
+/* A stage row: the next version's entry for a path, with its stat cache. */
+typedef struct {
+	char *path;
+	mvm_oid manifest;
+	uint32_t mode;
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t ino;
+} mvm_stage_entry;
+
+int mvm_stage_load(mvm_stage_entry **out, size_t *count, mvm_repo *repo);
+void mvm_stage_free(mvm_stage_entry *e, size_t count);
+const mvm_stage_entry *mvm_stage_find(const mvm_stage_entry *e, size_t count, const char *path);
+int mvm_stage_put(mvm_repo *repo, const mvm_stage_entry *e);
+int mvm_stage_delete(mvm_repo *repo, const char *path);
+/** True when st matches the cached stat of e (file unchanged since staged). */
+int mvm_stage_stat_matches(const mvm_stage_entry *e, const struct stat *st);
+void mvm_stage_fill_stat(mvm_stage_entry *e, const struct stat *st);
+
+/** Tree of HEAD (empty tree before the first commit). */
+int mvm_head_tree(mvm_tree **out, mvm_repo *repo);
+/** Tree of a version. */
+int mvm_version_tree(mvm_tree **out, mvm_repo *repo, const mvm_oid *version);
+
+/** Turn a user path (relative to cwd) into a path relative to the work tree. */
+int mvm_repo_relpath(mvm_buf *out, mvm_repo *repo, const char *user_path);
+/** Absolute path of a work-tree-relative path. */
+int mvm_repo_abspath(mvm_buf *out, mvm_repo *repo, const char *rel);
+
+/** Set HEAD to a branch ("refs/heads/x") or a detached 64-hex id. */
+int mvm_head_set(mvm_repo *repo, const char *value);
+
+/** SHA-256 of a whole file on disk. */
+int mvm_file_sha256(mvm_oid *out, const char *path);
+
+/*
+ * Scan one working file into a manifest: chunk, hash and, when `store` is
+ * set, compress and store new chunks. Shared by add and diff.
+ */
+typedef struct {
+	mvm_store *store;            /* NULL: hash only (diff of the working tree) */
+	mvm_progress_cb progress;
+	void *payload;
+	uint64_t done, total;        /* progress over all files of one command */
+} mvm_scan;
+
+int mvm_scan_file(mvm_manifest **out, mvm_scan *scan, const char *abspath, const char *relpath);
+
+/** Index of the chunk holding byte `off` of the file. */
+size_t mvm_manifest_chunk_at(const mvm_manifest *m, uint64_t off);
+/** Stream bytes [offset, offset+length) of a stored file to sink, decoding only the chunks needed. */
+int mvm_manifest_read_range(mvm_repo *repo, const mvm_manifest *m, uint64_t offset, uint64_t length,
+			    int (*sink)(const void *p, size_t n, void *payload), void *payload);
+
+#endif

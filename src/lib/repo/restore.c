@@ -1,0 +1,220 @@
+/*
+ * restore.c: write one stored file into the working tree.
+ *
+ * Chunks are decoded on the pool in batches of ~8 MiB, written in order by
+ * the calling thread with large writes, and hashed on a second thread; the
+ * whole-file SHA-256 must match the manifest before the temp file is
+ * renamed over the destination, so a damaged store never yields a wrong file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/pool.h"
+#include "restore.h"
+
+#define RESTORE_BATCH (8u << 20)
+#define RESTORE_BATCHES 4
+
+typedef struct {
+	mvm_job decode_job;
+	mvm_job hash_job;
+	mvm_repo *repo;
+	const mvm_manifest *m;
+	mvm_sha256 *hash;
+	size_t first, count;
+	unsigned char *buf;
+	size_t cap, len;
+	mvm_buf scratch;
+	int error;
+	char msg[256];
+	int busy;
+} rbatch;
+
+static void decode_run(mvm_job *job)
+{
+	rbatch *b = (rbatch *)job;
+	size_t i, off = 0;
+	int error = 0;
+
+	for (i = b->first; i < b->first + b->count && !error; i++) {
+		mvm_chunk_loc loc;
+		if ((error = mvm_store_locate(&loc, b->repo->store, &b->m->chunks[i].id)) < 0)
+			break;
+		if (loc.raw_len != b->m->chunks[i].len) {
+			error = mvm_error_set(MVM_ECORRUPT, "chunk length in the store does not match the manifest");
+			break;
+		}
+		error = mvm_store_read(b->buf + off, b->repo->store, &loc, &b->scratch);
+		off += loc.raw_len;
+	}
+	if (error < 0) {
+		b->error = error;
+		snprintf(b->msg, sizeof(b->msg), "%s", mvm_error_last());
+	}
+}
+
+static void hash_run(mvm_job *job)
+{
+	rbatch *b = (rbatch *)((char *)job - offsetof(rbatch, hash_job));
+	if (mvm_sha256_update(b->hash, b->buf, b->len) < 0)
+		b->error = MVM_ERROR;
+}
+
+static int batch_finish(rbatch *b, mvm_restore *r)
+{
+	if (!b->busy)
+		return 0;
+	mvm_pool_wait(r->hasher, &b->hash_job);
+	b->busy = 0;
+	return 0;
+}
+
+/* Plan the next batch starting at chunk `*next`. */
+static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next)
+{
+	b->first = *next;
+	b->len = 0;
+	while (*next < m->nchunks && (b->len == 0 || b->len + m->chunks[*next].len <= RESTORE_BATCH))
+		b->len += m->chunks[(*next)++].len;
+	b->count = *next - b->first;
+	if (b->len > b->cap) {
+		free(b->buf);
+		if (!(b->buf = malloc(b->len)))
+			return mvm_error_set(MVM_ERROR, "out of memory for checkout buffers");
+		b->cap = b->len;
+	}
+	return 0;
+}
+
+static int write_chunks(mvm_restore *r, const mvm_manifest *m, int fd, const char *name, mvm_sha256 *hash)
+{
+	rbatch *b = r->batches;
+	size_t next = 0, k, head = 0, tail = 0;
+	int error = 0;
+
+	/* keep up to RESTORE_BATCHES decodes in flight; write the oldest when it is done */
+	while (!error && (next < m->nchunks || head != tail)) {
+		while (next < m->nchunks && tail - head < RESTORE_BATCHES) {
+			rbatch *nb = &b[tail % RESTORE_BATCHES];
+			batch_finish(nb, r);
+			nb->repo = r->repo;
+			nb->m = m;
+			nb->hash = hash;
+			nb->error = 0;
+			if ((error = batch_plan(nb, m, &next)) < 0)
+				break;
+			nb->decode_job.fn = decode_run;
+			mvm_pool_submit(r->pool, &nb->decode_job);
+			tail++;
+		}
+		if (error || head == tail)
+			break;
+		k = head++ % RESTORE_BATCHES;
+		mvm_pool_wait(r->pool, &b[k].decode_job);
+		if (b[k].error) {
+			error = mvm_error_set(b[k].error, "%s: %s", name, b[k].msg);
+			break;
+		}
+		if ((error = mvm_fs_write_all(fd, b[k].buf, b[k].len, name)) < 0)
+			break;
+		b[k].hash_job.fn = hash_run;
+		b[k].busy = 1;
+		mvm_pool_submit(r->hasher, &b[k].hash_job);
+		if (r->progress) {
+			r->done += b[k].len;
+			r->progress("checkout", r->done, r->total, r->payload);
+		}
+	}
+	for (; head != tail; head++)
+		mvm_pool_wait(r->pool, &b[head % RESTORE_BATCHES].decode_job);
+	for (k = 0; k < RESTORE_BATCHES; k++) {
+		batch_finish(&b[k], r);
+		if (!error && b[k].error)
+			error = mvm_error_set(MVM_ERROR, "%s: hashing failed", name);
+	}
+	return error;
+}
+
+int mvm_restore_init(mvm_restore *r, mvm_repo *repo)
+{
+	int error;
+
+	memset(r, 0, sizeof(*r));
+	r->repo = repo;
+	if (!(r->batches = calloc(RESTORE_BATCHES, sizeof(rbatch))))
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	if ((error = mvm_pool_new(&r->pool, 0)) < 0 || (error = mvm_pool_new(&r->hasher, 1)) < 0)
+		return error;
+	return 0;
+}
+
+void mvm_restore_dispose(mvm_restore *r)
+{
+	rbatch *b = r->batches;
+	size_t k;
+
+	mvm_pool_free(r->pool);
+	mvm_pool_free(r->hasher);
+	for (k = 0; b && k < RESTORE_BATCHES; k++) {
+		free(b[k].buf);
+		mvm_buf_dispose(&b[k].scratch);
+	}
+	free(b);
+	memset(r, 0, sizeof(*r));
+}
+
+static int temp_path(mvm_buf *out, const char *abs)
+{
+	const char *slash = strrchr(abs, '/');
+	size_t dirlen = slash ? (size_t)(slash - abs + 1) : 0;
+
+	mvm_buf_clear(out);
+	return mvm_buf_printf(out, "%.*s.%s.mvm-tmp-%ld", (int)dirlen, abs, abs + dirlen, (long)getpid());
+}
+
+int mvm_restore_file(struct stat *st_out, mvm_restore *r, const mvm_manifest *m, const char *abs,
+		     const char *rel, uint32_t mode)
+{
+	mvm_buf tmp = MVM_BUF_INIT, dir = MVM_BUF_INIT;
+	mvm_sha256 *hash = NULL;
+	mvm_oid sha;
+	int fd = -1, error;
+
+	if ((error = temp_path(&tmp, abs)) < 0 || (error = mvm_fs_dirname(&dir, abs)) < 0 ||
+	    (error = mvm_fs_mkdir_p(dir.ptr)) < 0 || (error = mvm_sha256_new(&hash)) < 0)
+		goto done;
+	if ((fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777)) < 0) {
+		error = mvm_error_set(MVM_ERROR, "cannot create %s: %s", tmp.ptr, strerror(errno));
+		goto done;
+	}
+	if ((error = write_chunks(r, m, fd, rel, hash)) < 0 || (error = mvm_sha256_final(&sha, hash)) < 0)
+		goto done;
+	if (mvm_oid_cmp(&sha, &m->sha)) {
+		error = mvm_error_set(MVM_ECORRUPT, "%s: restored bytes do not match the stored SHA-256; run 'mvm fsck'", rel);
+		goto done;
+	}
+	if (fchmod(fd, mode & 0777) < 0 || close(fd) < 0) {
+		fd = -1;
+		error = mvm_error_set(MVM_ERROR, "cannot finish %s: %s", tmp.ptr, strerror(errno));
+		goto done;
+	}
+	fd = -1;
+	if (rename(tmp.ptr, abs) < 0 || stat(abs, st_out) < 0)
+		error = mvm_error_set(MVM_ERROR, "cannot move %s into place: %s", rel, strerror(errno));
+done:
+	if (fd >= 0)
+		close(fd);
+	if (error < 0)
+		unlink(tmp.ptr);
+	mvm_sha256_free(hash);
+	mvm_buf_dispose(&tmp);
+	mvm_buf_dispose(&dir);
+	return error;
+}

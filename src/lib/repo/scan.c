@@ -1,0 +1,435 @@
+/*
+ * scan.c: one file -> manifest, as a streaming pipeline with bounded memory.
+ *
+ *   main thread   read a batch (8 MiB) -> cut chunks (FastCDC, with cuts
+ *                 forced at tensor boundaries) -> submit -> emit in order
+ *   chunk pool    per chunk: SHA-256, dedup lookup, compress if new
+ *   hash thread   whole-file SHA-256 and each tensor's SHA-256, in order
+ *
+ * At most SCAN_BATCHES batches are in flight, so memory is about
+ * SCAN_BATCHES x 2 x 8 MiB whatever the file size. Bytes past the last cut
+ * of a batch carry over to the next one.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chunk/fastcdc.h"
+#include "format/tensor.h"
+#include "store/codec.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/pool.h"
+#include "repo_internal.h"
+
+#define SCAN_BATCH_IN (8u << 20)
+#define SCAN_BATCHES 4
+
+typedef struct scan_state scan_state;
+
+typedef struct {
+	mvm_job chunk_job;
+	mvm_job hash_job;
+	scan_state *s;
+	unsigned char *buf;
+	size_t len, carry;            /* buf[0, carry) came from the previous batch */
+	uint64_t file_off;            /* file offset of buf[0] */
+	size_t nchunks, cap;
+	uint32_t *lens;
+	mvm_oid *ids;
+	size_t *out_off;
+	uint32_t *out_len, *codec;
+	unsigned char *is_new;
+	unsigned char *out;
+	size_t out_cap;
+	int error;
+	char msg[256];
+	int busy;
+} batch;
+
+struct scan_state {
+	mvm_scan *scan;
+	const char *name;
+	int fd;
+	uint64_t size;
+	mvm_tensor_table table;
+	uint64_t *cuts;               /* forced boundaries, sorted */
+	size_t ncuts;
+	mvm_cdc cdc;
+	mvm_sha256 *file_hash, *tensor_hash;
+	size_t tensor_next;           /* hash thread: next tensor to finish */
+	mvm_manifest *m;
+	size_t chunks_cap;
+	batch batches[SCAN_BATCHES];
+	mvm_pool *pool, *hasher;
+};
+
+static void batch_fail(batch *b, int code)
+{
+	b->error = code;
+	snprintf(b->msg, sizeof(b->msg), "%s", mvm_error_last());
+}
+
+static void chunk_job_run(mvm_job *job)
+{
+	batch *b = (batch *)job;
+	mvm_store *store = b->s->scan->store;
+	size_t i, off = 0, out_off = 0;
+	int error = 0, has;
+
+	for (i = 0; i < b->nchunks && !error; i++) {
+		const unsigned char *p = b->buf + off;
+		size_t n;
+
+		if ((error = mvm_sha256_buf(&b->ids[i], p, b->lens[i])) < 0)
+			break;
+		b->is_new[i] = 0;
+		if (store && (has = mvm_store_has(store, &b->ids[i])) == 0) {
+			error = mvm_codec_encode(b->out + out_off, &n, &b->codec[i], p, b->lens[i],
+						 mvm_store_level(store));
+			b->out_off[i] = out_off;
+			b->out_len[i] = (uint32_t)n;
+			b->is_new[i] = 1;
+			out_off += mvm_codec_bound(b->lens[i]);
+		} else if (store && has < 0) {
+			error = has;
+		}
+		off += b->lens[i];
+	}
+	if (error < 0)
+		batch_fail(b, error);
+}
+
+/* Feed the new bytes of a batch to the file hash and the tensors they cover. */
+static void hash_job_run(mvm_job *job)
+{
+	batch *b = (batch *)((char *)job - offsetof(batch, hash_job));
+	scan_state *s = b->s;
+	uint64_t a = b->file_off + b->carry, e = b->file_off + b->len;
+	int error = mvm_sha256_update(s->file_hash, b->buf + b->carry, b->len - b->carry);
+
+	while (!error && s->tensor_next < s->table.count) {
+		mvm_tensor_info *t = &s->table.tensors[s->tensor_next];
+		uint64_t end = t->offset + t->length;
+		uint64_t lo = t->offset > a ? t->offset : a, hi = end < e ? end : e;
+
+		if (t->offset >= e && t->length)
+			break;
+		if (hi > lo)
+			error = mvm_sha256_update(s->tensor_hash, b->buf + (lo - b->file_off), hi - lo);
+		if (end > e)
+			break;
+		if (!error)
+			error = mvm_sha256_final(&s->m->tensors[s->tensor_next++].sha, s->tensor_hash);
+	}
+	if (error < 0)
+		batch_fail(b, error);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int build_cuts(scan_state *s)
+{
+	size_t i, n = 0;
+
+	if (!s->table.count)
+		return 0;
+	if (!(s->cuts = malloc((2 * s->table.count + 1) * sizeof(uint64_t))))
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	s->cuts[n++] = s->table.data_start;
+	for (i = 0; i < s->table.count; i++) {
+		s->cuts[n++] = s->table.tensors[i].offset;
+		s->cuts[n++] = s->table.tensors[i].offset + s->table.tensors[i].length;
+	}
+	qsort(s->cuts, n, sizeof(uint64_t), cmp_u64);
+	for (i = 0; i < n; i++)
+		if (s->cuts[i] > 0 && s->cuts[i] < s->size && (!s->ncuts || s->cuts[s->ncuts - 1] != s->cuts[i]))
+			s->cuts[s->ncuts++] = s->cuts[i];
+	return 0;
+}
+
+/* First forced boundary after `off`, or the file size. */
+static uint64_t next_cut(const scan_state *s, uint64_t off)
+{
+	size_t lo = 0, hi = s->ncuts;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->cuts[mid] <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->ncuts ? s->cuts[lo] : s->size;
+}
+
+static int batch_reserve(batch *b, size_t n)
+{
+	if (n <= b->cap)
+		return 0;
+	n = n < 256 ? 256 : n * 2;
+	if (!(b->lens = realloc(b->lens, n * sizeof(*b->lens))) ||
+	    !(b->ids = realloc(b->ids, n * sizeof(*b->ids))) ||
+	    !(b->out_off = realloc(b->out_off, n * sizeof(*b->out_off))) ||
+	    !(b->out_len = realloc(b->out_len, n * sizeof(*b->out_len))) ||
+	    !(b->codec = realloc(b->codec, n * sizeof(*b->codec))) ||
+	    !(b->is_new = realloc(b->is_new, n)))
+		return mvm_error_set(MVM_ERROR, "out of memory for chunk lists");
+	b->cap = n;
+	return 0;
+}
+
+/* Cut the batch into chunks; returns bytes consumed (the rest carries over). */
+static int batch_cut(size_t *consumed, scan_state *s, batch *b)
+{
+	int eof = b->file_off + b->len == s->size;
+	size_t pos = 0, out_need = 0;
+	int error;
+
+	b->nchunks = 0;
+	while (pos < b->len) {
+		uint64_t abs = b->file_off + pos, seg = next_cut(s, abs) - abs;
+		size_t avail = b->len - pos, n, c;
+
+		if (avail < seg && avail < s->cdc.max && !eof)
+			break;
+		n = seg < avail ? (size_t)seg : avail;
+		c = mvm_cdc_cut(&s->cdc, b->buf + pos, n);
+		if ((error = batch_reserve(b, b->nchunks + 1)) < 0)
+			return error;
+		b->lens[b->nchunks++] = (uint32_t)c;
+		out_need += mvm_codec_bound(c);
+		pos += c;
+	}
+	if (s->scan->store && out_need > b->out_cap) {
+		free(b->out);
+		if (!(b->out = malloc(out_need)))
+			return mvm_error_set(MVM_ERROR, "out of memory for compressed chunks");
+		b->out_cap = out_need;
+	}
+	*consumed = pos;
+	return 0;
+}
+
+static int manifest_reserve(scan_state *s, size_t n)
+{
+	mvm_manifest *m = s->m;
+
+	if (n <= s->chunks_cap)
+		return 0;
+	n = n < 1024 ? 1024 : n * 2;
+	if (!(m->chunks = realloc(m->chunks, n * sizeof(*m->chunks))) ||
+	    !(m->chunk_offsets = realloc(m->chunk_offsets, n * sizeof(uint64_t))))
+		return mvm_error_set(MVM_ERROR, "out of memory for the chunk list");
+	s->chunks_cap = n;
+	return 0;
+}
+
+/* Wait until the batch's jobs are done; returns whether it was in flight. */
+static int batch_wait(scan_state *s, batch *b)
+{
+	if (!b->busy)
+		return 0;
+	mvm_pool_wait(s->pool, &b->chunk_job);
+	mvm_pool_wait(s->hasher, &b->hash_job);
+	b->busy = 0;
+	return 1;
+}
+
+/* Wait for a batch and append its chunks, in file order. */
+static int batch_emit(scan_state *s, batch *b)
+{
+	mvm_manifest *m = s->m;
+	uint64_t off = b->file_off;
+	size_t i;
+	int error;
+
+	if (!batch_wait(s, b))
+		return 0;
+	if (b->error)
+		return mvm_error_set(b->error, "%s", b->msg);
+	if ((error = manifest_reserve(s, m->nchunks + b->nchunks)) < 0)
+		return error;
+	for (i = 0; i < b->nchunks; i++) {
+		if (b->is_new[i] && (error = mvm_store_write(s->scan->store, &b->ids[i], b->out + b->out_off[i],
+							     b->out_len[i], b->lens[i], b->codec[i])) < 0)
+			return error;
+		m->chunks[m->nchunks].id = b->ids[i];
+		m->chunks[m->nchunks].len = b->lens[i];
+		m->chunk_offsets[m->nchunks++] = off;
+		off += b->lens[i];
+	}
+	s->scan->done += off - b->file_off;
+	if (s->scan->progress)
+		s->scan->progress("add", s->scan->done, s->scan->total, s->scan->payload);
+	return 0;
+}
+
+static int batch_fill(scan_state *s, batch *b)
+{
+	size_t want = SCAN_BATCH_IN;
+
+	if (want > s->size - (b->file_off + b->carry))
+		want = (size_t)(s->size - (b->file_off + b->carry));
+	b->len = b->carry + want;
+	return mvm_fs_pread_all(s->fd, b->buf + b->carry, want, b->file_off + b->carry, s->name);
+}
+
+static int run_pipeline(scan_state *s)
+{
+	uint64_t off = 0;
+	size_t carry = 0, k = 0, i, consumed = 0;
+	batch *prev = NULL;
+	int error = 0;
+
+	while (!error && off < s->size) {
+		batch *b = &s->batches[k++ % SCAN_BATCHES];
+
+		if ((error = batch_emit(s, b)) < 0)
+			break;
+		if (prev && carry)
+			memcpy(b->buf, prev->buf + (prev->len - carry), carry);
+		b->carry = carry;
+		b->file_off = off;
+		b->error = 0;
+		if ((error = batch_fill(s, b)) < 0 || (error = batch_cut(&consumed, s, b)) < 0)
+			break;
+		b->chunk_job.fn = chunk_job_run;
+		b->hash_job.fn = hash_job_run;
+		b->busy = 1;
+		mvm_pool_submit(s->hasher, &b->hash_job);
+		mvm_pool_submit(s->pool, &b->chunk_job);
+		carry = b->len - consumed;
+		off += consumed;
+		prev = b;
+	}
+	/* drain the oldest first; after an error only wait, the buffers are still in use */
+	for (i = 0; i < SCAN_BATCHES; i++) {
+		batch *b = &s->batches[(k + i) % SCAN_BATCHES];
+		if (!error)
+			error = batch_emit(s, b);
+		else
+			batch_wait(s, b);
+	}
+	return error;
+}
+
+static int scan_open(scan_state *s, const char *abspath)
+{
+	struct stat st;
+	int error;
+
+	if ((s->fd = open(abspath, O_RDONLY | O_CLOEXEC)) < 0)
+		return mvm_error_set(errno == ENOENT ? MVM_ENOTFOUND : MVM_ERROR, "cannot open %s: %s",
+				     s->name, strerror(errno));
+	if (fstat(s->fd, &st) < 0)
+		return mvm_error_set(MVM_ERROR, "cannot stat %s: %s", s->name, strerror(errno));
+	s->size = (uint64_t)st.st_size;
+	if ((error = mvm_format_parse(&s->table, s->name, s->size, mvm_fd_read, &s->fd)) < 0)
+		return error;
+	if (!(s->m = calloc(1, sizeof(*s->m))) ||
+	    (s->table.count && !(s->m->tensors = calloc(s->table.count, sizeof(mvm_tensor)))))
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	s->m->size = s->size;
+	s->m->format = (uint32_t)s->table.format;
+	mvm_cdc_init(&s->cdc, MVM_CDC_MIN, MVM_CDC_AVG, MVM_CDC_MAX);
+	return build_cuts(s);
+}
+
+static int scan_start(scan_state *s)
+{
+	size_t i;
+	int error;
+
+	for (i = 0; i < SCAN_BATCHES; i++) {
+		s->batches[i].s = s;
+		if (!(s->batches[i].buf = malloc(SCAN_BATCH_IN + MVM_CDC_MAX)))
+			return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
+	}
+	if ((error = mvm_sha256_new(&s->file_hash)) < 0 || (error = mvm_sha256_new(&s->tensor_hash)) < 0 ||
+	    (error = mvm_pool_new(&s->pool, 0)) < 0 || (error = mvm_pool_new(&s->hasher, 1)) < 0)
+		return error;
+	return 0;
+}
+
+/* Move the parsed tensor table into the manifest (names change owner). */
+static void take_tensors(scan_state *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->table.count; i++) {
+		mvm_tensor *t = &s->m->tensors[i];
+		mvm_tensor_info *info = &s->table.tensors[i];
+
+		t->name = info->name;
+		info->name = NULL;
+		memcpy(t->dtype, info->dtype, sizeof(t->dtype));
+		t->ndim = info->ndim;
+		memcpy(t->shape, info->shape, sizeof(t->shape));
+		t->offset = info->offset;
+		t->length = info->length;
+	}
+	s->m->ntensors = s->table.count;
+}
+
+static void scan_dispose(scan_state *s)
+{
+	size_t i;
+
+	mvm_pool_free(s->pool);
+	mvm_pool_free(s->hasher);
+	for (i = 0; i < SCAN_BATCHES; i++) {
+		batch *b = &s->batches[i];
+		free(b->buf);
+		free(b->lens);
+		free(b->ids);
+		free(b->out_off);
+		free(b->out_len);
+		free(b->codec);
+		free(b->is_new);
+		free(b->out);
+	}
+	mvm_sha256_free(s->file_hash);
+	mvm_sha256_free(s->tensor_hash);
+	mvm_tensor_table_dispose(&s->table);
+	free(s->cuts);
+	mvm_manifest_free(s->m);
+	if (s->fd >= 0)
+		close(s->fd);
+}
+
+int mvm_scan_file(mvm_manifest **out, mvm_scan *scan, const char *abspath, const char *relpath)
+{
+	scan_state s;
+	int error;
+
+	*out = NULL;
+	memset(&s, 0, sizeof(s));
+	s.scan = scan;
+	s.name = relpath;
+	s.fd = -1;
+	if ((error = scan_open(&s, abspath)) < 0 || (error = scan_start(&s)) < 0)
+		goto done;
+	take_tensors(&s);
+	if ((error = run_pipeline(&s)) < 0 || (error = mvm_sha256_final(&s.m->sha, s.file_hash)) < 0)
+		goto done;
+	/* zero-length tensors at the very end of the file were never reached by a batch */
+	while (!error && s.tensor_next < s.m->ntensors)
+		error = mvm_sha256_final(&s.m->tensors[s.tensor_next++].sha, s.tensor_hash);
+	if (error < 0)
+		goto done;
+	*out = s.m;
+	s.m = NULL;
+done:
+	scan_dispose(&s);
+	return error;
+}

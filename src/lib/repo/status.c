@@ -1,0 +1,170 @@
+/*
+ * status.c: stage vs HEAD (staged), working tree vs stage (modified,
+ * deleted) and files nobody tracks (untracked). A file whose stat matches
+ * its stage row is not read; one whose stat changed is hashed, and when
+ * its content turns out unchanged its stat cache row is refreshed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mvm/worktree.h"
+#include "object/object.h"
+#include "repo_internal.h"
+#include "walk.h"
+
+static int push(char ***list, size_t *n, const char *s)
+{
+	char **nl = realloc(*list, (*n + 1) * sizeof(char *));
+
+	if (!nl || !(nl[*n] = strdup(s))) {
+		if (nl)
+			*list = nl;
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	}
+	*list = nl;
+	(*n)++;
+	return 0;
+}
+
+static int staged_changes(mvm_status *out, const mvm_tree *head, const mvm_stage_entry *stage, size_t n)
+{
+	size_t i = 0, j = 0;
+	int error = 0;
+
+	while (!error && (i < head->count || j < n)) {
+		int c = i == head->count ? 1 : j == n ? -1 : strcmp(head->entries[i].path, stage[j].path);
+		if (c < 0) {
+			error = push(&out->staged, &out->nstaged, head->entries[i++].path);
+		} else if (c > 0) {
+			error = push(&out->staged, &out->nstaged, stage[j++].path);
+		} else {
+			if (mvm_oid_cmp(&head->entries[i].manifest, &stage[j].manifest) ||
+			    head->entries[i].mode != stage[j].mode)
+				error = push(&out->staged, &out->nstaged, stage[j].path);
+			i++;
+			j++;
+		}
+	}
+	return error;
+}
+
+/* Content check of a file whose stat changed; refreshes the stat cache if unchanged. */
+static int content_changed(int *changed, mvm_repo *repo, const mvm_stage_entry *e, const char *abs,
+			   const struct stat *st)
+{
+	mvm_manifest *m = NULL;
+	mvm_stage_entry fresh = *e;
+	sqlite3_stmt *q = NULL;
+	mvm_oid sha;
+	int error;
+
+	*changed = 1;
+	if ((uint64_t)st->st_size != e->size)
+		return 0;
+	if ((error = mvm_manifest_read(&m, repo->db, &e->manifest)) < 0 ||
+	    (error = mvm_file_sha256(&sha, abs)) < 0)
+		goto done;
+	*changed = mvm_oid_cmp(&sha, &m->sha) != 0;
+	if (*changed)
+		goto done;
+	mvm_stage_fill_stat(&fresh, st);
+	if (mvm_db_prepare(&q, repo->db,
+		"UPDATE stage SET size = ?, mtime_ns = ?, ino = ? WHERE path = ? AND manifest = ?") == 0) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)fresh.size);
+		sqlite3_bind_int64(q, 2, fresh.mtime_ns);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)fresh.ino);
+		sqlite3_bind_text(q, 4, e->path, -1, SQLITE_STATIC);
+		mvm_db_bind_oid(q, 5, &e->manifest);
+		sqlite3_step(q); /* best effort: a busy database only costs a re-hash next time */
+	}
+done:
+	sqlite3_finalize(q);
+	mvm_manifest_free(m);
+	return error;
+}
+
+static int worktree_changes(mvm_status *out, mvm_repo *repo, const mvm_stage_entry *stage, size_t n)
+{
+	mvm_buf abs = MVM_BUF_INIT;
+	struct stat st;
+	size_t i;
+	int error = 0, changed;
+
+	for (i = 0; i < n && !error; i++) {
+		if ((error = mvm_repo_abspath(&abs, repo, stage[i].path)) < 0)
+			break;
+		if (lstat(abs.ptr, &st) < 0 || !S_ISREG(st.st_mode))
+			error = push(&out->deleted, &out->ndeleted, stage[i].path);
+		else if (!mvm_stage_stat_matches(&stage[i], &st) &&
+			 (error = content_changed(&changed, repo, &stage[i], abs.ptr, &st)) == 0 && changed)
+			error = push(&out->modified, &out->nmodified, stage[i].path);
+	}
+	mvm_buf_dispose(&abs);
+	return error;
+}
+
+typedef struct {
+	mvm_status *out;
+	const mvm_stage_entry *stage;
+	size_t n;
+} untracked_ctx;
+
+static int untracked_cb(const char *rel, const struct stat *st, void *payload)
+{
+	untracked_ctx *c = payload;
+
+	(void)st;
+	if (mvm_stage_find(c->stage, c->n, rel))
+		return 0;
+	return push(&c->out->untracked, &c->out->nuntracked, rel);
+}
+
+int mvm_status_get(mvm_status **out, mvm_repo *repo)
+{
+	mvm_stage_entry *stage = NULL;
+	mvm_tree *head = NULL;
+	mvm_status *st;
+	untracked_ctx ctx;
+	size_t n = 0;
+	int error;
+
+	*out = NULL;
+	if (!(st = calloc(1, sizeof(*st))))
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	if ((error = mvm_head_tree(&head, repo)) < 0 || (error = mvm_stage_load(&stage, &n, repo)) < 0 ||
+	    (error = staged_changes(st, head, stage, n)) < 0 ||
+	    (error = worktree_changes(st, repo, stage, n)) < 0)
+		goto done;
+	ctx.out = st;
+	ctx.stage = stage;
+	ctx.n = n;
+	if ((error = mvm_walk(repo, "", untracked_cb, &ctx)) < 0)
+		goto done;
+	*out = st;
+	st = NULL;
+done:
+	mvm_status_free(st);
+	mvm_tree_free(head);
+	mvm_stage_free(stage, n);
+	return error;
+}
+
+static void free_list(char **l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+void mvm_status_free(mvm_status *st)
+{
+	if (!st)
+		return;
+	free_list(st->staged, st->nstaged);
+	free_list(st->modified, st->nmodified);
+	free_list(st->deleted, st->ndeleted);
+	free_list(st->untracked, st->nuntracked);
+	free(st);
+}

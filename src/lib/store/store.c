@@ -1,0 +1,268 @@
+/*
+ * store.c: chunk lookups through the database index, reads from pack files
+ * (file handles cached per pack) and indexing of sealed packs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+#include "codec.h"
+#include "store_internal.h"
+
+int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level)
+{
+	mvm_store *st;
+	int error;
+
+	*out = NULL;
+	if (!(st = calloc(1, sizeof(*st))) || !(st->root = strdup(root))) {
+		free(st);
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	}
+	st->db = db;
+	st->level = level;
+	st->open.fd = -1;
+	pthread_mutex_init(&st->lock, NULL);
+	if ((error = mvm_db_prepare(&st->locate_st, db,
+		"SELECT pack, offset, stored_len, raw_len, codec FROM chunks WHERE id = ?")) < 0) {
+		mvm_store_free(st);
+		return error;
+	}
+	*out = st;
+	return 0;
+}
+
+void mvm_store_drop_handles(mvm_store *st)
+{
+	size_t i;
+
+	pthread_mutex_lock(&st->lock);
+	for (i = 0; i < st->nhandles; i++)
+		close(st->handles[i].fd);
+	st->nhandles = 0;
+	pthread_mutex_unlock(&st->lock);
+}
+
+void mvm_store_free(mvm_store *st)
+{
+	if (!st)
+		return;
+	mvm_open_pack_reset(&st->open);
+	free(st->open.wbuf);
+	free(st->open.entries);
+	free(st->open.slots);
+	mvm_store_drop_handles(st);
+	sqlite3_finalize(st->locate_st);
+	pthread_mutex_destroy(&st->lock);
+	free(st->root);
+	free(st);
+}
+
+int mvm_store_level(const mvm_store *st)
+{
+	return st->level;
+}
+
+static int locate_locked(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
+{
+	sqlite3_stmt *q = st->locate_st;
+	int rc, error = 0;
+
+	mvm_db_bind_oid(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		out->pack = sqlite3_column_int64(q, 0);
+		out->offset = (uint64_t)sqlite3_column_int64(q, 1);
+		out->stored_len = (uint32_t)sqlite3_column_int64(q, 2);
+		out->raw_len = (uint32_t)sqlite3_column_int64(q, 3);
+		out->codec = (uint32_t)sqlite3_column_int64(q, 4);
+	} else if (rc == SQLITE_DONE) {
+		char hex[MVM_OID_HEXSZ + 1];
+		mvm_oid_fmt(hex, id);
+		error = mvm_error_set(MVM_ENOTFOUND, "chunk %s is not in the store", hex);
+	} else {
+		error = mvm_db_error(st->db, "looking up a chunk");
+	}
+	sqlite3_reset(q);
+	return error;
+}
+
+int mvm_store_locate(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
+{
+	int error;
+
+	pthread_mutex_lock(&st->lock);
+	error = locate_locked(out, st, id);
+	pthread_mutex_unlock(&st->lock);
+	return error;
+}
+
+int mvm_store_has(mvm_store *st, const mvm_oid *id)
+{
+	mvm_chunk_loc loc;
+	int error;
+
+	pthread_mutex_lock(&st->lock);
+	if (mvm_open_pack_contains(&st->open, id))
+		error = 1;
+	else if ((error = locate_locked(&loc, st, id)) == 0)
+		error = 1;
+	else if (error == MVM_ENOTFOUND)
+		error = 0;
+	pthread_mutex_unlock(&st->lock);
+	return error;
+}
+
+int mvm_store_pack_path(mvm_buf *out, mvm_store *st, int64_t pack)
+{
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	if ((error = mvm_db_prepare(&q, st->db, "SELECT name FROM packs WHERE id = ?")) < 0)
+		return error;
+	sqlite3_bind_int64(q, 1, pack);
+	mvm_buf_clear(out);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		error = mvm_buf_printf(out, "%s/packs/%s", st->root, (const char *)sqlite3_column_text(q, 0));
+	else
+		error = mvm_error_set(MVM_ECORRUPT, "chunk index names pack %lld, which is not recorded",
+				      (long long)pack);
+	sqlite3_finalize(q);
+	return error;
+}
+
+/* File descriptor of a pack, opened on first use. Caller holds st->lock. */
+static int pack_fd_locked(int *out, mvm_store *st, int64_t pack)
+{
+	mvm_buf path = MVM_BUF_INIT;
+	size_t i;
+	int fd, error;
+
+	for (i = 0; i < st->nhandles; i++)
+		if (st->handles[i].pack == pack) {
+			*out = st->handles[i].fd;
+			return 0;
+		}
+	if ((error = mvm_store_pack_path(&path, st, pack)) < 0)
+		return error;
+	if ((fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0) {
+		error = mvm_error_set(MVM_ECORRUPT, "pack %s is missing: %s", path.ptr, strerror(errno));
+		mvm_buf_dispose(&path);
+		return error;
+	}
+	mvm_buf_dispose(&path);
+	if (st->nhandles == MVM_STORE_MAX_HANDLES) {
+		for (i = 0; i < st->nhandles; i++)
+			close(st->handles[i].fd);
+		st->nhandles = 0;
+	}
+	st->handles[st->nhandles].pack = pack;
+	st->handles[st->nhandles++].fd = fd;
+	*out = fd;
+	return 0;
+}
+
+int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc)
+{
+	int fd = -1, error;
+
+	if (loc->stored_len > mvm_codec_bound(MVM_PACK_MAX_RAW))
+		return mvm_error_set(MVM_ECORRUPT, "chunk index entry has an impossible length");
+	pthread_mutex_lock(&st->lock);
+	error = pack_fd_locked(&fd, st, loc->pack);
+	pthread_mutex_unlock(&st->lock);
+	if (error < 0)
+		return error;
+	mvm_buf_clear(out);
+	if ((error = mvm_buf_grow(out, loc->stored_len)) < 0 ||
+	    (error = mvm_fs_pread_all(fd, out->ptr, loc->stored_len, loc->offset, "pack")) < 0)
+		return error;
+	out->size = loc->stored_len;
+	return 0;
+}
+
+int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *scratch)
+{
+	int error;
+
+	if ((error = mvm_store_read_stored(scratch, st, loc)) < 0)
+		return error;
+	return mvm_codec_decode(dst, loc->raw_len, scratch->ptr, loc->stored_len, loc->codec);
+}
+
+int mvm_store_get(mvm_buf *out, mvm_store *st, const mvm_oid *id)
+{
+	mvm_buf scratch = MVM_BUF_INIT;
+	mvm_chunk_loc loc;
+	int error;
+
+	if ((error = mvm_store_locate(&loc, st, id)) < 0)
+		return error;
+	mvm_buf_clear(out);
+	if ((error = mvm_buf_grow(out, loc.raw_len)) == 0 &&
+	    (error = mvm_store_read(out->ptr, st, &loc, &scratch)) == 0)
+		out->size = loc.raw_len;
+	mvm_buf_dispose(&scratch);
+	return error;
+}
+
+static int insert_chunks(mvm_store *st, int64_t pack, const mvm_pack_entry *entries, size_t count)
+{
+	sqlite3_stmt *ins = NULL;
+	size_t i;
+	int error;
+
+	if ((error = mvm_db_prepare(&ins, st->db,
+		"INSERT OR IGNORE INTO chunks(id, pack, offset, stored_len, raw_len, codec)"
+		" VALUES(?, ?, ?, ?, ?, ?)")) < 0)
+		return error;
+	for (i = 0; i < count && !error; i++) {
+		mvm_db_bind_oid(ins, 1, &entries[i].id);
+		sqlite3_bind_int64(ins, 2, pack);
+		sqlite3_bind_int64(ins, 3, (sqlite3_int64)entries[i].offset);
+		sqlite3_bind_int64(ins, 4, entries[i].stored_len);
+		sqlite3_bind_int64(ins, 5, entries[i].raw_len);
+		sqlite3_bind_int64(ins, 6, entries[i].codec);
+		error = mvm_db_step_done(st->db, ins);
+	}
+	sqlite3_finalize(ins);
+	return error;
+}
+
+int mvm_store__index_pack(mvm_store *st, const char *name, uint64_t size,
+			  const mvm_pack_entry *entries, size_t count)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t pack;
+	int error;
+
+	pthread_mutex_lock(&st->lock);
+	if ((error = mvm_db_begin(st->db)) < 0)
+		goto done;
+	if ((error = mvm_db_prepare(&q, st->db,
+		"INSERT INTO packs(name, size, chunks) VALUES(?, ?, ?)"
+		" ON CONFLICT(name) DO UPDATE SET size = excluded.size RETURNING id")) < 0)
+		goto done;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)size);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)count);
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		error = mvm_db_error(st->db, "recording a pack");
+		goto done;
+	}
+	pack = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	q = NULL;
+	if ((error = insert_chunks(st, pack, entries, count)) < 0)
+		goto done;
+	error = mvm_db_commit(st->db);
+done:
+	sqlite3_finalize(q);
+	if (error < 0)
+		mvm_db_rollback(st->db);
+	pthread_mutex_unlock(&st->lock);
+	return error;
+}

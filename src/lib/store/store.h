@@ -1,0 +1,56 @@
+/*
+ * store.h: the chunk store: pack files under .mvm/packs, indexed by the
+ * `chunks` table of the metadata database.
+ *
+ * Reads are thread-safe. Writes append to one open temp pack; a pack is
+ * sealed (index written, fsynced, renamed to pack-<sha>.pack, folder fsynced)
+ * before its chunks are inserted in the database, so the database never
+ * names a chunk that is not durable.
+ */
+#ifndef MVM_STORE_STORE_H
+#define MVM_STORE_STORE_H
+
+#include <stdint.h>
+#include "mvm/buf.h"
+#include "mvm/common.h"
+#include "meta/db.h"
+
+typedef struct mvm_store mvm_store;
+
+typedef struct {
+	int64_t pack;
+	uint64_t offset;
+	uint32_t stored_len, raw_len, codec;
+} mvm_chunk_loc;
+
+/** `root` is the .mvm folder; `level` the zstd level for new chunks. */
+int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level);
+/** Frees the store; an unsealed pack is discarded (call mvm_store_flush first). */
+void mvm_store_free(mvm_store *st);
+
+int mvm_store_level(const mvm_store *st);
+
+/** @return 0 with *out filled, MVM_ENOTFOUND if the chunk is not stored. */
+int mvm_store_locate(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id);
+/** @return 1 if stored or pending in the open pack, 0 if not, <0 on error. */
+int mvm_store_has(mvm_store *st, const mvm_oid *id);
+/** Decode the chunk at loc into dst (loc->raw_len bytes); scratch is reused. */
+int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *scratch);
+/** Read stored (still encoded) bytes of the chunk at loc into out. */
+int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc);
+/** Locate and decode one chunk into out. */
+int mvm_store_get(mvm_buf *out, mvm_store *st, const mvm_oid *id);
+
+/** Append an encoded chunk unless it is already stored or pending. */
+int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t stored_len,
+		    uint32_t raw_len, uint32_t codec);
+/** Seal the open pack and index its chunks. No-op when nothing is pending. */
+int mvm_store_flush(mvm_store *st);
+
+/** Path of a pack by database id into out. */
+int mvm_store_pack_path(mvm_buf *out, mvm_store *st, int64_t pack);
+
+/** Forget cached file handles (after gc replaced packs). */
+void mvm_store_drop_handles(mvm_store *st);
+
+#endif

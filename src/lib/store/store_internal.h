@@ -1,0 +1,48 @@
+/*
+ * store_internal.h: state shared by store.c (reads, index) and writer.c
+ * (the open pack).
+ */
+#ifndef MVM_STORE_INTERNAL_H
+#define MVM_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include "store.h"
+#include "pack.h"
+
+typedef struct {
+	int fd;                   /* -1 when no pack is open */
+	char *tmp_path;
+	unsigned char *wbuf;
+	size_t wlen;
+	uint64_t size;            /* bytes appended so far, header included */
+	mvm_pack_entry *entries;
+	size_t count, cap;
+	uint32_t *slots;          /* open-addressing set over entries */
+	size_t slots_cap;
+} mvm_open_pack;
+
+typedef struct {
+	int64_t pack;
+	int fd;
+} mvm_pack_handle;
+
+#define MVM_STORE_MAX_HANDLES 256
+
+struct mvm_store {
+	mvm_db *db;
+	char *root;
+	int level;
+	pthread_mutex_t lock;     /* guards the statements, handles and pending set */
+	sqlite3_stmt *locate_st;
+	mvm_pack_handle handles[MVM_STORE_MAX_HANDLES];
+	size_t nhandles;
+	mvm_open_pack open;
+};
+
+int mvm_open_pack_contains(const mvm_open_pack *op, const mvm_oid *id);
+void mvm_open_pack_reset(mvm_open_pack *op);
+/** Record a sealed pack and its chunks in the database, in one transaction. */
+int mvm_store__index_pack(mvm_store *st, const char *name, uint64_t size,
+			  const mvm_pack_entry *entries, size_t count);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * writer.c: the store's open pack. Chunks are appended through a large
+ * write buffer; a hash set of pending ids answers mvm_store_has() for
+ * chunks not yet sealed. Sealing follows store.h's order exactly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+#include "store_internal.h"
+
+#define WRITE_BUF_SIZE (8u << 20)
+
+static uint64_t id_hash(const mvm_oid *id)
+{
+	uint64_t h;
+	memcpy(&h, id->id, sizeof(h));
+	return h;
+}
+
+static int set_grow(mvm_open_pack *op)
+{
+	size_t cap = op->slots_cap ? op->slots_cap * 2 : 1024, i;
+	uint32_t *slots = malloc(cap * sizeof(*slots));
+
+	if (!slots)
+		return mvm_error_set(MVM_ERROR, "out of memory for pending chunks");
+	memset(slots, 0xff, cap * sizeof(*slots));
+	for (i = 0; i < op->count; i++) {
+		size_t s = id_hash(&op->entries[i].id) & (cap - 1);
+		while (slots[s] != UINT32_MAX)
+			s = (s + 1) & (cap - 1);
+		slots[s] = (uint32_t)i;
+	}
+	free(op->slots);
+	op->slots = slots;
+	op->slots_cap = cap;
+	return 0;
+}
+
+int mvm_open_pack_contains(const mvm_open_pack *op, const mvm_oid *id)
+{
+	size_t s;
+
+	if (!op->slots_cap)
+		return 0;
+	for (s = id_hash(id) & (op->slots_cap - 1); op->slots[s] != UINT32_MAX;
+	     s = (s + 1) & (op->slots_cap - 1))
+		if (!mvm_oid_cmp(&op->entries[op->slots[s]].id, id))
+			return 1;
+	return 0;
+}
+
+static int open_temp(mvm_store *st)
+{
+	mvm_open_pack *op = &st->open;
+	unsigned char head[MVM_PACK_HEADER_SIZE];
+	mvm_buf path = MVM_BUF_INIT;
+	int error;
+
+	if ((error = mvm_buf_printf(&path, "%s/tmp/pack-XXXXXX", st->root)) < 0)
+		return error;
+	if ((op->fd = mkstemp(path.ptr)) < 0) {
+		error = mvm_error_set(MVM_ERROR, "cannot create a temp pack in %s/tmp: %s", st->root, strerror(errno));
+		mvm_buf_dispose(&path);
+		return error;
+	}
+	op->tmp_path = mvm_buf_detach(&path);
+	if (!op->wbuf && !(op->wbuf = malloc(WRITE_BUF_SIZE)))
+		return mvm_error_set(MVM_ERROR, "out of memory for a pack buffer");
+	mvm_pack_header(head);
+	memcpy(op->wbuf, head, sizeof(head));
+	op->wlen = sizeof(head);
+	op->size = sizeof(head);
+	return 0;
+}
+
+static int flush_wbuf(mvm_open_pack *op)
+{
+	int error = mvm_fs_write_all(op->fd, op->wbuf, op->wlen, op->tmp_path);
+	op->wlen = 0;
+	return error;
+}
+
+static int append(mvm_open_pack *op, const void *p, size_t n)
+{
+	int error;
+
+	if (op->wlen + n > WRITE_BUF_SIZE && (error = flush_wbuf(op)) < 0)
+		return error;
+	if (n > WRITE_BUF_SIZE)
+		return mvm_fs_write_all(op->fd, p, n, op->tmp_path);
+	memcpy(op->wbuf + op->wlen, p, n);
+	op->wlen += n;
+	return 0;
+}
+
+static int add_entry(mvm_open_pack *op, const mvm_pack_entry *e)
+{
+	size_t s;
+
+	if (op->count == op->cap) {
+		size_t cap = op->cap ? op->cap * 2 : 1024;
+		mvm_pack_entry *ne = realloc(op->entries, cap * sizeof(*ne));
+		if (!ne)
+			return mvm_error_set(MVM_ERROR, "out of memory for a pack index");
+		op->entries = ne;
+		op->cap = cap;
+	}
+	op->entries[op->count++] = *e;
+	if (op->count * 2 > op->slots_cap)
+		return set_grow(op);
+	for (s = id_hash(&e->id) & (op->slots_cap - 1); op->slots[s] != UINT32_MAX;
+	     s = (s + 1) & (op->slots_cap - 1))
+		;
+	op->slots[s] = (uint32_t)(op->count - 1);
+	return 0;
+}
+
+int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t stored_len,
+		    uint32_t raw_len, uint32_t codec)
+{
+	mvm_open_pack *op = &st->open;
+	mvm_pack_entry e;
+	int error;
+
+	if ((error = mvm_store_has(st, id)) != 0)
+		return error < 0 ? error : 0;
+	if (op->fd < 0 && (error = open_temp(st)) < 0)
+		return error;
+	e.id = *id;
+	e.offset = op->size;
+	e.stored_len = (uint32_t)stored_len;
+	e.raw_len = raw_len;
+	e.codec = codec;
+	if ((error = append(op, stored, stored_len)) < 0)
+		return error;
+	op->size += stored_len;
+	pthread_mutex_lock(&st->lock);
+	error = add_entry(op, &e);
+	pthread_mutex_unlock(&st->lock);
+	if (error == 0 && op->size >= MVM_PACK_TARGET)
+		error = mvm_store_flush(st);
+	return error;
+}
+
+static int seal(mvm_store *st, mvm_buf *final_name, uint64_t *final_size)
+{
+	mvm_open_pack *op = &st->open;
+	unsigned char *idx = NULL;
+	mvm_buf path = MVM_BUF_INIT, dir = MVM_BUF_INIT;
+	char hex[MVM_OID_HEXSZ + 1];
+	size_t idx_len;
+	mvm_oid sha;
+	int error;
+
+	qsort(op->entries, op->count, sizeof(*op->entries), mvm_pack_entry_cmp);
+	if ((error = flush_wbuf(op)) < 0 ||
+	    (error = mvm_pack_index_encode(&idx, &idx_len, &sha, op->entries, op->count, op->size)) < 0 ||
+	    (error = mvm_fs_write_all(op->fd, idx, idx_len, op->tmp_path)) < 0)
+		goto done;
+	if (fsync(op->fd) < 0) {
+		error = mvm_error_set(MVM_ERROR, "cannot sync %s: %s", op->tmp_path, strerror(errno));
+		goto done;
+	}
+	mvm_oid_fmt(hex, &sha);
+	if ((error = mvm_buf_printf(final_name, "pack-%s.pack", hex)) < 0 ||
+	    (error = mvm_buf_printf(&dir, "%s/packs", st->root)) < 0 ||
+	    (error = mvm_fs_join(&path, dir.ptr, final_name->ptr)) < 0)
+		goto done;
+	if (rename(op->tmp_path, path.ptr) < 0) {
+		error = mvm_error_set(MVM_ERROR, "cannot move pack into %s: %s", path.ptr, strerror(errno));
+		goto done;
+	}
+	error = mvm_fs_fsync_dir(dir.ptr);
+	*final_size = op->size + idx_len;
+done:
+	free(idx);
+	mvm_buf_dispose(&path);
+	mvm_buf_dispose(&dir);
+	return error;
+}
+
+void mvm_open_pack_reset(mvm_open_pack *op)
+{
+	if (op->fd >= 0) {
+		close(op->fd);
+		unlink(op->tmp_path);
+	}
+	op->fd = -1;
+	free(op->tmp_path);
+	op->tmp_path = NULL;
+	op->count = 0;
+	op->wlen = 0;
+	op->size = 0;
+	if (op->slots)
+		memset(op->slots, 0xff, op->slots_cap * sizeof(*op->slots));
+}
+
+int mvm_store_flush(mvm_store *st)
+{
+	mvm_open_pack *op = &st->open;
+	mvm_buf name = MVM_BUF_INIT;
+	uint64_t size = 0;
+	int error;
+
+	if (op->fd < 0)
+		return 0;
+	if (!op->count) {
+		mvm_open_pack_reset(op);
+		return 0;
+	}
+	if ((error = seal(st, &name, &size)) < 0)
+		goto done;
+	close(op->fd);
+	op->fd = -1; /* renamed: reset must not unlink it */
+	error = mvm_store__index_pack(st, name.ptr, size, op->entries, op->count);
+done:
+	pthread_mutex_lock(&st->lock);
+	mvm_open_pack_reset(op);
+	pthread_mutex_unlock(&st->lock);
+	mvm_buf_dispose(&name);
+	return error;
+}
