@@ -47,7 +47,7 @@ int cli_parse(cli_common *common, const cli_command *cmd, int argc, char **argv,
 	for (; extra && extra->name && n < 31; extra++)
 		opts[n++] = *extra;
 	memset(&opts[n], 0, sizeof(opts[n]));
-	snprintf(shortopts, sizeof(shortopts), "+qh%s", extra_short ? extra_short : "");
+	snprintf(shortopts, sizeof(shortopts), "qh%s", extra_short ? extra_short : "");
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {

@@ -61,6 +61,11 @@ void mvm_store_free(mvm_store *st)
 	free(st);
 }
 
+void mvm_store_set_rewriting(mvm_store *st, int on)
+{
+	st->rewriting = on;
+}
+
 int mvm_store_level(const mvm_store *st)
 {
 	return st->level;
@@ -215,9 +220,9 @@ static int insert_chunks(mvm_store *st, int64_t pack, const mvm_pack_entry *entr
 	size_t i;
 	int error;
 
-	if ((error = mvm_db_prepare(&ins, st->db,
-		"INSERT OR IGNORE INTO chunks(id, pack, offset, stored_len, raw_len, codec)"
-		" VALUES(?, ?, ?, ?, ?, ?)")) < 0)
+	if ((error = mvm_db_prepare(&ins, st->db, st->rewriting
+		? "INSERT OR REPLACE INTO chunks(id, pack, offset, stored_len, raw_len, codec) VALUES(?, ?, ?, ?, ?, ?)"
+		: "INSERT OR IGNORE INTO chunks(id, pack, offset, stored_len, raw_len, codec) VALUES(?, ?, ?, ?, ?, ?)")) < 0)
 		return error;
 	for (i = 0; i < count && !error; i++) {
 		mvm_db_bind_oid(ins, 1, &entries[i].id);

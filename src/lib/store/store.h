@@ -47,6 +47,12 @@ int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t
 /** Seal the open pack and index its chunks. No-op when nothing is pending. */
 int mvm_store_flush(mvm_store *st);
 
+/*
+ * gc mode: mvm_store_write appends chunks even when the index has them
+ * (in another pack), and sealing re-points their rows to the new pack.
+ */
+void mvm_store_set_rewriting(mvm_store *st, int on);
+
 /** Path of a pack by database id into out. */
 int mvm_store_pack_path(mvm_buf *out, mvm_store *st, int64_t pack);
 

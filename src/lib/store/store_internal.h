@@ -37,6 +37,7 @@ struct mvm_store {
 	mvm_pack_handle handles[MVM_STORE_MAX_HANDLES];
 	size_t nhandles;
 	mvm_open_pack open;
+	int rewriting;            /* gc: write even if stored elsewhere; re-point rows */
 };
 
 int mvm_open_pack_contains(const mvm_open_pack *op, const mvm_oid *id);

@@ -128,8 +128,15 @@ int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t
 	mvm_pack_entry e;
 	int error;
 
-	if ((error = mvm_store_has(st, id)) != 0)
+	if (st->rewriting) {
+		pthread_mutex_lock(&st->lock);
+		error = mvm_open_pack_contains(op, id);
+		pthread_mutex_unlock(&st->lock);
+		if (error)
+			return 0;
+	} else if ((error = mvm_store_has(st, id)) != 0) {
 		return error < 0 ? error : 0;
+	}
 	if (op->fd < 0 && (error = open_temp(st)) < 0)
 		return error;
 	e.id = *id;
