@@ -112,7 +112,7 @@ int mvm_manifest_decode(mvm_manifest **out, const unsigned char *p, size_t n)
 	mvm_cursor c = { p, n, 0, 0 };
 	const unsigned char *magic, *sha;
 	mvm_manifest *m;
-	size_t i;
+	size_t i, ntensors;
 	int error = MVM_ECORRUPT;
 
 	*out = NULL;
@@ -129,11 +129,12 @@ int mvm_manifest_decode(mvm_manifest **out, const unsigned char *p, size_t n)
 	if ((error = take_chunks(m, &c)) < 0)
 		goto done;
 	error = MVM_ECORRUPT;
-	m->ntensors = mvm_cursor_u32(&c);
-	if (m->ntensors > mvm_cursor_left(&c) / 54)
+	ntensors = mvm_cursor_u32(&c);
+	if (ntensors > mvm_cursor_left(&c) / 54)
 		goto done;
-	if (m->ntensors && !(m->tensors = calloc(m->ntensors, sizeof(*m->tensors))))
+	if (ntensors && !(m->tensors = calloc(ntensors, sizeof(*m->tensors))))
 		goto done;
+	m->ntensors = ntensors; /* only now: mvm_manifest_free walks the array */
 	for (i = 0; i < m->ntensors; i++)
 		if (take_tensor(&m->tensors[i], &c, m->size) < 0)
 			goto done;

@@ -56,7 +56,7 @@ int mvm_tree_decode(mvm_tree **out, const unsigned char *p, size_t n)
 	mvm_cursor c = { p, n, 0, 0 };
 	const unsigned char *magic;
 	mvm_tree *t;
-	size_t i;
+	size_t i, count;
 	int error = MVM_ECORRUPT;
 
 	*out = NULL;
@@ -65,11 +65,12 @@ int mvm_tree_decode(mvm_tree **out, const unsigned char *p, size_t n)
 	magic = mvm_cursor_take(&c, 4);
 	if (!magic || memcmp(magic, "MVMT", 4) || mvm_cursor_u32(&c) != 1)
 		goto done;
-	t->count = mvm_cursor_u32(&c);
-	if (t->count > mvm_cursor_left(&c) / 47)
+	count = mvm_cursor_u32(&c);
+	if (count > mvm_cursor_left(&c) / 47)
 		goto done;
-	if (t->count && !(t->entries = calloc(t->count, sizeof(*t->entries))))
+	if (count && !(t->entries = calloc(count, sizeof(*t->entries))))
 		goto done;
+	t->count = count; /* only now: mvm_tree_free walks the array */
 	for (i = 0; i < t->count; i++) {
 		if (take_entry(&t->entries[i], &c) < 0)
 			goto done;

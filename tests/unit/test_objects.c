@@ -1,0 +1,142 @@
+/*
+ * test_objects.c: manifest, tree and version encodings round-trip, and
+ * every truncation of an encoding is rejected as corrupt.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "object/object.h"
+
+static mvm_manifest *sample_manifest(void)
+{
+	mvm_manifest *m = calloc(1, sizeof(*m));
+
+	m->size = 300;
+	m->format = 1;
+	memset(m->sha.id, 7, 32);
+	m->nchunks = 2;
+	m->chunks = calloc(2, sizeof(*m->chunks));
+	m->chunks[0].len = 100;
+	m->chunks[1].len = 200;
+	memset(m->chunks[1].id.id, 9, 32);
+	m->ntensors = 1;
+	m->tensors = calloc(1, sizeof(*m->tensors));
+	m->tensors[0].name = strdup("w");
+	strcpy(m->tensors[0].dtype, "BF16");
+	m->tensors[0].ndim = 2;
+	m->tensors[0].shape[0] = 10;
+	m->tensors[0].shape[1] = 5;
+	m->tensors[0].offset = 200;
+	m->tensors[0].length = 100;
+	return m;
+}
+
+static void test_objects__manifest_round_trip_and_truncation(void **state)
+{
+	mvm_manifest *m = sample_manifest(), *back = NULL;
+	mvm_buf enc = MVM_BUF_INIT, again = MVM_BUF_INIT;
+	size_t cut;
+
+	(void)state;
+	assert_int_equal(mvm_manifest_encode(&enc, m), 0);
+	assert_int_equal(mvm_manifest_decode(&back, (unsigned char *)enc.ptr, enc.size), 0);
+	assert_int_equal(back->chunk_offsets[1], 100);
+	assert_string_equal(back->tensors[0].name, "w");
+	assert_int_equal(mvm_manifest_encode(&again, back), 0);
+	assert_int_equal(again.size, enc.size);
+	assert_memory_equal(again.ptr, enc.ptr, enc.size);
+	for (cut = 0; cut < enc.size; cut++) {
+		mvm_manifest *bad = NULL;
+		assert_int_equal(mvm_manifest_decode(&bad, (unsigned char *)enc.ptr, cut), MVM_ECORRUPT);
+	}
+	mvm_manifest_free(m);
+	mvm_manifest_free(back);
+	mvm_buf_dispose(&enc);
+	mvm_buf_dispose(&again);
+}
+
+static void test_objects__manifest_rejects_lying_lengths(void **state)
+{
+	mvm_manifest *m = sample_manifest(), *bad = NULL;
+	mvm_buf enc = MVM_BUF_INIT;
+
+	(void)state;
+	m->chunks[1].len = 201; /* chunks no longer add up to the size */
+	assert_int_equal(mvm_manifest_encode(&enc, m), 0);
+	assert_int_equal(mvm_manifest_decode(&bad, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
+	m->chunks[1].len = 200;
+	m->tensors[0].length = 101; /* tensor runs past the end of the file */
+	assert_int_equal(mvm_manifest_encode(&enc, m), 0);
+	assert_int_equal(mvm_manifest_decode(&bad, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
+	mvm_manifest_free(m);
+	mvm_buf_dispose(&enc);
+}
+
+static void test_objects__tree_sorted_unique(void **state)
+{
+	mvm_tree_entry e[2] = { { "a.bin", 0644, { { 0 } }, 1 }, { "b/c.bin", 0755, { { 1 } }, 2 } };
+	mvm_tree t = { e, 2 }, *back = NULL;
+	mvm_buf enc = MVM_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
+	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), 0);
+	assert_int_equal(back->count, 2);
+	assert_non_null(mvm_tree_find(back, "b/c.bin"));
+	assert_null(mvm_tree_find(back, "b"));
+	mvm_tree_free(back);
+	e[1].path = "a.bin"; /* duplicate path */
+	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
+	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
+	mvm_buf_dispose(&enc);
+}
+
+static void test_objects__version_is_canonical(void **state)
+{
+	mvm_param params[2] = { { "a", "1" }, { "b", "x y" } };
+	mvm_metric metrics[1] = { { "loss", 1.25 } };
+	mvm_oid parent;
+	mvm_version v, *back = NULL;
+	mvm_buf enc = MVM_BUF_INIT, again = MVM_BUF_INIT;
+
+	(void)state;
+	memset(&v, 0, sizeof(v));
+	memset(parent.id, 3, 32);
+	v.parents = &parent;
+	v.nparents = 1;
+	v.author = "A <a@b>";
+	v.time = 1700000000;
+	v.message = "msg \"quoted\" \xc3\xa9";
+	v.params = params;
+	v.nparams = 2;
+	v.metrics = metrics;
+	v.nmetrics = 1;
+	assert_int_equal(mvm_version_encode(&enc, &v), 0);
+	assert_int_equal(mvm_version_decode(&back, (unsigned char *)enc.ptr, enc.size), 0);
+	assert_string_equal(back->message, v.message);
+	assert_int_equal(back->nparams, 2);
+	assert_true(back->metrics[0].value == 1.25);
+	assert_int_equal(mvm_version_encode(&again, back), 0);
+	assert_string_equal(again.ptr, enc.ptr);
+	mvm_version_free(back);
+	assert_int_equal(mvm_version_decode(&back, (unsigned char *)"{\"format\":1}", 12), MVM_ECORRUPT);
+	assert_int_equal(mvm_version_decode(&back, (unsigned char *)"not json", 8), MVM_ECORRUPT);
+	mvm_buf_dispose(&enc);
+	mvm_buf_dispose(&again);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_objects__manifest_round_trip_and_truncation),
+		cmocka_unit_test(test_objects__manifest_rejects_lying_lengths),
+		cmocka_unit_test(test_objects__tree_sorted_unique),
+		cmocka_unit_test(test_objects__version_is_canonical),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,185 @@
+/*
+ * test_store.c: codecs, pack write/seal/index/read round trip, and
+ * detection of damaged pack indexes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "meta/db.h"
+#include "store/codec.h"
+#include "store/pack.h"
+#include "store/store.h"
+#include "util/fs.h"
+#include "util/hash.h"
+
+typedef struct {
+	char dir[64];
+	mvm_db *db;
+	mvm_store *st;
+} fixture;
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	mvm_buf p = MVM_BUF_INIT;
+
+	strcpy(f->dir, "/tmp/mvm-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	mvm_buf_printf(&p, "%s/packs", f->dir);
+	assert_int_equal(mvm_fs_mkdir_p(p.ptr), 0);
+	mvm_buf_clear(&p);
+	mvm_buf_printf(&p, "%s/tmp", f->dir);
+	assert_int_equal(mvm_fs_mkdir_p(p.ptr), 0);
+	mvm_buf_clear(&p);
+	mvm_buf_printf(&p, "%s/mvm.db", f->dir);
+	assert_int_equal(mvm_db_open(&f->db, p.ptr, 1), 0);
+	assert_int_equal(mvm_store_open(&f->st, f->db, f->dir, 1), 0);
+	mvm_buf_dispose(&p);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	char cmd[128];
+
+	mvm_store_free(f->st);
+	mvm_db_free(f->db);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void fill(unsigned char *p, size_t n, uint64_t seed, int compressible)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		p[i] = compressible ? (unsigned char)(i / 64 % 7) : (unsigned char)(seed >> 56);
+	}
+	memcpy(p, &seed, n < sizeof(seed) ? n : sizeof(seed)); /* distinct per seed */
+}
+
+static void test_store__codec_picks_raw_or_zstd(void **state)
+{
+	unsigned char src[4096], dst[8192], back[4096];
+	uint32_t codec;
+	size_t n;
+
+	(void)state;
+	fill(src, sizeof(src), 1, 0);
+	assert_int_equal(mvm_codec_encode(dst, &n, &codec, src, sizeof(src), 1), 0);
+	assert_int_equal(codec, MVM_CODEC_RAW);
+	assert_int_equal(n, sizeof(src));
+	fill(src, sizeof(src), 1, 1);
+	assert_int_equal(mvm_codec_encode(dst, &n, &codec, src, sizeof(src), 1), 0);
+	assert_int_equal(codec, MVM_CODEC_ZSTD);
+	assert_true(n < sizeof(src) / 4);
+	assert_int_equal(mvm_codec_decode(back, sizeof(back), dst, n, codec), 0);
+	assert_memory_equal(back, src, sizeof(src));
+	/* a wrong raw length or a damaged frame is corruption, never wrong bytes */
+	assert_int_equal(mvm_codec_decode(back, sizeof(back) - 1, dst, n, codec), MVM_ECORRUPT);
+	dst[n / 2] ^= 0xff;
+	assert_int_equal(mvm_codec_decode(back, sizeof(back), dst, n, codec) == 0 &&
+			 memcmp(back, src, sizeof(src)) == 0, 0);
+	assert_int_equal(mvm_codec_decode(back, sizeof(back), dst, n, 77), MVM_ECORRUPT);
+}
+
+static void test_store__pack_round_trip(void **state)
+{
+	fixture *f = *state;
+	enum { N = 200, LEN = 3000 };
+	unsigned char src[LEN], enc[LEN + 512];
+	mvm_oid ids[N];
+	mvm_buf got = MVM_BUF_INIT;
+	uint32_t codec;
+	size_t n, i;
+
+	for (i = 0; i < N; i++) {
+		fill(src, LEN, i, i % 2);
+		assert_int_equal(mvm_sha256_buf(&ids[i], src, LEN), 0);
+		assert_int_equal(mvm_store_has(f->st, &ids[i]), 0);
+		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1), 0);
+		assert_int_equal(mvm_store_write(f->st, &ids[i], enc, n, LEN, codec), 0);
+		assert_int_equal(mvm_store_has(f->st, &ids[i]), 1); /* pending counts */
+		/* writing the same chunk again is a no-op */
+		assert_int_equal(mvm_store_write(f->st, &ids[i], enc, n, LEN, codec), 0);
+	}
+	assert_int_equal(mvm_store_flush(f->st), 0);
+	for (i = 0; i < N; i++) {
+		fill(src, LEN, i, i % 2);
+		assert_int_equal(mvm_store_get(&got, f->st, &ids[i]), 0);
+		assert_int_equal(got.size, LEN);
+		assert_memory_equal(got.ptr, src, LEN);
+	}
+	mvm_buf_dispose(&got);
+}
+
+static int only_pack(mvm_buf *out, const char *dir)
+{
+	char cmd[256];
+	FILE *p;
+	char line[512];
+
+	snprintf(cmd, sizeof(cmd), "ls %s/packs/pack-*.pack", dir);
+	if (!(p = popen(cmd, "r")) || !fgets(line, sizeof(line), p))
+		return -1;
+	pclose(p);
+	line[strcspn(line, "\n")] = '\0';
+	mvm_buf_clear(out);
+	return mvm_buf_puts(out, line);
+}
+
+static void test_store__damaged_index_is_detected(void **state)
+{
+	fixture *f = *state;
+	unsigned char src[1000] = { 1 }, byte;
+	mvm_pack_entry *entries = NULL;
+	mvm_buf path = MVM_BUF_INIT;
+	size_t count;
+	mvm_oid id;
+	int fd;
+	off_t end;
+
+	assert_int_equal(mvm_sha256_buf(&id, src, sizeof(src)), 0);
+	assert_int_equal(mvm_store_write(f->st, &id, src, sizeof(src), sizeof(src), MVM_CODEC_RAW), 0);
+	assert_int_equal(mvm_store_flush(f->st), 0);
+	assert_int_equal(only_pack(&path, f->dir), 0);
+	assert_true((fd = open(path.ptr, O_RDWR)) >= 0);
+	assert_int_equal(mvm_pack_read_index(&entries, &count, fd, "p"), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(mvm_oid_cmp(&entries[0].id, &id), 0);
+	free(entries);
+	/* flip one byte of the index: the checksum must catch it */
+	end = lseek(fd, 0, SEEK_END);
+	assert_int_equal(pread(fd, &byte, 1, end - MVM_PACK_TRAILER_SIZE - 10), 1);
+	byte ^= 1;
+	assert_int_equal(pwrite(fd, &byte, 1, end - MVM_PACK_TRAILER_SIZE - 10), 1);
+	assert_int_equal(mvm_pack_read_index(&entries, &count, fd, "p"), MVM_ECORRUPT);
+	/* and a truncated pack has no trailer */
+	assert_int_equal(ftruncate(fd, end - 3), 0);
+	assert_int_equal(mvm_pack_read_index(&entries, &count, fd, "p"), MVM_ECORRUPT);
+	close(fd);
+	mvm_buf_dispose(&path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_store__codec_picks_raw_or_zstd),
+		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
