@@ -79,9 +79,18 @@ static int open_temp(mvm_store *st)
 	return 0;
 }
 
+/*
+ * Write the buffer out and start its writeback right away, so the fsync
+ * that seals the pack finds little left to do instead of stalling the
+ * pipeline on 64 MiB of dirty pages.
+ */
 static int flush_wbuf(mvm_open_pack *op)
 {
+	off_t at = lseek(op->fd, 0, SEEK_CUR);
 	int error = mvm_fs_write_all(op->fd, op->wbuf, op->wlen, op->tmp_path);
+
+	if (!error && at >= 0)
+		sync_file_range(op->fd, at, (off_t)op->wlen, SYNC_FILE_RANGE_WRITE);
 	op->wlen = 0;
 	return error;
 }
