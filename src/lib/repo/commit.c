@@ -14,7 +14,7 @@
 #include "add_internal.h"
 #include "refs_internal.h"
 
-static int tree_from_stage(mvm_oid *out, mvm_repo *repo)
+static int tree_from_stage(mvm_oid *out, int *empty, mvm_repo *repo)
 {
 	mvm_stage_entry *stage = NULL;
 	mvm_tree tree = { NULL, 0 };
@@ -35,6 +35,7 @@ static int tree_from_stage(mvm_oid *out, mvm_repo *repo)
 		tree.entries[i].size = stage[i].size;
 	}
 	tree.count = n;
+	*empty = n == 0;
 	if ((error = mvm_tree_encode(&enc, &tree)) == 0)
 		error = mvm_odb_write(out, repo->db, MVM_OBJ_TREE, &enc);
 done:
@@ -119,16 +120,16 @@ static int commit_locked(mvm_oid *out, mvm_repo *repo, mvm_version *v)
 	mvm_buf head = MVM_BUF_INIT, enc = MVM_BUF_INIT;
 	mvm_version *parent = NULL;
 	mvm_oid parent_id;
-	int has_parent, error;
+	int has_parent, empty = 0, error;
 
 	if ((error = mvm_head_id(&parent_id, repo)) < 0 && error != MVM_ENOTFOUND)
 		goto done;
 	has_parent = error == 0;
-	if ((error = tree_from_stage(&v->tree, repo)) < 0)
+	if ((error = tree_from_stage(&v->tree, &empty, repo)) < 0)
 		goto done;
 	if (has_parent && (error = mvm_version_read(&parent, repo->db, &parent_id)) < 0)
 		goto done;
-	if (has_parent ? !mvm_oid_cmp(&parent->tree, &v->tree) : 0) {
+	if (has_parent ? !mvm_oid_cmp(&parent->tree, &v->tree) : empty) {
 		error = mvm_error_set(MVM_ENOTHING, "nothing to commit: the stage matches HEAD (use 'mvm add PATH' or -a)");
 		goto done;
 	}

@@ -16,7 +16,7 @@ int mvm_ref_name_check(const char *name)
 {
 	const char *p;
 
-	if (!*name || *name == '-' || *name == '.' || strstr(name, "..") || strstr(name, "//") ||
+	if (!*name || *name == '-' || *name == '.' || *name == '/' || strstr(name, "..") || strstr(name, "//") ||
 	    name[strlen(name) - 1] == '/' || name[strlen(name) - 1] == '.' || !strcmp(name, "HEAD"))
 		goto bad;
 	for (p = name; *p; p++)
