@@ -98,7 +98,8 @@ static void prune(mvm_add_list *l)
 {
 	size_t i, k = 0;
 
-	qsort(l->items, l->n, sizeof(*l->items), cmp_item);
+	if (l->n > 1)
+		qsort(l->items, l->n, sizeof(*l->items), cmp_item);
 	for (i = 0; i < l->n; i++) {
 		mvm_add_item *it = &l->items[i];
 		const mvm_stage_entry *e = mvm_stage_find(l->stage, l->nstage, it->path);
