@@ -38,29 +38,62 @@ static int delete_dead(mvm_repo *repo, mvm_gc_stats *stats)
 	return error;
 }
 
-/* Copy a pack's remaining chunks into the store's open pack. */
-static int copy_live(mvm_repo *repo, int64_t pack, uint64_t *copied)
+typedef struct {
+	mvm_oid id;
+	mvm_chunk_loc loc;
+} live_chunk;
+
+/* The pack's remaining rows, loaded before any write touches the table. */
+static int load_live(live_chunk **out, size_t *n, mvm_repo *repo, int64_t pack)
 {
-	mvm_buf stored = MVM_BUF_INIT;
 	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
 	int error;
 
+	*out = NULL;
+	*n = 0;
 	if ((error = mvm_db_prepare(&st, repo->db,
 		"SELECT id, offset, stored_len, raw_len, codec FROM chunks WHERE pack = ? ORDER BY offset")) < 0)
 		return error;
 	sqlite3_bind_int64(st, 1, pack);
 	while (!error && sqlite3_step(st) == SQLITE_ROW) {
-		mvm_chunk_loc loc = { pack, (uint64_t)sqlite3_column_int64(st, 1),
-				      (uint32_t)sqlite3_column_int64(st, 2), (uint32_t)sqlite3_column_int64(st, 3),
-				      (uint32_t)sqlite3_column_int64(st, 4) };
-		mvm_oid id;
-		if ((error = mvm_db_column_oid(&id, st, 0)) < 0 ||
-		    (error = mvm_store_read_stored(&stored, repo->store, &loc)) < 0)
-			break;
-		error = mvm_store_write(repo->store, &id, stored.ptr, stored.size, loc.raw_len, loc.codec);
-		*copied += loc.stored_len;
+		live_chunk *c;
+		if (*n == cap) {
+			live_chunk *nc = realloc(*out, (cap = cap ? cap * 2 : 256) * sizeof(*nc));
+			if (!nc) {
+				error = mvm_error_set(MVM_ERROR, "out of memory");
+				break;
+			}
+			*out = nc;
+		}
+		c = &(*out)[(*n)++];
+		c->loc = (mvm_chunk_loc){ pack, (uint64_t)sqlite3_column_int64(st, 1),
+					  (uint32_t)sqlite3_column_int64(st, 2), (uint32_t)sqlite3_column_int64(st, 3),
+					  (uint32_t)sqlite3_column_int64(st, 4) };
+		error = mvm_db_column_oid(&c->id, st, 0);
 	}
 	sqlite3_finalize(st);
+	return error;
+}
+
+/* Copy a pack's remaining chunks, still encoded, into the store's open pack. */
+static int copy_live(mvm_repo *repo, int64_t pack, uint64_t *copied)
+{
+	mvm_buf stored = MVM_BUF_INIT;
+	live_chunk *live = NULL;
+	size_t n = 0, i;
+	int error;
+
+	if ((error = load_live(&live, &n, repo, pack)) < 0)
+		goto done;
+	for (i = 0; i < n && !error; i++) {
+		if ((error = mvm_store_read_stored(&stored, repo->store, &live[i].loc)) == 0)
+			error = mvm_store_write(repo->store, &live[i].id, stored.ptr, stored.size,
+						live[i].loc.raw_len, live[i].loc.codec);
+		*copied += live[i].loc.stored_len;
+	}
+done:
+	free(live);
 	mvm_buf_dispose(&stored);
 	return error;
 }
