@@ -157,6 +157,7 @@ static int record(mvm_repo *repo, mvm_add_list *l)
 		}
 		e.path = it->path;
 		mvm_stage_fill_stat(&e, &it->st);
+		mvm_stage_distrust_fresh(&e);
 		if ((error = mvm_manifest_encode(&enc, it->manifest)) == 0 &&
 		    (error = mvm_odb_write(&e.manifest, repo->db, MVM_OBJ_MANIFEST, &enc)) == 0)
 			error = mvm_stage_put(repo, &e);

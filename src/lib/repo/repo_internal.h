@@ -38,6 +38,8 @@ int mvm_stage_delete(mvm_repo *repo, const char *path);
 /** True when st matches the cached stat of e (file unchanged since staged). */
 int mvm_stage_stat_matches(const mvm_stage_entry *e, const struct stat *st);
 void mvm_stage_fill_stat(mvm_stage_entry *e, const struct stat *st);
+/** Drop a stat too fresh to prove the file unchanged later (see stage.c). */
+void mvm_stage_distrust_fresh(mvm_stage_entry *e);
 
 /** Tree of HEAD (empty tree before the first commit). */
 int mvm_head_tree(mvm_tree **out, mvm_repo *repo);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -128,6 +129,24 @@ void mvm_stage_fill_stat(mvm_stage_entry *e, const struct stat *st)
 	e->mtime_ns = mtime_ns(st);
 	e->ino = (uint64_t)st->st_ino;
 	e->mode = (st->st_mode & 0111) ? 0755 : 0644;
+}
+
+/*
+ * File timestamps advance in coarse ticks, so a file rewritten in the same
+ * tick as the stat we cache would keep its size and mtime and look
+ * unchanged ("racily clean", as git calls it). A stat younger than
+ * MVM_RACY_NS is therefore not trusted: the row gets mtime 0, the next
+ * status hashes the file once and caches the stat then.
+ */
+#define MVM_RACY_NS (100 * 1000000LL)
+
+void mvm_stage_distrust_fresh(mvm_stage_entry *e)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - e->mtime_ns < MVM_RACY_NS)
+		e->mtime_ns = 0;
 }
 
 int mvm_version_tree(mvm_tree **out, mvm_repo *repo, const mvm_oid *version)

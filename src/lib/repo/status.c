@@ -68,7 +68,8 @@ static int content_changed(int *changed, mvm_repo *repo, const mvm_stage_entry *
 	if (*changed)
 		goto done;
 	mvm_stage_fill_stat(&fresh, st);
-	if (mvm_db_prepare(&q, repo->db,
+	mvm_stage_distrust_fresh(&fresh);
+	if (fresh.mtime_ns && mvm_db_prepare(&q, repo->db,
 		"UPDATE stage SET size = ?, mtime_ns = ?, ino = ? WHERE path = ? AND manifest = ?") == 0) {
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)fresh.size);
 		sqlite3_bind_int64(q, 2, fresh.mtime_ns);
