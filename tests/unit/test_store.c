@@ -79,11 +79,11 @@ static void test_store__codec_picks_raw_or_zstd(void **state)
 
 	(void)state;
 	fill(src, sizeof(src), 1, 0);
-	assert_int_equal(mvm_codec_encode(dst, &n, &codec, src, sizeof(src), 1), 0);
+	assert_int_equal(mvm_codec_encode(dst, &n, &codec, src, sizeof(src), 1, NULL), 0);
 	assert_int_equal(codec, MVM_CODEC_RAW);
 	assert_int_equal(n, sizeof(src));
 	fill(src, sizeof(src), 1, 1);
-	assert_int_equal(mvm_codec_encode(dst, &n, &codec, src, sizeof(src), 1), 0);
+	assert_int_equal(mvm_codec_encode(dst, &n, &codec, src, sizeof(src), 1, NULL), 0);
 	assert_int_equal(codec, MVM_CODEC_ZSTD);
 	assert_true(n < sizeof(src) / 4);
 	assert_int_equal(mvm_codec_decode(back, sizeof(back), dst, n, codec), 0);
@@ -94,6 +94,82 @@ static void test_store__codec_picks_raw_or_zstd(void **state)
 	assert_int_equal(mvm_codec_decode(back, sizeof(back), dst, n, codec) == 0 &&
 			 memcmp(back, src, sizeof(src)) == 0, 0);
 	assert_int_equal(mvm_codec_decode(back, sizeof(back), dst, n, 77), MVM_ECORRUPT);
+}
+
+/* Gaussian-ish floats with the special values codecs get wrong */
+static void float_data(unsigned char *p, size_t n, unsigned int elem, uint64_t seed)
+{
+	static const uint32_t specials[] = { 0x7fc00000u, 0x7f800000u, 0xff800000u, 0x00000001u,
+					     0x80000000u, 0x00000000u, 0x007fffffu };
+	size_t i;
+
+	for (i = 0; i + elem <= n; i += elem) {
+		float f;
+		uint32_t bits;
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		f = (float)((int32_t)(seed >> 32)) / 2147483648.0f * 0.05f;
+		memcpy(&bits, &f, 4);
+		if (i / elem % 97 < 7)
+			bits = specials[i / elem % 97];
+		if (elem == 2)
+			bits >>= 16; /* BF16: the top half */
+		memcpy(p + i, &bits, elem);
+	}
+	for (; i < n; i++)
+		p[i] = (unsigned char)i;
+}
+
+static void test_store__bytegroup_round_trips(void **state)
+{
+	static const size_t lens[] = { 0, 1, 2, 3, 63, 64, 65, 127, 1001, 4096, 65537, 262144 };
+	unsigned int elem, phase;
+	size_t k, n;
+	uint32_t codec;
+
+	(void)state;
+	for (elem = 2; elem <= 4; elem += 2)
+		for (phase = 0; phase < elem; phase++)
+			for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+				size_t len = lens[k];
+				mvm_codec_hint hint = { elem, phase };
+				unsigned char *src = malloc(len + 8), *enc = malloc(mvm_codec_bound(len) + 64),
+					      *back = malloc(len + 8);
+				/* start mid-element, as content-defined chunks do */
+				float_data(src, len + 8, elem, len);
+				assert_int_equal(mvm_codec_encode(enc, &n, &codec, src + phase, len, 1, &hint), 0);
+				assert_true(n <= len);
+				if (len >= 4096)
+					assert_int_equal(codec, MVM_CODEC_BYTEGROUP);
+				assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
+				assert_memory_equal(back, src + phase, len);
+				free(src);
+				free(enc);
+				free(back);
+			}
+}
+
+static void test_store__bytegroup_rejects_damage(void **state)
+{
+	enum { LEN = 8192 };
+	mvm_codec_hint hint = { 2, 1 };
+	unsigned char src[LEN], enc[LEN + 512], back[LEN];
+	uint32_t codec;
+	size_t n;
+
+	(void)state;
+	float_data(src, LEN, 2, 9);
+	assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1, &hint), 0);
+	assert_int_equal(codec, MVM_CODEC_BYTEGROUP);
+	assert_int_equal(mvm_codec_decode(back, LEN, enc, n - 1, codec), MVM_ECORRUPT);
+	assert_int_equal(mvm_codec_decode(back, LEN + 1, enc, n, codec), MVM_ECORRUPT);
+	enc[0] = 3; /* element size 3 does not exist */
+	assert_int_equal(mvm_codec_decode(back, LEN, enc, n, codec), MVM_ECORRUPT);
+	enc[0] = 2;
+	enc[1] = 2; /* phase must be below the element size */
+	assert_int_equal(mvm_codec_decode(back, LEN, enc, n, codec), MVM_ECORRUPT);
+	enc[1] = 1;
+	enc[3] ^= 0x40; /* plane length */
+	assert_int_equal(mvm_codec_decode(back, LEN, enc, n, codec), MVM_ECORRUPT);
 }
 
 static void test_store__pack_round_trip(void **state)
@@ -110,7 +186,7 @@ static void test_store__pack_round_trip(void **state)
 		fill(src, LEN, i, i % 2);
 		assert_int_equal(mvm_sha256_buf(&ids[i], src, LEN), 0);
 		assert_int_equal(mvm_store_has(f->st, &ids[i]), 0);
-		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1), 0);
+		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1, NULL), 0);
 		assert_int_equal(mvm_store_write(f->st, &ids[i], enc, n, LEN, codec), 0);
 		assert_int_equal(mvm_store_has(f->st, &ids[i]), 1); /* pending counts */
 		/* writing the same chunk again is a no-op */
@@ -178,6 +254,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store__codec_picks_raw_or_zstd),
+		cmocka_unit_test(test_store__bytegroup_round_trips),
+		cmocka_unit_test(test_store__bytegroup_rejects_damage),
 		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
 	};

@@ -44,6 +44,7 @@ typedef struct {
 	mvm_oid *ids;
 	size_t *out_off;
 	uint32_t *out_len, *codec;
+	mvm_codec_hint *hints;
 	unsigned char *is_new;
 	unsigned char *out;
 	size_t out_cap;
@@ -63,6 +64,7 @@ struct scan_state {
 	mvm_cdc cdc;
 	mvm_sha256 *file_hash, *tensor_hash;
 	size_t tensor_next;           /* hash thread: next tensor to finish */
+	size_t hint_next;             /* main thread: tensor at or after the cut point */
 	mvm_manifest *m;
 	size_t chunks_cap;
 	batch batches[SCAN_BATCHES];
@@ -91,7 +93,7 @@ static void chunk_job_run(mvm_job *job)
 		b->is_new[i] = 0;
 		if (store && (has = mvm_store_has(store, &b->ids[i])) == 0) {
 			error = mvm_codec_encode(b->out + out_off, &n, &b->codec[i], p, b->lens[i],
-						 mvm_store_level(store));
+						 mvm_store_level(store), &b->hints[i]);
 			b->out_off[i] = out_off;
 			b->out_len[i] = (uint32_t)n;
 			b->is_new[i] = 1;
@@ -172,6 +174,32 @@ static uint64_t next_cut(const scan_state *s, uint64_t off)
 	return lo < s->ncuts ? s->cuts[lo] : s->size;
 }
 
+/* Float element size of a dtype for byte grouping, 0 for anything else. */
+static unsigned int float_elem(const char *dtype)
+{
+	if (!strcmp(dtype, "F32"))
+		return 4;
+	if (!strcmp(dtype, "F16") || !strcmp(dtype, "BF16"))
+		return 2;
+	return 0;
+}
+
+/* Codec hint of the chunk starting at `off`; chunks come in file order. */
+static mvm_codec_hint chunk_hint(scan_state *s, uint64_t off)
+{
+	mvm_codec_hint h = MVM_CODEC_HINT_NONE;
+	const mvm_tensor_info *t;
+
+	while (s->hint_next < s->table.count &&
+	       s->table.tensors[s->hint_next].offset + s->table.tensors[s->hint_next].length <= off)
+		s->hint_next++;
+	if (s->hint_next == s->table.count || (t = &s->table.tensors[s->hint_next])->offset > off)
+		return h;
+	if ((h.elem = float_elem(t->dtype)))
+		h.phase = (unsigned int)((off - t->offset) % h.elem);
+	return h;
+}
+
 static int batch_reserve(batch *b, size_t n)
 {
 	if (n <= b->cap)
@@ -182,6 +210,7 @@ static int batch_reserve(batch *b, size_t n)
 	    !(b->out_off = realloc(b->out_off, n * sizeof(*b->out_off))) ||
 	    !(b->out_len = realloc(b->out_len, n * sizeof(*b->out_len))) ||
 	    !(b->codec = realloc(b->codec, n * sizeof(*b->codec))) ||
+	    !(b->hints = realloc(b->hints, n * sizeof(*b->hints))) ||
 	    !(b->is_new = realloc(b->is_new, n)))
 		return mvm_error_set(MVM_ERROR, "out of memory for chunk lists");
 	b->cap = n;
@@ -206,6 +235,7 @@ static int batch_cut(size_t *consumed, scan_state *s, batch *b)
 		c = mvm_cdc_cut(&s->cdc, b->buf + pos, n);
 		if ((error = batch_reserve(b, b->nchunks + 1)) < 0)
 			return error;
+		b->hints[b->nchunks] = chunk_hint(s, abs);
 		b->lens[b->nchunks++] = (uint32_t)c;
 		out_need += mvm_codec_bound(c);
 		pos += c;
@@ -395,6 +425,7 @@ static void scan_dispose(scan_state *s)
 		free(b->out_off);
 		free(b->out_len);
 		free(b->codec);
+		free(b->hints);
 		free(b->is_new);
 		free(b->out);
 	}

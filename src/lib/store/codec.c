@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include "mvm/common.h"
+#include "bytegroup.h"
 #include "codec.h"
 
 static pthread_key_t cctx_key, dctx_key;
@@ -47,25 +48,38 @@ size_t mvm_codec_bound(size_t n)
 	return z > n ? z : n;
 }
 
+static int store_raw(void *dst, size_t *dst_len, uint32_t *codec, const void *src, size_t n)
+{
+	memcpy(dst, src, n);
+	*dst_len = n;
+	*codec = MVM_CODEC_RAW;
+	return 0;
+}
+
 int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
-		     const void *src, size_t n, int level)
+		     const void *src, size_t n, int level, const mvm_codec_hint *hint)
 {
 	ZSTD_CCtx *c = thread_cctx();
 	size_t z;
 
 	if (!c)
 		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
+	if (hint && (hint->elem == 2 || hint->elem == 4) && n >= 64) {
+		if (mvm_bytegroup_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem,
+					 hint->phase % hint->elem) == 0 && z < n) {
+			*dst_len = z;
+			*codec = MVM_CODEC_BYTEGROUP;
+			return 0;
+		}
+		return store_raw(dst, dst_len, codec, src, n);
+	}
 	z = ZSTD_compressCCtx(c, dst, mvm_codec_bound(n), src, n, level);
 	if (ZSTD_isError(z))
 		return mvm_error_set(MVM_ERROR, "zstd: %s", ZSTD_getErrorName(z));
-	if (z < n) {
-		*dst_len = z;
-		*codec = MVM_CODEC_ZSTD;
-		return 0;
-	}
-	memcpy(dst, src, n);
-	*dst_len = n;
-	*codec = MVM_CODEC_RAW;
+	if (z >= n)
+		return store_raw(dst, dst_len, codec, src, n);
+	*dst_len = z;
+	*codec = MVM_CODEC_ZSTD;
 	return 0;
 }
 
@@ -90,6 +104,10 @@ int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_l
 			return mvm_error_set(MVM_ECORRUPT, "zstd chunk does not decode to %zu bytes: %s",
 					     raw_len, ZSTD_isError(z) ? ZSTD_getErrorName(z) : "wrong size");
 		return 0;
+	case MVM_CODEC_BYTEGROUP:
+		if (!(d = thread_dctx()))
+			return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
+		return mvm_bytegroup_decode(dst, raw_len, src, stored_len, d);
 	default:
 		return mvm_error_set(MVM_ECORRUPT, "unknown chunk codec %u", codec);
 	}

@@ -1,0 +1,326 @@
+/*
+ * bytegroup.c: the byte-grouping codec for float tensors.
+ *
+ * Byte j of every element goes to plane j (element size 2 or 4, counted
+ * from the tensor's start through `phase`), so the sign/exponent bytes sit
+ * together and entropy-code well while near-random mantissa bytes are
+ * stored raw instead of making zstd's job harder. Stored layout:
+ *
+ *   u8 elem  u8 phase  { u8 plane_codec (0 raw, 1 zstd)  u32 stored_len } * elem
+ *   plane data, in plane order
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_literalCompressionMode, stable since zstd 1.5.1 */
+#include <zstd.h>
+
+#include "mvm/common.h"
+#include "util/bytes.h"
+#include "bytegroup.h"
+
+#define MAX_ELEM 4
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+typedef struct {
+	unsigned char *p;
+	size_t cap;
+} scratch;
+
+static void free_scratch(void *p)
+{
+	scratch *s = p;
+	if (s)
+		free(s->p);
+	free(s);
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&scratch_key, free_scratch);
+}
+
+/* A per-thread buffer of at least n bytes. */
+static unsigned char *thread_scratch(size_t n)
+{
+	scratch *s;
+
+	pthread_once(&scratch_once, make_key);
+	if (!(s = pthread_getspecific(scratch_key))) {
+		if (!(s = calloc(1, sizeof(*s))))
+			return NULL;
+		pthread_setspecific(scratch_key, s);
+	}
+	if (s->cap < n) {
+		unsigned char *p = realloc(s->p, n);
+		if (!p)
+			return NULL;
+		s->p = p;
+		s->cap = n;
+	}
+	return s->p;
+}
+
+size_t mvm_bytegroup_header(unsigned int elem)
+{
+	return 2 + 5 * (size_t)elem;
+}
+
+/* Number of bytes of plane j in a chunk of n bytes starting at `phase`. */
+static size_t plane_len(size_t n, unsigned int elem, unsigned int phase, unsigned int j)
+{
+	size_t first = (j + elem - phase) % elem; /* index of the first byte of plane j */
+	return first < n ? (n - first + elem - 1) / elem : 0;
+}
+
+/*
+ * Whole elements, as little-endian words: plane j holds byte j of each.
+ * Word loads and stores let the compiler vectorize (pack/unpack).
+ */
+static void split2(unsigned char *p0, unsigned char *p1, const unsigned char *src, size_t count)
+{
+	size_t k;
+
+	for (k = 0; k < count; k++) {
+		uint16_t w;
+		memcpy(&w, src + 2 * k, 2);
+		p0[k] = (unsigned char)w;
+		p1[k] = (unsigned char)(w >> 8);
+	}
+}
+
+static void split4(unsigned char *p0, unsigned char *p1, unsigned char *p2, unsigned char *p3,
+		   const unsigned char *src, size_t count)
+{
+	size_t k;
+
+	for (k = 0; k < count; k++) {
+		uint32_t w;
+		memcpy(&w, src + 4 * k, 4);
+		p0[k] = (unsigned char)w;
+		p1[k] = (unsigned char)(w >> 8);
+		p2[k] = (unsigned char)(w >> 16);
+		p3[k] = (unsigned char)(w >> 24);
+	}
+}
+
+static void join2(unsigned char *dst, const unsigned char *p0, const unsigned char *p1, size_t count)
+{
+	size_t k;
+
+	for (k = 0; k < count; k++) {
+		uint16_t w = (uint16_t)(p0[k] | p1[k] << 8);
+		memcpy(dst + 2 * k, &w, 2);
+	}
+}
+
+static void join4(unsigned char *dst, const unsigned char *p0, const unsigned char *p1,
+		  const unsigned char *p2, const unsigned char *p3, size_t count)
+{
+	size_t k;
+
+	for (k = 0; k < count; k++) {
+		uint32_t w = (uint32_t)p0[k] | (uint32_t)p1[k] << 8 | (uint32_t)p2[k] << 16 | (uint32_t)p3[k] << 24;
+		memcpy(dst + 4 * k, &w, 4);
+	}
+}
+
+/*
+ * Move bytes between the chunk and its planes. `phase` leading bytes
+ * belong to an element that started in the previous chunk; after them the
+ * chunk is whole elements, handled by loops the compiler can vectorize.
+ */
+static void split(unsigned char *planes, const unsigned char *src, size_t n, unsigned int elem,
+		  unsigned int phase, const size_t *starts)
+{
+	size_t pos[MAX_ELEM] = { 0 }, i, lead = phase ? elem - phase : 0, whole;
+	unsigned int j;
+
+	for (j = 0; j < elem; j++)
+		pos[j] = starts[j];
+	for (i = 0; i < lead && i < n; i++)
+		planes[pos[phase + i]++] = src[i];
+	whole = n > lead ? (n - lead) / elem : 0;
+	if (elem == 2)
+		split2(planes + pos[0], planes + pos[1], src + lead, whole);
+	else
+		split4(planes + pos[0], planes + pos[1], planes + pos[2], planes + pos[3], src + lead, whole);
+	for (j = 0; j < elem; j++)
+		pos[j] += whole;
+	for (i = lead + whole * elem, j = 0; i < n; i++, j++)
+		planes[pos[j]++] = src[i];
+}
+
+/* Inverse of split, reading each plane from its own pointer. */
+static void join(unsigned char *dst, const unsigned char *const *plane, size_t n, unsigned int elem,
+		 unsigned int phase)
+{
+	size_t pos[MAX_ELEM] = { 0 }, i, lead = phase ? elem - phase : 0, whole;
+	unsigned int j;
+
+	for (i = 0; i < lead && i < n; i++)
+		dst[i] = plane[phase + i][pos[phase + i]++];
+	whole = n > lead ? (n - lead) / elem : 0;
+	if (elem == 2)
+		join2(dst + lead, plane[0] + pos[0], plane[1] + pos[1], whole);
+	else
+		join4(dst + lead, plane[0] + pos[0], plane[1] + pos[1], plane[2] + pos[2], plane[3] + pos[3], whole);
+	for (j = 0; j < elem; j++)
+		pos[j] += whole;
+	for (i = lead + whole * elem, j = 0; i < n; i++, j++)
+		dst[i] = plane[j][pos[j]++];
+}
+
+/*
+ * Order-0 entropy of a plane in bits per byte, from a byte histogram.
+ * Mantissa planes are close to 8 and would only cost zstd time.
+ */
+static double entropy_bits(const unsigned char *p, size_t n)
+{
+	uint32_t h[4][256];
+	double e = 0;
+	size_t i;
+	int b;
+
+	memset(h, 0, sizeof(h));
+	for (i = 0; i + 4 <= n; i += 4) {
+		h[0][p[i]]++;
+		h[1][p[i + 1]]++;
+		h[2][p[i + 2]]++;
+		h[3][p[i + 3]]++;
+	}
+	for (; i < n; i++)
+		h[0][p[i]]++;
+	for (b = 0; b < 256; b++) {
+		double c = (double)h[0][b] + h[1][b] + h[2][b] + h[3][b];
+		if (c > 0)
+			e -= c / (double)n * log2(c / (double)n);
+	}
+	return e;
+}
+
+/* Planes whose order-0 entropy is above this are stored raw. */
+#define RAW_PLANE_BITS 7.6
+
+/*
+ * Planes are coded by zstd at its fastest setting with Huffman-coded
+ * literals forced on: on exponent bytes, LZ matches are short and rare, so
+ * skipping the search is both faster and smaller (close to, often below,
+ * the order-0 bound since zstd re-fits its Huffman table per block).
+ */
+static pthread_key_t plane_key;
+static pthread_once_t plane_once = PTHREAD_ONCE_INIT;
+
+static void free_plane_cctx(void *p)
+{
+	ZSTD_freeCCtx(p);
+}
+
+static void make_plane_key(void)
+{
+	pthread_key_create(&plane_key, free_plane_cctx);
+}
+
+static ZSTD_CCtx *plane_cctx(void)
+{
+	ZSTD_CCtx *c;
+
+	pthread_once(&plane_once, make_plane_key);
+	if ((c = pthread_getspecific(plane_key)))
+		return c;
+	if (!(c = ZSTD_createCCtx()))
+		return NULL;
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, ZSTD_minCLevel())) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_enable))) {
+		ZSTD_freeCCtx(c);
+		return NULL;
+	}
+	pthread_setspecific(plane_key, c);
+	return c;
+}
+
+int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
+			 size_t n, unsigned int elem, unsigned int phase)
+{
+	size_t starts[MAX_ELEM], off = mvm_bytegroup_header(elem), pl;
+	unsigned char *planes = thread_scratch(n);
+	ZSTD_CCtx *cctx = plane_cctx();
+	unsigned int j;
+
+	if (!planes || !cctx)
+		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
+	for (j = 0, pl = 0; j < elem; j++) {
+		starts[j] = pl;
+		pl += plane_len(n, elem, phase, j);
+	}
+	split(planes, src, n, elem, phase, starts);
+	dst[0] = (unsigned char)elem;
+	dst[1] = (unsigned char)phase;
+	for (j = 0; j < elem; j++) {
+		size_t len = plane_len(n, elem, phase, j), z = 0;
+		unsigned char *h = dst + 2 + 5 * j;
+
+		if (off >= cap)
+			return MVM_ETOOLARGE;
+		if (len >= 64 && entropy_bits(planes + starts[j], len) < RAW_PLANE_BITS) {
+			z = ZSTD_compress2(cctx, dst + off, cap - off, planes + starts[j], len);
+			if (ZSTD_isError(z))
+				z = 0;
+		}
+		if (z && z < len) {
+			h[0] = 1;
+		} else {
+			if (len > cap - off)
+				return MVM_ETOOLARGE;
+			memcpy(dst + off, planes + starts[j], len);
+			h[0] = 0;
+			z = len;
+		}
+		mvm_put_le32(h + 1, (uint32_t)z);
+		off += z;
+	}
+	*out_len = off;
+	return 0;
+}
+
+int mvm_bytegroup_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored,
+			 ZSTD_DCtx *dctx)
+{
+	const unsigned char *plane[MAX_ELEM];
+	unsigned int elem, phase, j;
+	unsigned char *scratch;
+	size_t off, pl;
+
+	if (stored < 2 || (elem = src[0]) < 2 || elem > MAX_ELEM || (phase = src[1]) >= elem ||
+	    stored < mvm_bytegroup_header(elem))
+		return mvm_error_set(MVM_ECORRUPT, "byte-grouped chunk has a bad header");
+	if (!(scratch = thread_scratch(n)))
+		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
+	off = mvm_bytegroup_header(elem);
+	for (j = 0, pl = 0; j < elem; j++) {
+		const unsigned char *h = src + 2 + 5 * j;
+		size_t len = plane_len(n, elem, phase, j), z = mvm_le32(h + 1), got;
+
+		if (z > stored - off || h[0] > 1)
+			return mvm_error_set(MVM_ECORRUPT, "byte-grouped chunk plane %u is out of bounds", j);
+		if (h[0] == 0 && z == len) {
+			plane[j] = src + off; /* raw planes are read in place */
+		} else {
+			got = h[0] ? ZSTD_decompressDCtx(dctx, scratch + pl, len, src + off, z) : 0;
+			if (!h[0] || ZSTD_isError(got) || got != len)
+				return mvm_error_set(MVM_ECORRUPT, "byte-grouped chunk plane %u does not decode to %zu bytes",
+						     j, len);
+			plane[j] = scratch + pl;
+		}
+		off += z;
+		pl += len;
+	}
+	if (off != stored)
+		return mvm_error_set(MVM_ECORRUPT, "byte-grouped chunk has trailing bytes");
+	join(dst, plane, n, elem, phase);
+	return 0;
+}

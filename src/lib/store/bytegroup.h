@@ -1,0 +1,18 @@
+/*
+ * bytegroup.h: byte-plane coding of float tensor bytes (codec 2).
+ */
+#ifndef MVM_STORE_BYTEGROUP_H
+#define MVM_STORE_BYTEGROUP_H
+
+#include <stddef.h>
+#include <zstd.h>
+
+size_t mvm_bytegroup_header(unsigned int elem);
+/** Encode into dst (cap bytes); MVM_ETOOLARGE when it does not fit. */
+int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
+			 size_t n, unsigned int elem, unsigned int phase);
+/** Decode exactly n bytes; anything else is MVM_ECORRUPT. */
+int mvm_bytegroup_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored,
+			 ZSTD_DCtx *dctx);
+
+#endif
