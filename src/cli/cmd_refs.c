@@ -37,7 +37,7 @@ static int list_refs(cli_ctx *ctx, int tags, int json)
 	} else {
 		for (i = 0; i < n; i++) {
 			mvm_oid_fmt(hex, &refs[i].target);
-			printf("%s %-20s %.12s%s%s\n", !tags && !strcmp(current.ptr, refs[i].name) ? "*" : " ",
+			printf("%s %-20s %.12s%s%s\n", !tags && !strcmp(mvm_buf_cstr(&current), refs[i].name) ? "*" : " ",
 			       refs[i].name, hex, refs[i].message ? "  " : "", refs[i].message ? refs[i].message : "");
 		}
 	}

@@ -19,6 +19,7 @@
 #include "object/object.h"
 #include "refs_internal.h"
 #include "restore.h"
+#include "walk.h"
 
 typedef struct {
 	const char *path;
@@ -63,6 +64,59 @@ static int staged_check(plan *p, const change *c)
 	return 0;
 }
 
+typedef struct {
+	const mvm_stage_entry *stage;
+	size_t n;
+	const char *untracked;
+} blocker_ctx;
+
+static int find_untracked(const char *rel, const struct stat *st, void *payload)
+{
+	blocker_ctx *b = payload;
+
+	(void)st;
+	if (mvm_stage_find(b->stage, b->n, rel))
+		return 0;
+	b->untracked = rel;
+	return 1; /* stop: one is enough */
+}
+
+/*
+ * Can a file be written at c->path? Every parent must be a folder, or a
+ * tracked file the target deletes (deletions run first); a folder at the
+ * path itself may only hold tracked files (which the target deletes).
+ */
+static int check_path_free(plan *p, const change *c)
+{
+	mvm_buf abs = MVM_BUF_INIT, prefix = MVM_BUF_INIT;
+	const char *slash;
+	struct stat st;
+	int error = 0;
+
+	for (slash = strchr(c->path, '/'); slash && !error; slash = strchr(slash + 1, '/')) {
+		mvm_buf_clear(&prefix);
+		if ((error = mvm_buf_put(&prefix, c->path, (size_t)(slash - c->path))) < 0 ||
+		    (error = mvm_repo_abspath(&abs, p->repo, prefix.ptr)) < 0)
+			break;
+		if (lstat(abs.ptr, &st) == 0 && !S_ISDIR(st.st_mode) &&
+		    (!mvm_stage_find(p->stage, p->nstage, prefix.ptr) || mvm_tree_find(p->target, prefix.ptr)))
+			error = mvm_error_set(MVM_ECONFLICT,
+				"checkout needs a folder at '%s' but a file is in the way; move it first", prefix.ptr);
+	}
+	if (!error && (error = mvm_repo_abspath(&abs, p->repo, c->path)) == 0 &&
+	    lstat(abs.ptr, &st) == 0 && S_ISDIR(st.st_mode)) {
+		blocker_ctx b = { p->stage, p->nstage, NULL };
+		mvm_walk(p->repo, c->path, find_untracked, &b);
+		if (b.untracked)
+			error = mvm_error_set(MVM_ECONFLICT,
+				"checkout needs a file at '%s' but that folder holds untracked '%s'; move it first",
+				c->path, b.untracked);
+	}
+	mvm_buf_dispose(&abs);
+	mvm_buf_dispose(&prefix);
+	return error;
+}
+
 /*
  * Is the working file safe to replace? It is when it is gone, equal to its
  * stage entry (by stat, else by content), or already holds the target
@@ -75,9 +129,10 @@ static int check_change(plan *p, change *c)
 	struct stat st;
 	int error;
 
-	if ((error = mvm_repo_abspath(&abs, p->repo, c->path)) < 0)
-		return error;
-	if (lstat(abs.ptr, &st) < 0 || (c->s && mvm_stage_stat_matches(c->s, &st))) {
+	if ((c->t && (error = check_path_free(p, c)) < 0) ||
+	    (error = mvm_repo_abspath(&abs, p->repo, c->path)) < 0)
+		goto done;
+	if (lstat(abs.ptr, &st) < 0 || S_ISDIR(st.st_mode) || (c->s && mvm_stage_stat_matches(c->s, &st))) {
 		error = staged_check(p, c);
 		goto done;
 	}
@@ -229,8 +284,13 @@ static int apply_plan(plan *p, const mvm_work_options *opts)
 	for (i = 0; i < p->nchanges; i++)
 		if (p->changes[i].t && !p->changes[i].already)
 			r.total += p->changes[i].t->size;
+	/* deletions first, so a tracked file can give way to a folder and back */
 	for (i = 0; i < p->nchanges && !error; i++)
-		error = apply_change(p, &r, &p->changes[i]);
+		if (!p->changes[i].t)
+			error = apply_change(p, &r, &p->changes[i]);
+	for (i = 0; i < p->nchanges && !error; i++)
+		if (p->changes[i].t)
+			error = apply_change(p, &r, &p->changes[i]);
 done:
 	mvm_restore_dispose(&r);
 	return error;
