@@ -6,6 +6,7 @@
 
 #include "mvm/inspect.h"
 #include "object/object.h"
+#include "util/hash.h"
 #include "repo_internal.h"
 
 int mvm_version_lookup(mvm_version **out, mvm_repo *repo, const mvm_oid *id)
@@ -38,6 +39,23 @@ size_t mvm_manifest_chunk_at(const mvm_manifest *m, uint64_t off)
 	return lo;
 }
 
+/* Bytes handed out must be the bytes committed: check each chunk against its id. */
+static int verify_chunk(const mvm_chunk_ref *ref, const mvm_buf *chunk)
+{
+	char hex[MVM_OID_HEXSZ + 1];
+	mvm_oid got;
+	int error;
+
+	if (chunk->size == ref->len) {
+		if ((error = mvm_sha256_buf(&got, chunk->ptr, chunk->size)) < 0)
+			return error;
+		if (!mvm_oid_cmp(&got, &ref->id))
+			return 0;
+	}
+	mvm_oid_fmt(hex, &ref->id);
+	return mvm_error_set(MVM_ECORRUPT, "chunk %s is damaged; run 'mvm fsck'", hex);
+}
+
 int mvm_manifest_read_range(mvm_repo *repo, const mvm_manifest *m, uint64_t offset, uint64_t length,
 			    int (*sink)(const void *p, size_t n, void *payload), void *payload)
 {
@@ -56,12 +74,9 @@ int mvm_manifest_read_range(mvm_repo *repo, const mvm_manifest *m, uint64_t offs
 		uint64_t cs = m->chunk_offsets[i], ce = cs + m->chunks[i].len;
 		uint64_t lo = offset > cs ? offset : cs, hi = end < ce ? end : ce;
 
-		if ((error = mvm_store_get(&chunk, repo->store, &m->chunks[i].id)) < 0)
+		if ((error = mvm_store_get(&chunk, repo->store, &m->chunks[i].id)) < 0 ||
+		    (error = verify_chunk(&m->chunks[i], &chunk)) < 0)
 			break;
-		if (chunk.size != m->chunks[i].len) {
-			error = mvm_error_set(MVM_ECORRUPT, "chunk %zu of the file has the wrong length", i);
-			break;
-		}
 		error = sink(chunk.ptr + (lo - cs), (size_t)(hi - lo), payload);
 	}
 	mvm_buf_dispose(&chunk);
