@@ -187,10 +187,10 @@ static void test_store__pack_round_trip(void **state)
 		assert_int_equal(mvm_sha256_buf(&ids[i], src, LEN), 0);
 		assert_int_equal(mvm_store_has(f->st, &ids[i]), 0);
 		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1, NULL), 0);
-		assert_int_equal(mvm_store_write(f->st, &ids[i], enc, n, LEN, codec), 0);
+		assert_int_equal(mvm_store_write(f->st, &ids[i], enc, n, LEN, codec, NULL), 0);
 		assert_int_equal(mvm_store_has(f->st, &ids[i]), 1); /* pending counts */
 		/* writing the same chunk again is a no-op */
-		assert_int_equal(mvm_store_write(f->st, &ids[i], enc, n, LEN, codec), 0);
+		assert_int_equal(mvm_store_write(f->st, &ids[i], enc, n, LEN, codec, NULL), 0);
 	}
 	assert_int_equal(mvm_store_flush(f->st), 0);
 	for (i = 0; i < N; i++) {
@@ -229,7 +229,7 @@ static void test_store__damaged_index_is_detected(void **state)
 	off_t end;
 
 	assert_int_equal(mvm_sha256_buf(&id, src, sizeof(src)), 0);
-	assert_int_equal(mvm_store_write(f->st, &id, src, sizeof(src), sizeof(src), MVM_CODEC_RAW), 0);
+	assert_int_equal(mvm_store_write(f->st, &id, src, sizeof(src), sizeof(src), MVM_CODEC_RAW, NULL), 0);
 	assert_int_equal(mvm_store_flush(f->st), 0);
 	assert_int_equal(only_pack(&path, f->dir), 0);
 	assert_true((fd = open(path.ptr, O_RDWR)) >= 0);

@@ -16,7 +16,7 @@ static const char *const migrations[] = {
 	"  size INTEGER NOT NULL, chunks INTEGER NOT NULL);"
 	"CREATE TABLE chunks(id BLOB PRIMARY KEY, pack INTEGER NOT NULL,"
 	"  offset INTEGER NOT NULL, stored_len INTEGER NOT NULL,"
-	"  raw_len INTEGER NOT NULL, codec INTEGER NOT NULL) WITHOUT ROWID;"
+	"  raw_len INTEGER NOT NULL, codec INTEGER NOT NULL, base BLOB) WITHOUT ROWID;"
 	"CREATE INDEX chunks_by_pack ON chunks(pack);"
 	"CREATE TABLE objects(id BLOB PRIMARY KEY, type INTEGER NOT NULL,"
 	"  data BLOB NOT NULL) WITHOUT ROWID;"
@@ -24,7 +24,7 @@ static const char *const migrations[] = {
 	"  message TEXT, time INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE stage(path TEXT PRIMARY KEY, manifest BLOB NOT NULL,"
 	"  mode INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
-	"  ino INTEGER NOT NULL) WITHOUT ROWID;",
+	"  ctime_ns INTEGER NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -170,9 +170,19 @@ static int record(mvm_repo *repo, mvm_add_list *l)
 	return error;
 }
 
+/* The staged manifest of a path: what a new version of the file is a delta against. */
+static int previous_version(mvm_manifest **out, mvm_repo *repo, const mvm_add_list *l, const char *path)
+{
+	const mvm_stage_entry *e = mvm_stage_find(l->stage, l->nstage, path);
+
+	*out = NULL;
+	return e ? mvm_manifest_read(out, repo->db, &e->manifest) : 0;
+}
+
 int mvm_add_apply(mvm_repo *repo, mvm_add_list *l, const mvm_work_options *opts)
 {
-	mvm_scan scan = { repo->store, opts ? opts->progress : NULL, opts ? opts->payload : NULL, 0, 0 };
+	mvm_scan scan = { repo->store, opts ? opts->progress : NULL, opts ? opts->payload : NULL, 0, 0, NULL };
+	mvm_manifest *base = NULL;
 	mvm_buf abs = MVM_BUF_INIT;
 	size_t i;
 	int error;
@@ -185,8 +195,13 @@ int mvm_add_apply(mvm_repo *repo, mvm_add_list *l, const mvm_work_options *opts)
 	for (i = 0; i < l->n && !error; i++) {
 		if (l->items[i].remove)
 			continue;
-		if ((error = mvm_repo_abspath(&abs, repo, l->items[i].path)) == 0)
+		if ((error = mvm_repo_abspath(&abs, repo, l->items[i].path)) == 0 &&
+		    (error = previous_version(&base, repo, l, l->items[i].path)) == 0) {
+			scan.base = base;
 			error = mvm_scan_file(&l->items[i].manifest, &scan, abs.ptr, l->items[i].path);
+		}
+		mvm_manifest_free(base);
+		base = NULL;
 	}
 	mvm_buf_dispose(&abs);
 	if (!error)

@@ -41,6 +41,8 @@ static int delete_dead(mvm_repo *repo, mvm_gc_stats *stats)
 typedef struct {
 	mvm_oid id;
 	mvm_chunk_loc loc;
+	int has_base;
+	mvm_oid base;
 } live_chunk;
 
 /* The pack's remaining rows, loaded before any write touches the table. */
@@ -53,7 +55,7 @@ static int load_live(live_chunk **out, size_t *n, mvm_repo *repo, int64_t pack)
 	*out = NULL;
 	*n = 0;
 	if ((error = mvm_db_prepare(&st, repo->db,
-		"SELECT id, offset, stored_len, raw_len, codec FROM chunks WHERE pack = ? ORDER BY offset")) < 0)
+		"SELECT id, offset, stored_len, raw_len, codec, base FROM chunks WHERE pack = ? ORDER BY offset")) < 0)
 		return error;
 	sqlite3_bind_int64(st, 1, pack);
 	while (!error && sqlite3_step(st) == SQLITE_ROW) {
@@ -70,7 +72,9 @@ static int load_live(live_chunk **out, size_t *n, mvm_repo *repo, int64_t pack)
 		c->loc = (mvm_chunk_loc){ pack, (uint64_t)sqlite3_column_int64(st, 1),
 					  (uint32_t)sqlite3_column_int64(st, 2), (uint32_t)sqlite3_column_int64(st, 3),
 					  (uint32_t)sqlite3_column_int64(st, 4) };
-		error = mvm_db_column_oid(&c->id, st, 0);
+		c->has_base = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		if ((error = mvm_db_column_oid(&c->id, st, 0)) == 0 && c->has_base)
+			error = mvm_db_column_oid(&c->base, st, 5);
 	}
 	sqlite3_finalize(st);
 	return error;
@@ -89,7 +93,8 @@ static int copy_live(mvm_repo *repo, int64_t pack, uint64_t *copied)
 	for (i = 0; i < n && !error; i++) {
 		if ((error = mvm_store_read_stored(&stored, repo->store, &live[i].loc)) == 0)
 			error = mvm_store_write(repo->store, &live[i].id, stored.ptr, stored.size,
-						live[i].loc.raw_len, live[i].loc.codec);
+						live[i].loc.raw_len, live[i].loc.codec,
+						live[i].has_base ? &live[i].base : NULL);
 		*copied += live[i].loc.stored_len;
 	}
 done:

@@ -119,5 +119,9 @@ int mvm_reach_mark(mvm_repo *repo)
 			error = mvm_error_set(MVM_ECORRUPT, "a ref or the stage names a missing object; run 'mvm fsck'");
 	}
 	sqlite3_finalize(st);
+	/* the bases of live deltas are live (bases are never deltas: one level) */
+	if (!error)
+		error = mvm_db_exec(repo->db, "INSERT OR IGNORE INTO live_chunk(id) SELECT base FROM chunks"
+			" WHERE base IS NOT NULL AND id IN (SELECT id FROM live_chunk)");
 	return error;
 }

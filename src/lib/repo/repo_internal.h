@@ -26,7 +26,7 @@ typedef struct {
 	mvm_oid manifest;
 	uint32_t mode;
 	uint64_t size;
-	int64_t mtime_ns;
+	int64_t mtime_ns, ctime_ns;  /* ctime: an edit that restores the mtime still changes it */
 	uint64_t ino;
 } mvm_stage_entry;
 
@@ -66,6 +66,7 @@ typedef struct {
 	mvm_progress_cb progress;
 	void *payload;
 	uint64_t done, total;        /* progress over all files of one command */
+	const mvm_manifest *base;    /* this file's previous version (delta bases), or NULL */
 } mvm_scan;
 
 int mvm_scan_file(mvm_manifest **out, mvm_scan *scan, const char *abspath, const char *relpath);

@@ -6,6 +6,11 @@
  *   chunk pool    per chunk: SHA-256, dedup lookup, compress if new
  *   hash thread   whole-file SHA-256 and each tensor's SHA-256, in order
  *
+ * Inside a tensor, chunks follow a fixed grid from the tensor's start
+ * (SCAN_GRID bytes): tensor bytes change in place between versions, so the
+ * grid keeps every chunk aligned with the same bytes of the parent's
+ * tensor, which is what XOR deltas need. Outside tensors, FastCDC cuts.
+ *
  * At most SCAN_BATCHES batches are in flight, so memory is about
  * SCAN_BATCHES x 2 x 8 MiB whatever the file size. Bytes past the last cut
  * of a batch carry over to the next one.
@@ -29,6 +34,7 @@
 
 #define SCAN_BATCH_IN (8u << 20)
 #define SCAN_BATCHES 4
+#define SCAN_GRID (64u << 10)
 
 typedef struct scan_state scan_state;
 
@@ -45,6 +51,9 @@ typedef struct {
 	size_t *out_off;
 	uint32_t *out_len, *codec;
 	mvm_codec_hint *hints;
+	mvm_oid *bases;               /* parent version's chunk for the same bytes */
+	unsigned char *has_base, *is_delta;
+	mvm_buf base_bytes;           /* worker scratch: decoded base */
 	unsigned char *is_new;
 	unsigned char *out;
 	size_t out_cap;
@@ -65,6 +74,7 @@ struct scan_state {
 	mvm_sha256 *file_hash, *tensor_hash;
 	size_t tensor_next;           /* hash thread: next tensor to finish */
 	size_t hint_next;             /* main thread: tensor at or after the cut point */
+	const mvm_tensor **base_for;  /* per tensor: same name/dtype/shape in the parent, or NULL */
 	mvm_manifest *m;
 	size_t chunks_cap;
 	batch batches[SCAN_BATCHES];
@@ -75,6 +85,61 @@ static void batch_fail(batch *b, int code)
 {
 	b->error = code;
 	snprintf(b->msg, sizeof(b->msg), "%s", mvm_error_last());
+}
+
+/* Fine-tunes: a delta is kept when it is under half the chunk, else when it beats the full encoding. */
+#define DELTA_GOOD_ENOUGH 0.5
+
+/*
+ * Encode chunk i at b->out + b->out_off[i]: as an XOR delta against the
+ * parent's chunk when there is one and it pays, else on its own. The base
+ * is always a full chunk (a delta's own base is used instead), so a read
+ * needs at most one hop.
+ */
+static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
+{
+	mvm_store *store = b->s->scan->store;
+	unsigned char *dst = b->out + b->out_off[i];
+	size_t cap = mvm_codec_bound(b->lens[i]), dn = 0;
+	mvm_oid root;
+
+	if (b->has_base[i] && mvm_store_root(&root, store, &b->bases[i]) == 0 &&
+	    mvm_store_get(&b->base_bytes, store, &root) == 0 && b->base_bytes.size == b->lens[i] &&
+	    mvm_codec_encode_xor(dst, cap, &dn, p, b->base_bytes.ptr, &root, b->lens[i], &b->hints[i]) == 0 &&
+	    dn && dn < DELTA_GOOD_ENOUGH * b->lens[i]) {
+		b->bases[i] = root;
+		b->is_delta[i] = 1;
+		b->codec[i] = MVM_CODEC_XOR;
+		*n = dn;
+		return 0;
+	}
+	mvm_error_clear();
+	if (!dn)
+		return mvm_codec_encode(dst, n, &b->codec[i], p, b->lens[i], mvm_store_level(store), &b->hints[i]);
+	/* a middling delta: keep whichever is smaller */
+	{
+		unsigned char *full = malloc(cap);
+		uint32_t codec;
+		size_t fn;
+		int error;
+
+		if (!full)
+			return mvm_error_set(MVM_ERROR, "out of memory");
+		if ((error = mvm_codec_encode(full, &fn, &codec, p, b->lens[i], mvm_store_level(store),
+					      &b->hints[i])) == 0 && fn < dn) {
+			memcpy(dst, full, fn);
+			b->codec[i] = codec;
+			*n = fn;
+		} else if (!error) {
+			mvm_codec_encode_xor(dst, cap, &dn, p, b->base_bytes.ptr, &root, b->lens[i], &b->hints[i]);
+			b->bases[i] = root;
+			b->is_delta[i] = 1;
+			b->codec[i] = MVM_CODEC_XOR;
+			*n = dn;
+		}
+		free(full);
+		return error;
+	}
 }
 
 static void chunk_job_run(mvm_job *job)
@@ -91,12 +156,12 @@ static void chunk_job_run(mvm_job *job)
 		if ((error = mvm_sha256_buf(&b->ids[i], p, b->lens[i])) < 0)
 			break;
 		b->is_new[i] = 0;
+		b->is_delta[i] = 0;
 		if (store && (has = mvm_store_has(store, &b->ids[i])) == 0) {
-			error = mvm_codec_encode(b->out + out_off, &n, &b->codec[i], p, b->lens[i],
-						 mvm_store_level(store), &b->hints[i]);
 			b->out_off[i] = out_off;
-			b->out_len[i] = (uint32_t)n;
 			b->is_new[i] = 1;
+			error = encode_chunk(b, i, p, &n);
+			b->out_len[i] = (uint32_t)n;
 			out_off += mvm_codec_bound(b->lens[i]);
 		} else if (store && has < 0) {
 			error = has;
@@ -184,20 +249,41 @@ static unsigned int float_elem(const char *dtype)
 	return 0;
 }
 
-/* Codec hint of the chunk starting at `off`; chunks come in file order. */
-static mvm_codec_hint chunk_hint(scan_state *s, uint64_t off)
+/* Index of the tensor holding byte `off`, or -1; offsets come in file order. */
+static long tensor_at(scan_state *s, uint64_t off)
 {
-	mvm_codec_hint h = MVM_CODEC_HINT_NONE;
-	const mvm_tensor_info *t;
-
 	while (s->hint_next < s->table.count &&
 	       s->table.tensors[s->hint_next].offset + s->table.tensors[s->hint_next].length <= off)
 		s->hint_next++;
-	if (s->hint_next == s->table.count || (t = &s->table.tensors[s->hint_next])->offset > off)
-		return h;
+	if (s->hint_next == s->table.count || s->table.tensors[s->hint_next].offset > off)
+		return -1;
+	return (long)s->hint_next;
+}
+
+/* Codec hint and delta base of chunk k, which starts at `off` inside tensor ti. */
+static void chunk_context(scan_state *s, batch *b, size_t k, long ti, uint64_t off)
+{
+	mvm_codec_hint h = MVM_CODEC_HINT_NONE;
+	const mvm_tensor_info *t;
+	const mvm_tensor *bt;
+	const mvm_manifest *base = s->scan->base;
+
+	b->hints[k] = h;
+	b->has_base[k] = 0;
+	if (ti < 0)
+		return;
+	t = &s->table.tensors[ti];
 	if ((h.elem = float_elem(t->dtype)))
 		h.phase = (unsigned int)((off - t->offset) % h.elem);
-	return h;
+	b->hints[k] = h;
+	if (s->base_for && (bt = s->base_for[ti]) && base->nchunks) {
+		uint64_t boff = bt->offset + (off - t->offset);
+		size_t c = mvm_manifest_chunk_at(base, boff);
+		if (base->chunk_offsets[c] == boff && base->chunks[c].len == b->lens[k]) {
+			b->bases[k] = base->chunks[c].id;
+			b->has_base[k] = 1;
+		}
+	}
 }
 
 static int batch_reserve(batch *b, size_t n)
@@ -211,6 +297,9 @@ static int batch_reserve(batch *b, size_t n)
 	    !(b->out_len = realloc(b->out_len, n * sizeof(*b->out_len))) ||
 	    !(b->codec = realloc(b->codec, n * sizeof(*b->codec))) ||
 	    !(b->hints = realloc(b->hints, n * sizeof(*b->hints))) ||
+	    !(b->bases = realloc(b->bases, n * sizeof(*b->bases))) ||
+	    !(b->has_base = realloc(b->has_base, n)) ||
+	    !(b->is_delta = realloc(b->is_delta, n)) ||
 	    !(b->is_new = realloc(b->is_new, n)))
 		return mvm_error_set(MVM_ERROR, "out of memory for chunk lists");
 	b->cap = n;
@@ -228,15 +317,25 @@ static int batch_cut(size_t *consumed, scan_state *s, batch *b)
 	while (pos < b->len) {
 		uint64_t abs = b->file_off + pos, seg = next_cut(s, abs) - abs;
 		size_t avail = b->len - pos, n, c;
+		long ti = tensor_at(s, abs);
 
-		if (avail < seg && avail < s->cdc.max && !eof)
-			break;
-		n = seg < avail ? (size_t)seg : avail;
-		c = mvm_cdc_cut(&s->cdc, b->buf + pos, n);
+		if (ti >= 0) {
+			uint64_t want = SCAN_GRID - (abs - s->table.tensors[ti].offset) % SCAN_GRID;
+			if (want > seg)
+				want = seg;
+			if (avail < want && !eof)
+				break;
+			c = avail < want ? avail : (size_t)want;
+		} else {
+			if (avail < seg && avail < s->cdc.max && !eof)
+				break;
+			n = seg < avail ? (size_t)seg : avail;
+			c = mvm_cdc_cut(&s->cdc, b->buf + pos, n);
+		}
 		if ((error = batch_reserve(b, b->nchunks + 1)) < 0)
 			return error;
-		b->hints[b->nchunks] = chunk_hint(s, abs);
-		b->lens[b->nchunks++] = (uint32_t)c;
+		b->lens[b->nchunks] = (uint32_t)c;
+		chunk_context(s, b, b->nchunks++, ti, abs);
 		out_need += mvm_codec_bound(c);
 		pos += c;
 	}
@@ -291,7 +390,8 @@ static int batch_emit(scan_state *s, batch *b)
 		return error;
 	for (i = 0; i < b->nchunks; i++) {
 		if (b->is_new[i] && (error = mvm_store_write(s->scan->store, &b->ids[i], b->out + b->out_off[i],
-							     b->out_len[i], b->lens[i], b->codec[i])) < 0)
+							     b->out_len[i], b->lens[i], b->codec[i],
+							     b->is_delta[i] ? &b->bases[i] : NULL)) < 0)
 			return error;
 		m->chunks[m->nchunks].id = b->ids[i];
 		m->chunks[m->nchunks].len = b->lens[i];
@@ -375,10 +475,33 @@ static int scan_open(scan_state *s, const char *abspath)
 	return build_cuts(s);
 }
 
+/* Match each tensor with the parent's tensor of the same name, dtype and shape. */
+static int match_base(scan_state *s)
+{
+	const mvm_manifest *base = s->scan->base;
+	size_t i;
+
+	if (!base || !base->ntensors || !s->table.count)
+		return 0;
+	if (!(s->base_for = calloc(s->table.count, sizeof(*s->base_for))))
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	for (i = 0; i < s->table.count; i++) {
+		const mvm_tensor_info *t = &s->table.tensors[i];
+		const mvm_tensor *bt = mvm_manifest_tensor(base, t->name);
+		if (bt && !strcmp(bt->dtype, t->dtype) && bt->ndim == t->ndim && bt->length == t->length &&
+		    !memcmp(bt->shape, t->shape, t->ndim * sizeof(uint64_t)))
+			s->base_for[i] = bt;
+	}
+	return 0;
+}
+
 static int scan_start(scan_state *s)
 {
 	size_t i;
 	int error;
+
+	if ((error = match_base(s)) < 0)
+		return error;
 
 	for (i = 0; i < SCAN_BATCHES; i++) {
 		s->batches[i].s = s;
@@ -426,6 +549,10 @@ static void scan_dispose(scan_state *s)
 		free(b->out_len);
 		free(b->codec);
 		free(b->hints);
+		free(b->bases);
+		free(b->has_base);
+		free(b->is_delta);
+		mvm_buf_dispose(&b->base_bytes);
 		free(b->is_new);
 		free(b->out);
 	}
@@ -433,6 +560,7 @@ static void scan_dispose(scan_state *s)
 	mvm_sha256_free(s->tensor_hash);
 	mvm_tensor_table_dispose(&s->table);
 	free(s->cuts);
+	free(s->base_for);
 	mvm_manifest_free(s->m);
 	if (s->fd >= 0)
 		close(s->fd);

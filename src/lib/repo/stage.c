@@ -25,7 +25,7 @@ int mvm_stage_load(mvm_stage_entry **out, size_t *count, mvm_repo *repo)
 	*out = NULL;
 	*count = 0;
 	if ((error = mvm_db_prepare(&st, repo->db,
-		"SELECT path, manifest, mode, size, mtime_ns, ino FROM stage ORDER BY path")) < 0)
+		"SELECT path, manifest, mode, size, mtime_ns, ino, ctime_ns FROM stage ORDER BY path")) < 0)
 		return error;
 	while (!error && sqlite3_step(st) == SQLITE_ROW) {
 		if (n == cap) {
@@ -41,6 +41,7 @@ int mvm_stage_load(mvm_stage_entry **out, size_t *count, mvm_repo *repo)
 		e[n].size = (uint64_t)sqlite3_column_int64(st, 3);
 		e[n].mtime_ns = sqlite3_column_int64(st, 4);
 		e[n].ino = (uint64_t)sqlite3_column_int64(st, 5);
+		e[n].ctime_ns = sqlite3_column_int64(st, 6);
 		error = mvm_db_column_oid(&e[n++].manifest, st, 1);
 	}
 	sqlite3_finalize(st);
@@ -85,8 +86,8 @@ int mvm_stage_put(mvm_repo *repo, const mvm_stage_entry *e)
 	int error;
 
 	if ((error = mvm_db_prepare(&st, repo->db,
-		"INSERT OR REPLACE INTO stage(path, manifest, mode, size, mtime_ns, ino)"
-		" VALUES(?, ?, ?, ?, ?, ?)")) < 0)
+		"INSERT OR REPLACE INTO stage(path, manifest, mode, size, mtime_ns, ino, ctime_ns)"
+		" VALUES(?, ?, ?, ?, ?, ?, ?)")) < 0)
 		return error;
 	sqlite3_bind_text(st, 1, e->path, -1, SQLITE_STATIC);
 	mvm_db_bind_oid(st, 2, &e->manifest);
@@ -94,6 +95,7 @@ int mvm_stage_put(mvm_repo *repo, const mvm_stage_entry *e)
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)e->size);
 	sqlite3_bind_int64(st, 5, e->mtime_ns);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)e->ino);
+	sqlite3_bind_int64(st, 7, e->ctime_ns);
 	error = mvm_db_step_done(repo->db, st);
 	sqlite3_finalize(st);
 	return error;
@@ -112,21 +114,22 @@ int mvm_stage_delete(mvm_repo *repo, const char *path)
 	return error;
 }
 
-static int64_t mtime_ns(const struct stat *st)
+static int64_t ns(const struct timespec *t)
 {
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
 int mvm_stage_stat_matches(const mvm_stage_entry *e, const struct stat *st)
 {
-	return e->size == (uint64_t)st->st_size && e->mtime_ns == mtime_ns(st) &&
-	       e->ino == (uint64_t)st->st_ino;
+	return e->size == (uint64_t)st->st_size && e->mtime_ns == ns(&st->st_mtim) &&
+	       e->ctime_ns == ns(&st->st_ctim) && e->ino == (uint64_t)st->st_ino;
 }
 
 void mvm_stage_fill_stat(mvm_stage_entry *e, const struct stat *st)
 {
 	e->size = (uint64_t)st->st_size;
-	e->mtime_ns = mtime_ns(st);
+	e->mtime_ns = ns(&st->st_mtim);
+	e->ctime_ns = ns(&st->st_ctim);
 	e->ino = (uint64_t)st->st_ino;
 	e->mode = (st->st_mode & 0111) ? 0755 : 0644;
 }

@@ -70,12 +70,13 @@ static int content_changed(int *changed, mvm_repo *repo, const mvm_stage_entry *
 	mvm_stage_fill_stat(&fresh, st);
 	mvm_stage_distrust_fresh(&fresh);
 	if (fresh.mtime_ns && mvm_db_prepare(&q, repo->db,
-		"UPDATE stage SET size = ?, mtime_ns = ?, ino = ? WHERE path = ? AND manifest = ?") == 0) {
+		"UPDATE stage SET size = ?, mtime_ns = ?, ino = ?, ctime_ns = ? WHERE path = ? AND manifest = ?") == 0) {
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)fresh.size);
 		sqlite3_bind_int64(q, 2, fresh.mtime_ns);
 		sqlite3_bind_int64(q, 3, (sqlite3_int64)fresh.ino);
-		sqlite3_bind_text(q, 4, e->path, -1, SQLITE_STATIC);
-		mvm_db_bind_oid(q, 5, &e->manifest);
+		sqlite3_bind_int64(q, 4, fresh.ctime_ns);
+		sqlite3_bind_text(q, 5, e->path, -1, SQLITE_STATIC);
+		mvm_db_bind_oid(q, 6, &e->manifest);
 		sqlite3_step(q); /* best effort: a busy database only costs a re-hash next time */
 	}
 done:

@@ -3,6 +3,7 @@
  * pthread keys, freed when the thread ends), so workers never share one.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -104,6 +105,8 @@ int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_l
 			return mvm_error_set(MVM_ECORRUPT, "zstd chunk does not decode to %zu bytes: %s",
 					     raw_len, ZSTD_isError(z) ? ZSTD_getErrorName(z) : "wrong size");
 		return 0;
+	case MVM_CODEC_XOR:
+		return mvm_error_set(MVM_ECORRUPT, "delta chunk decoded without its base");
 	case MVM_CODEC_BYTEGROUP:
 		if (!(d = thread_dctx()))
 			return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
@@ -111,4 +114,89 @@ int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_l
 	default:
 		return mvm_error_set(MVM_ECORRUPT, "unknown chunk codec %u", codec);
 	}
+}
+
+/* Per-thread scratch for XOR bytes. */
+static pthread_key_t xor_key;
+static pthread_once_t xor_once = PTHREAD_ONCE_INIT;
+
+static void make_xor_key(void)
+{
+	pthread_key_create(&xor_key, free);
+}
+
+static unsigned char *xor_scratch(size_t n)
+{
+	size_t *p;
+
+	pthread_once(&xor_once, make_xor_key);
+	p = pthread_getspecific(xor_key);
+	if (!p || p[0] < n) {
+		size_t *np = realloc(p, sizeof(size_t) + n);
+		if (!np)
+			return NULL;
+		np[0] = n;
+		pthread_setspecific(xor_key, np);
+		p = np;
+	}
+	return (unsigned char *)(p + 1);
+}
+
+static void xor_bytes(unsigned char *out, const unsigned char *a, const unsigned char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		uint64_t x, y;
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		x ^= y;
+		memcpy(out + i, &x, 8);
+	}
+	for (; i < n; i++)
+		out[i] = a[i] ^ b[i];
+}
+
+int mvm_codec_encode_xor(void *dst, size_t cap, size_t *dst_len, const void *src, const void *base,
+			 const mvm_oid *base_id, size_t n, const mvm_codec_hint *hint)
+{
+	unsigned char *x = xor_scratch(n), *out = dst;
+	size_t z;
+
+	*dst_len = 0;
+	if (!x)
+		return mvm_error_set(MVM_ERROR, "out of memory for a delta");
+	if (!hint || (hint->elem != 2 && hint->elem != 4) || n < 64 || cap < MVM_OID_RAWSZ)
+		return 0;
+	xor_bytes(x, src, base, n);
+	memcpy(out, base_id->id, MVM_OID_RAWSZ);
+	if (mvm_bytegroup_encode(out + MVM_OID_RAWSZ, cap - MVM_OID_RAWSZ, &z, x, n, hint->elem,
+				 hint->phase % hint->elem) == 0 && MVM_OID_RAWSZ + z < n)
+		*dst_len = MVM_OID_RAWSZ + z;
+	return 0;
+}
+
+int mvm_codec_xor_base(mvm_oid *out, const void *stored, size_t stored_len)
+{
+	if (stored_len < MVM_OID_RAWSZ)
+		return mvm_error_set(MVM_ECORRUPT, "delta chunk is too short to name its base");
+	memcpy(out->id, stored, MVM_OID_RAWSZ);
+	return 0;
+}
+
+int mvm_codec_decode_xor(void *dst, size_t raw_len, const void *stored, size_t stored_len,
+			 const void *base)
+{
+	ZSTD_DCtx *d = thread_dctx();
+	int error;
+
+	if (!d)
+		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
+	if (stored_len < MVM_OID_RAWSZ)
+		return mvm_error_set(MVM_ECORRUPT, "delta chunk is too short to name its base");
+	if ((error = mvm_bytegroup_decode(dst, raw_len, (const unsigned char *)stored + MVM_OID_RAWSZ,
+					  stored_len - MVM_OID_RAWSZ, d)) < 0)
+		return error;
+	xor_bytes(dst, dst, base, raw_len);
+	return 0;
 }

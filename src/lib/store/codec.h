@@ -7,11 +7,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "mvm/common.h"
 
 typedef enum {
 	MVM_CODEC_RAW = 0,       /* stored as is */
 	MVM_CODEC_ZSTD = 1,      /* one zstd frame */
 	MVM_CODEC_BYTEGROUP = 2, /* float bytes split into planes, each zstd or raw */
+	MVM_CODEC_XOR = 3,       /* base chunk id + byte-grouped XOR against the base */
 	MVM_CODEC_COUNT
 } mvm_codec;
 
@@ -38,8 +40,25 @@ size_t mvm_codec_bound(size_t n);
 int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		     const void *src, size_t n, int level, const mvm_codec_hint *hint);
 
-/** Decode exactly raw_len bytes into dst; anything else is MVM_ECORRUPT. */
+/*
+ * Encode src as its XOR against `base` (same length n): the base id, then
+ * the XOR byte-grouped by hint. *dst_len is 0 when that does not fit in
+ * `cap` or would not be smaller than n. dst needs mvm_codec_bound(n) bytes.
+ */
+int mvm_codec_encode_xor(void *dst, size_t cap, size_t *dst_len, const void *src, const void *base,
+			 const mvm_oid *base_id, size_t n, const mvm_codec_hint *hint);
+
+/*
+ * Decode exactly raw_len bytes into dst; anything else is MVM_ECORRUPT.
+ * Codec 3 needs its base: decode it with mvm_codec_decode_xor instead.
+ */
 int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_len,
 		     uint32_t codec);
+
+/** Base id named by a codec-3 chunk. */
+int mvm_codec_xor_base(mvm_oid *out, const void *stored, size_t stored_len);
+/** Decode a codec-3 chunk given its base's raw bytes (raw_len bytes). */
+int mvm_codec_decode_xor(void *dst, size_t raw_len, const void *stored, size_t stored_len,
+			 const void *base);
 
 #endif

@@ -93,6 +93,7 @@ int mvm_pack_index_parse(mvm_pack_entry **out, size_t *count, const unsigned cha
 		e->stored_len = mvm_le32(p + 40);
 		e->raw_len = mvm_le32(p + 44);
 		e->codec = mvm_le32(p + 48);
+		e->has_base = 0;
 		if ((error = check_entry(e, i ? e - 1 : NULL, index_offset)) < 0) {
 			free(entries);
 			return error;

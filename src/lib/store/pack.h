@@ -27,6 +27,8 @@ typedef struct {
 	mvm_oid id;
 	uint64_t offset;
 	uint32_t stored_len, raw_len, codec;
+	int has_base;     /* in memory only: codec 3 chunks name their base */
+	mvm_oid base;
 } mvm_pack_entry;
 
 /** Fill the 16-byte header. */

@@ -189,13 +189,56 @@ int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc)
 	return 0;
 }
 
+/* A delta's base: stored, of the same length, and not a delta itself. */
+static int read_base(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc, const mvm_buf *stored)
+{
+	mvm_buf scratch = MVM_BUF_INIT;
+	mvm_chunk_loc bloc;
+	mvm_oid base;
+	int error;
+
+	if ((error = mvm_codec_xor_base(&base, stored->ptr, stored->size)) < 0)
+		return error;
+	if ((error = mvm_store_locate(&bloc, st, &base)) < 0)
+		return error == MVM_ENOTFOUND ? mvm_error_wrap(MVM_ECORRUPT, "base of a delta chunk") : error;
+	if (bloc.codec == MVM_CODEC_XOR || bloc.raw_len != loc->raw_len)
+		return mvm_error_set(MVM_ECORRUPT, "delta chunk names a base that is itself a delta or of another length");
+	mvm_buf_clear(out);
+	if ((error = mvm_buf_grow(out, bloc.raw_len)) == 0 &&
+	    (error = mvm_store_read_stored(&scratch, st, &bloc)) == 0)
+		error = mvm_codec_decode(out->ptr, bloc.raw_len, scratch.ptr, bloc.stored_len, bloc.codec);
+	mvm_buf_dispose(&scratch);
+	return error;
+}
+
 int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *scratch)
 {
+	mvm_buf base = MVM_BUF_INIT;
 	int error;
 
 	if ((error = mvm_store_read_stored(scratch, st, loc)) < 0)
 		return error;
-	return mvm_codec_decode(dst, loc->raw_len, scratch->ptr, loc->stored_len, loc->codec);
+	if (loc->codec != MVM_CODEC_XOR)
+		return mvm_codec_decode(dst, loc->raw_len, scratch->ptr, loc->stored_len, loc->codec);
+	if ((error = read_base(&base, st, loc, scratch)) == 0)
+		error = mvm_codec_decode_xor(dst, loc->raw_len, scratch->ptr, loc->stored_len, base.ptr);
+	mvm_buf_dispose(&base);
+	return error;
+}
+
+int mvm_store_root(mvm_oid *out, mvm_store *st, const mvm_oid *id)
+{
+	mvm_buf stored = MVM_BUF_INIT;
+	mvm_chunk_loc loc;
+	int error;
+
+	*out = *id;
+	if ((error = mvm_store_locate(&loc, st, id)) < 0 || loc.codec != MVM_CODEC_XOR)
+		return error;
+	if ((error = mvm_store_read_stored(&stored, st, &loc)) == 0)
+		error = mvm_codec_xor_base(out, stored.ptr, stored.size);
+	mvm_buf_dispose(&stored);
+	return error;
 }
 
 int mvm_store_get(mvm_buf *out, mvm_store *st, const mvm_oid *id)
@@ -221,8 +264,8 @@ static int insert_chunks(mvm_store *st, int64_t pack, const mvm_pack_entry *entr
 	int error;
 
 	if ((error = mvm_db_prepare(&ins, st->db, st->rewriting
-		? "INSERT OR REPLACE INTO chunks(id, pack, offset, stored_len, raw_len, codec) VALUES(?, ?, ?, ?, ?, ?)"
-		: "INSERT OR IGNORE INTO chunks(id, pack, offset, stored_len, raw_len, codec) VALUES(?, ?, ?, ?, ?, ?)")) < 0)
+		? "INSERT OR REPLACE INTO chunks(id, pack, offset, stored_len, raw_len, codec, base) VALUES(?, ?, ?, ?, ?, ?, ?)"
+		: "INSERT OR IGNORE INTO chunks(id, pack, offset, stored_len, raw_len, codec, base) VALUES(?, ?, ?, ?, ?, ?, ?)")) < 0)
 		return error;
 	for (i = 0; i < count && !error; i++) {
 		mvm_db_bind_oid(ins, 1, &entries[i].id);
@@ -231,6 +274,10 @@ static int insert_chunks(mvm_store *st, int64_t pack, const mvm_pack_entry *entr
 		sqlite3_bind_int64(ins, 4, entries[i].stored_len);
 		sqlite3_bind_int64(ins, 5, entries[i].raw_len);
 		sqlite3_bind_int64(ins, 6, entries[i].codec);
+		if (entries[i].has_base)
+			mvm_db_bind_oid(ins, 7, &entries[i].base);
+		else
+			sqlite3_bind_null(ins, 7);
 		error = mvm_db_step_done(st->db, ins);
 	}
 	sqlite3_finalize(ins);

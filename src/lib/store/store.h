@@ -34,16 +34,21 @@ int mvm_store_level(const mvm_store *st);
 int mvm_store_locate(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id);
 /** @return 1 if stored or pending in the open pack, 0 if not, <0 on error. */
 int mvm_store_has(mvm_store *st, const mvm_oid *id);
-/** Decode the chunk at loc into dst (loc->raw_len bytes); scratch is reused. */
+/*
+ * Decode the chunk at loc into dst (loc->raw_len bytes); scratch is reused.
+ * A delta chunk (codec 3) reads its base too: one hop, never more.
+ */
 int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *scratch);
+/** The chunk a delta should be taken against: `id` itself, or its base if it is a delta. */
+int mvm_store_root(mvm_oid *out, mvm_store *st, const mvm_oid *id);
 /** Read stored (still encoded) bytes of the chunk at loc into out. */
 int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc);
 /** Locate and decode one chunk into out. */
 int mvm_store_get(mvm_buf *out, mvm_store *st, const mvm_oid *id);
 
-/** Append an encoded chunk unless it is already stored or pending. */
+/** Append an encoded chunk unless it is already stored or pending; `base` for codec 3, else NULL. */
 int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t stored_len,
-		    uint32_t raw_len, uint32_t codec);
+		    uint32_t raw_len, uint32_t codec, const mvm_oid *base);
 /** Seal the open pack and index its chunks. No-op when nothing is pending. */
 int mvm_store_flush(mvm_store *st);
 

@@ -131,7 +131,7 @@ static int add_entry(mvm_open_pack *op, const mvm_pack_entry *e)
 }
 
 int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t stored_len,
-		    uint32_t raw_len, uint32_t codec)
+		    uint32_t raw_len, uint32_t codec, const mvm_oid *base)
 {
 	mvm_open_pack *op = &st->open;
 	mvm_pack_entry e;
@@ -153,6 +153,9 @@ int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t
 	e.stored_len = (uint32_t)stored_len;
 	e.raw_len = raw_len;
 	e.codec = codec;
+	e.has_base = base != NULL;
+	if (base)
+		e.base = *base;
 	if ((error = append(op, stored, stored_len)) < 0)
 		return error;
 	op->size += stored_len;
