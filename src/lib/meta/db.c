@@ -65,6 +65,17 @@ int mvm_db_step_done(mvm_db *db, sqlite3_stmt *st)
 	return 0;
 }
 
+int mvm_db_step_row(mvm_db *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return mvm_db_error(db, "reading the database");
+}
+
 int mvm_db_begin(mvm_db *db)
 {
 	return mvm_db_exec(db, "BEGIN IMMEDIATE");

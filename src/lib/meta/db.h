@@ -32,6 +32,12 @@ void mvm_db_rollback(mvm_db *db);
 int mvm_db_exec(mvm_db *db, const char *sql);
 /** Prepare a statement; errors name the SQL and SQLite's message. */
 int mvm_db_prepare(sqlite3_stmt **out, mvm_db *db, const char *sql);
+/*
+ * Step a query: 1 with a row, 0 when done, or a negative error. Loops must
+ * use this: an I/O or corruption error must never look like "no more rows"
+ * (gc would then delete what it failed to mark).
+ */
+int mvm_db_step_row(mvm_db *db, sqlite3_stmt *st);
 /** Step a statement expected to finish (INSERT/UPDATE/DELETE) and reset it. */
 int mvm_db_step_done(mvm_db *db, sqlite3_stmt *st);
 /** Translate the connection's last error into an mvm error naming `what`. */

@@ -15,6 +15,8 @@ int mvm_manifest_decode(mvm_manifest **out, const unsigned char *p, size_t n);
 int mvm_tree_encode(mvm_buf *out, const mvm_tree *t);
 int mvm_tree_decode(mvm_tree **out, const unsigned char *p, size_t n);
 int mvm_version_encode(mvm_buf *out, const mvm_version *v);
+/** Sort params and metrics by key (the canonical order). */
+void mvm_version_sort(mvm_version *v);
 int mvm_version_decode(mvm_version **out, const unsigned char *p, size_t n);
 
 /** Store an encoded object (idempotent); returns its id. */

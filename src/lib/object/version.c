@@ -92,9 +92,16 @@ static int take_maps(mvm_version *v, json_t *params, json_t *metrics)
 		v->metrics[v->nmetrics].key = strdup(k);
 		v->metrics[v->nmetrics++].value = json_number_value(val);
 	}
-	qsort(v->params, v->nparams, sizeof(*v->params), cmp_param);
-	qsort(v->metrics, v->nmetrics, sizeof(*v->metrics), cmp_metric);
+	mvm_version_sort(v);
 	return 0;
+}
+
+void mvm_version_sort(mvm_version *v)
+{
+	if (v->nparams > 1)
+		qsort(v->params, v->nparams, sizeof(*v->params), cmp_param);
+	if (v->nmetrics > 1)
+		qsort(v->metrics, v->nmetrics, sizeof(*v->metrics), cmp_metric);
 }
 
 static int take_version(mvm_version *v, json_t *o)

@@ -325,7 +325,10 @@ int mvm_checkout(mvm_repo *repo, const char *spec, const char *const *paths, siz
 
 	memset(&p, 0, sizeof(p));
 	p.repo = repo;
-	if ((error = mvm_repo_lock(repo)) < 0 || (error = mvm_revparse(&target, repo, spec)) < 0 ||
+	if ((error = mvm_repo_lock(repo)) < 0)
+		goto done;
+	mvm_remove_checkout_temps(repo);
+	if ((error = mvm_revparse(&target, repo, spec)) < 0 ||
 	    (error = mvm_version_tree(&p.target, repo, &target)) < 0 ||
 	    (error = mvm_head_tree(&p.head, repo)) < 0 ||
 	    (error = mvm_stage_load(&p.stage, &p.nstage, repo)) < 0)

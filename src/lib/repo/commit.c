@@ -56,16 +56,6 @@ static int split_kv(char **key, const char **value, const char *kv, const char *
 	return *key ? 0 : mvm_error_set(MVM_ERROR, "out of memory");
 }
 
-static int cmp_param(const void *a, const void *b)
-{
-	return strcmp(((const mvm_param *)a)->key, ((const mvm_param *)b)->key);
-}
-
-static int cmp_metric(const void *a, const void *b)
-{
-	return strcmp(((const mvm_metric *)a)->key, ((const mvm_metric *)b)->key);
-}
-
 static int parse_kvs(mvm_version *v, const mvm_commit_options *o)
 {
 	const char *val;
@@ -89,8 +79,7 @@ static int parse_kvs(mvm_version *v, const mvm_commit_options *o)
 		if (!*val || *end || errno || !isfinite(v->metrics[v->nmetrics - 1].value))
 			error = mvm_error_set(MVM_EUSAGE, "--metric '%s': '%s' is not a finite number", o->metrics[i], val);
 	}
-	qsort(v->params, v->nparams, sizeof(*v->params), cmp_param);
-	qsort(v->metrics, v->nmetrics, sizeof(*v->metrics), cmp_metric);
+	mvm_version_sort(v);
 	for (i = 1; i < v->nparams && !error; i++)
 		if (!strcmp(v->params[i - 1].key, v->params[i].key))
 			error = mvm_error_set(MVM_EUSAGE, "--param %s given twice", v->params[i].key);
@@ -98,20 +87,6 @@ static int parse_kvs(mvm_version *v, const mvm_commit_options *o)
 		if (!strcmp(v->metrics[i - 1].key, v->metrics[i].key))
 			error = mvm_error_set(MVM_EUSAGE, "--metric %s given twice", v->metrics[i].key);
 	return error;
-}
-
-static void free_kvs(mvm_version *v)
-{
-	size_t i;
-
-	for (i = 0; i < v->nparams; i++) {
-		free(v->params[i].key);
-		free(v->params[i].value);
-	}
-	for (i = 0; i < v->nmetrics; i++)
-		free(v->metrics[i].key);
-	free(v->params);
-	free(v->metrics);
 }
 
 /* Inside the transaction: build, compare with the parent, write, move HEAD. */
@@ -156,29 +131,35 @@ done:
 
 int mvm_commit(mvm_oid *out, mvm_repo *repo, const mvm_commit_options *opts)
 {
-	mvm_version v;
+	mvm_version *v = calloc(1, sizeof(*v));
 	mvm_buf author = MVM_BUF_INIT;
 	int error;
 
-	memset(&v, 0, sizeof(v));
-	if (!opts->message || !*opts->message)
-		return mvm_error_set(MVM_EUSAGE, "a commit needs a message (-m MSG)");
-	if ((error = parse_kvs(&v, opts)) < 0 || (error = mvm_repo_author(&author, repo)) < 0 ||
+	if (!v)
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	if (!opts->message || !*opts->message) {
+		error = mvm_error_set(MVM_EUSAGE, "a commit needs a message (-m MSG)");
+		goto done;
+	}
+	if ((error = parse_kvs(v, opts)) < 0 || (error = mvm_repo_author(&author, repo)) < 0 ||
 	    (error = mvm_repo_lock(repo)) < 0)
 		goto done;
 	if (opts->all && (error = mvm_add_tracked(repo, &opts->work)) < 0)
 		goto done;
-	v.author = author.ptr;
-	v.message = (char *)opts->message;
-	v.time = (int64_t)time(NULL);
+	v->author = mvm_buf_detach(&author);
+	if (!(v->message = strdup(opts->message))) {
+		error = mvm_error_set(MVM_ERROR, "out of memory");
+		goto done;
+	}
+	v->time = (int64_t)time(NULL);
 	if ((error = mvm_db_begin(repo->db)) < 0)
 		goto done;
-	if ((error = commit_locked(out, repo, &v)) == 0)
+	if ((error = commit_locked(out, repo, v)) == 0)
 		error = mvm_db_commit(repo->db);
 	if (error < 0)
 		mvm_db_rollback(repo->db);
 done:
-	free_kvs(&v);
+	mvm_version_free(v);
 	mvm_buf_dispose(&author);
 	return error;
 }

@@ -41,6 +41,35 @@ static void report(fsck_ctx *c, const char *kind, const char *name, const char *
 		c->cb(kind, name, problem, c->payload);
 }
 
+/* Step a query; a database read error is itself a problem, and ends the loop. */
+static int next_row(fsck_ctx *c, sqlite3_stmt *q)
+{
+	int rc = mvm_db_step_row(c->repo->db, q);
+
+	if (rc < 0)
+		report(c, "database", "mvm.db", mvm_error_last());
+	return rc > 0;
+}
+
+static sqlite3_stmt *query(fsck_ctx *c, const char *sql)
+{
+	sqlite3_stmt *q = NULL;
+
+	if (mvm_db_prepare(&q, c->repo->db, sql) < 0)
+		report(c, "database", "mvm.db", mvm_error_last());
+	return q;
+}
+
+static void check_database(fsck_ctx *c)
+{
+	sqlite3_stmt *q = query(c, "PRAGMA quick_check");
+
+	while (q && next_row(c, q))
+		if (strcmp((const char *)sqlite3_column_text(q, 0), "ok"))
+			report(c, "database", "mvm.db", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+}
+
 static void report_oid(fsck_ctx *c, const char *kind, const mvm_oid *id, const char *problem)
 {
 	char hex[MVM_OID_HEXSZ + 1];
@@ -92,11 +121,10 @@ static void check_pack_chunks(fsck_ctx *c, int64_t pack, const mvm_pack_entry *i
 	mvm_buf raw = MVM_BUF_INIT, scratch = MVM_BUF_INIT;
 	sqlite3_stmt *q = NULL;
 
-	if (mvm_db_prepare(&q, c->repo->db,
-		"SELECT id, pack, offset, stored_len, raw_len, codec FROM chunks WHERE pack = ? ORDER BY offset") < 0)
+	if (!(q = query(c, "SELECT id, pack, offset, stored_len, raw_len, codec FROM chunks WHERE pack = ? ORDER BY offset")))
 		return;
 	sqlite3_bind_int64(q, 1, pack);
-	while (sqlite3_step(q) == SQLITE_ROW)
+	while (next_row(c, q))
 		check_chunk(c, q, idx, nidx, &raw, &scratch);
 	sqlite3_finalize(q);
 	mvm_buf_dispose(&raw);
@@ -108,9 +136,9 @@ static void check_packs(fsck_ctx *c)
 	mvm_buf path = MVM_BUF_INIT;
 	sqlite3_stmt *q = NULL;
 
-	if (mvm_db_prepare(&q, c->repo->db, "SELECT id, name FROM packs ORDER BY id") < 0)
+	if (!(q = query(c, "SELECT id, name FROM packs ORDER BY id")))
 		return;
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (next_row(c, q)) {
 		const char *name = (const char *)sqlite3_column_text(q, 1);
 		mvm_pack_entry *idx = NULL;
 		size_t nidx = 0;
@@ -157,9 +185,9 @@ static void check_objects(fsck_ctx *c)
 	sqlite3_stmt *q = NULL;
 	mvm_oid id, got;
 
-	if (mvm_db_prepare(&q, c->repo->db, "SELECT id, type, data FROM objects") < 0)
+	if (!(q = query(c, "SELECT id, type, data FROM objects")))
 		return;
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (next_row(c, q)) {
 		const unsigned char *p = sqlite3_column_blob(q, 2);
 		size_t n = (size_t)sqlite3_column_bytes(q, 2);
 
@@ -276,16 +304,16 @@ static void check_refs(fsck_ctx *c)
 		check_history(c, &id, "HEAD");
 	else if (error != MVM_ENOTFOUND)
 		report(c, "ref", "HEAD", mvm_error_last());
-	if (mvm_db_prepare(&q, c->repo->db, "SELECT name, target FROM refs") == 0) {
-		while (sqlite3_step(q) == SQLITE_ROW) {
+	if ((q = query(c, "SELECT name, target FROM refs"))) {
+		while (next_row(c, q)) {
 			c->stats->refs++;
 			if (mvm_db_column_oid(&id, q, 1) == 0)
 				check_history(c, &id, (const char *)sqlite3_column_text(q, 0));
 		}
 		sqlite3_finalize(q);
 	}
-	if (mvm_db_prepare(&q, c->repo->db, "SELECT path, manifest FROM stage") == 0) {
-		while (sqlite3_step(q) == SQLITE_ROW)
+	if ((q = query(c, "SELECT path, manifest FROM stage"))) {
+		while (next_row(c, q))
 			if (mvm_db_column_oid(&id, q, 1) == 0)
 				check_manifest(c, &id, (const char *)sqlite3_column_text(q, 0));
 		sqlite3_finalize(q);
@@ -305,6 +333,7 @@ int mvm_fsck(mvm_fsck_stats *out, mvm_repo *repo, mvm_fsck_cb cb, void *payload,
 			c.total = (uint64_t)sqlite3_column_int64(q, 0);
 		sqlite3_finalize(q);
 	}
+	check_database(&c);
 	check_packs(&c);
 	check_objects(&c);
 	check_refs(&c);

@@ -58,7 +58,7 @@ static int load_live(live_chunk **out, size_t *n, mvm_repo *repo, int64_t pack)
 		"SELECT id, offset, stored_len, raw_len, codec, base FROM chunks WHERE pack = ? ORDER BY offset")) < 0)
 		return error;
 	sqlite3_bind_int64(st, 1, pack);
-	while (!error && sqlite3_step(st) == SQLITE_ROW) {
+	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
 		live_chunk *c;
 		if (*n == cap) {
 			live_chunk *nc = realloc(*out, (cap = cap ? cap * 2 : 256) * sizeof(*nc));
@@ -75,6 +75,8 @@ static int load_live(live_chunk **out, size_t *n, mvm_repo *repo, int64_t pack)
 		c->has_base = sqlite3_column_type(st, 5) != SQLITE_NULL;
 		if ((error = mvm_db_column_oid(&c->id, st, 0)) == 0 && c->has_base)
 			error = mvm_db_column_oid(&c->base, st, 5);
+		if (error < 0)
+			break;
 	}
 	sqlite3_finalize(st);
 	return error;
@@ -103,25 +105,52 @@ done:
 	return error;
 }
 
-/* Delete pack rows with no chunk rows left, and their files. */
+/*
+ * Delete pack rows with no chunk rows left, then their files: the rows go
+ * in one committed transaction first, so a kill can only leave an
+ * unlisted file (removed by the next gc), never a listed pack without one.
+ */
 static int drop_empty_packs(mvm_repo *repo)
 {
 	mvm_buf path = MVM_BUF_INIT;
 	sqlite3_stmt *st = NULL;
+	char **names = NULL;
+	size_t n = 0, i;
 	int error;
 
 	mvm_store_drop_handles(repo->store);
+	if ((error = mvm_db_begin(repo->db)) < 0)
+		return error;
 	if ((error = mvm_db_prepare(&st, repo->db,
 		"DELETE FROM packs WHERE id NOT IN (SELECT DISTINCT pack FROM chunks) RETURNING name")) < 0)
-		return error;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		mvm_buf_clear(&path);
-		if (mvm_buf_printf(&path, "%s/packs/%s", repo->mvmdir, (const char *)sqlite3_column_text(st, 0)) == 0)
-			unlink(path.ptr);
+		goto done;
+	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
+		char **nn = realloc(names, (n + 1) * sizeof(*nn));
+		if (!nn || !(nn[n] = strdup((const char *)sqlite3_column_text(st, 0)))) {
+			names = nn ? nn : names;
+			error = mvm_error_set(MVM_ERROR, "out of memory");
+			break;
+		}
+		names = nn;
+		n++;
 	}
 	sqlite3_finalize(st);
+	st = NULL;
+	if (!error)
+		error = mvm_db_commit(repo->db);
+	for (i = 0; i < n; i++) {
+		mvm_buf_clear(&path);
+		if (!error && mvm_buf_printf(&path, "%s/packs/%s", repo->mvmdir, names[i]) == 0)
+			unlink(path.ptr);
+		free(names[i]);
+	}
+done:
+	sqlite3_finalize(st);
+	if (error < 0)
+		mvm_db_rollback(repo->db);
+	free(names);
 	mvm_buf_dispose(&path);
-	return 0;
+	return error;
 }
 
 static int compact(mvm_repo *repo, mvm_progress_cb progress, void *payload)
@@ -137,15 +166,21 @@ static int compact(mvm_repo *repo, mvm_progress_cb progress, void *payload)
 		"SELECT p.id, p.size FROM packs p WHERE p.chunks > (SELECT COUNT(*) FROM chunks c WHERE c.pack = p.id)"
 		" AND EXISTS (SELECT 1 FROM chunks c WHERE c.pack = p.id)")) < 0)
 		return error;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
 		int64_t *np = realloc(packs, (n + 1) * sizeof(*np));
-		if (!np)
+		if (!np) {
+			error = mvm_error_set(MVM_ERROR, "out of memory");
 			break;
+		}
 		packs = np;
 		packs[n++] = sqlite3_column_int64(st, 0);
 		total += (uint64_t)sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
+	if (error < 0) {
+		free(packs);
+		return error;
+	}
 	mvm_store_set_rewriting(repo->store, 1);
 	for (i = 0; i < n && !error; i++) {
 		error = copy_live(repo, packs[i], &copied);

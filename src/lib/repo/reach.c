@@ -101,16 +101,18 @@ int mvm_reach_mark(mvm_repo *repo)
 	if (error < 0 || (error = mvm_db_prepare(&st, repo->db,
 		"SELECT target FROM refs UNION SELECT manifest FROM stage")) < 0)
 		return error;
-	while (!error && sqlite3_step(st) == SQLITE_ROW) {
+	while (!error && (error = mvm_db_step_row(repo->db, st)) > 0) {
 		int type = 0;
 		sqlite3_stmt *q = NULL;
 		if ((error = mvm_db_column_oid(&id, st, 0)) < 0 ||
 		    (error = mvm_db_prepare(&q, repo->db, "SELECT type FROM objects WHERE id = ?")) < 0)
 			break;
 		mvm_db_bind_oid(q, 1, &id);
-		if (sqlite3_step(q) == SQLITE_ROW)
+		if ((error = mvm_db_step_row(repo->db, q)) > 0)
 			type = sqlite3_column_int(q, 0);
 		sqlite3_finalize(q);
+		if (error < 0)
+			break;
 		if (type == MVM_OBJ_VERSION)
 			error = mark_version(repo, &id);
 		else if (type == MVM_OBJ_MANIFEST)

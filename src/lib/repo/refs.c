@@ -139,7 +139,7 @@ int mvm_refs_list(mvm_ref **out, size_t *count, mvm_repo *repo, int is_tag)
 		return error;
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, (int)strlen(prefix));
-	while (!error && sqlite3_step(st) == SQLITE_ROW) {
+	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
 		if (n == cap) {
 			mvm_ref *nr = realloc(refs, (cap = cap ? cap * 2 : 16) * sizeof(*refs));
 			if (!nr) {
@@ -153,7 +153,8 @@ int mvm_refs_list(mvm_ref **out, size_t *count, mvm_repo *repo, int is_tag)
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
 			refs[n].message = strdup((const char *)sqlite3_column_text(st, 2));
 		refs[n].time = sqlite3_column_int64(st, 3);
-		error = mvm_db_column_oid(&refs[n++].target, st, 1);
+		if ((error = mvm_db_column_oid(&refs[n++].target, st, 1)) < 0)
+			break;
 	}
 	sqlite3_finalize(st);
 	if (error < 0) {

@@ -27,7 +27,7 @@ int mvm_stage_load(mvm_stage_entry **out, size_t *count, mvm_repo *repo)
 	if ((error = mvm_db_prepare(&st, repo->db,
 		"SELECT path, manifest, mode, size, mtime_ns, ino, ctime_ns FROM stage ORDER BY path")) < 0)
 		return error;
-	while (!error && sqlite3_step(st) == SQLITE_ROW) {
+	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
 		if (n == cap) {
 			mvm_stage_entry *ne = realloc(e, (cap = cap ? cap * 2 : 64) * sizeof(*e));
 			if (!ne) {
@@ -42,7 +42,8 @@ int mvm_stage_load(mvm_stage_entry **out, size_t *count, mvm_repo *repo)
 		e[n].mtime_ns = sqlite3_column_int64(st, 4);
 		e[n].ino = (uint64_t)sqlite3_column_int64(st, 5);
 		e[n].ctime_ns = sqlite3_column_int64(st, 6);
-		error = mvm_db_column_oid(&e[n++].manifest, st, 1);
+		if ((error = mvm_db_column_oid(&e[n++].manifest, st, 1)) < 0)
+			break;
 	}
 	sqlite3_finalize(st);
 	if (error < 0) {

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "util/fs.h"
 
 #include "walk.h"
 
@@ -83,4 +86,31 @@ done:
 int mvm_walk(mvm_repo *repo, const char *rel, mvm_walk_cb cb, void *payload)
 {
 	return walk_dir(repo, rel, cb, payload);
+}
+
+static void remove_temps_in(const char *dir, int top)
+{
+	mvm_buf child = MVM_BUF_INIT;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || (top && !strcmp(e->d_name, ".mvm")) ||
+		    mvm_fs_join(&child, dir, e->d_name) < 0 || lstat(child.ptr, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			remove_temps_in(child.ptr, 0);
+		else if (S_ISREG(st.st_mode) && mvm_is_checkout_temp(e->d_name))
+			unlink(child.ptr);
+	}
+	closedir(d);
+	mvm_buf_dispose(&child);
+}
+
+void mvm_remove_checkout_temps(mvm_repo *repo)
+{
+	remove_temps_in(mvm_repo_workdir(repo), 1);
 }

@@ -16,4 +16,10 @@ int mvm_walk(mvm_repo *repo, const char *rel, mvm_walk_cb cb, void *payload);
 /** Temp files of checkout: ".<name>.mvm-tmp-<pid>". */
 int mvm_is_checkout_temp(const char *name);
 
+/*
+ * Delete checkout temp files left in the working tree by a killed writer.
+ * Call with the writer lock held: then no live process owns any of them.
+ */
+void mvm_remove_checkout_temps(mvm_repo *repo);
+
 #endif
