@@ -93,6 +93,21 @@ static void test_objects__tree_sorted_unique(void **state)
 	e[1].path = "a.bin"; /* duplicate path */
 	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
 	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
+	/* paths that could leave the working tree, or clash, never decode */
+	{
+		static const char *bad[] = { "../x", "/abs", "a//b", "./a", "a/..", ".mvm/mvm.db", "b/", "a.bin/x" };
+		size_t k;
+		for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			e[1].path = (char *)bad[k];
+			assert_int_equal(mvm_tree_encode(&enc, &t), 0);
+			if (mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size) != MVM_ECORRUPT)
+				fail_msg("tree path '%s' was accepted", bad[k]);
+		}
+		e[1].path = "b/c.bin";
+		e[1].mode = 0777;
+		assert_int_equal(mvm_tree_encode(&enc, &t), 0);
+		assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
+	}
 	mvm_buf_dispose(&enc);
 }
 

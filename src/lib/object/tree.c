@@ -36,19 +36,61 @@ int mvm_tree_encode(mvm_buf *out, const mvm_tree *t)
 	return error ? MVM_ERROR : 0;
 }
 
+/*
+ * Paths come from other repositories too (push/pull): only clean relative
+ * paths may reach the working tree: no "", ".", ".." or empty components,
+ * no leading '/', nothing under .mvm.
+ */
+static int path_ok(const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+	if (len >= 4 && !memcmp(p, ".mvm", 4) && (len == 4 || p[4] == '/'))
+		return 0;
+	while (i <= len) {
+		size_t j = i;
+		while (j < len && p[j] != '/')
+			j++;
+		if (j == i || (j - i == 1 && p[i] == '.') || (j - i == 2 && p[i] == '.' && p[i + 1] == '.'))
+			return 0;
+		i = j + 1;
+	}
+	return !memchr(p, '\0', len);
+}
+
 static int take_entry(mvm_tree_entry *e, mvm_cursor *c)
 {
 	uint16_t len = mvm_cursor_u16(c);
 	const unsigned char *p = mvm_cursor_take(c, len);
 
-	if (!p || !len || memchr(p, '\0', len) || !(e->path = strndup((const char *)p, len)))
+	if (!p || !len || !path_ok(p, len) || !(e->path = strndup((const char *)p, len)))
 		return MVM_ECORRUPT;
 	e->mode = mvm_cursor_u32(c);
+	if (e->mode != 0644 && e->mode != 0755)
+		return MVM_ECORRUPT;
 	if (!(p = mvm_cursor_take(c, MVM_OID_RAWSZ)))
 		return MVM_ECORRUPT;
 	memcpy(e->manifest.id, p, MVM_OID_RAWSZ);
 	e->size = mvm_cursor_u64(c);
 	return c->bad ? MVM_ECORRUPT : 0;
+}
+
+/* A path may not be both a file and a folder ("a" and "a/x"). */
+static int file_and_folder(const mvm_tree *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->count; i++) {
+		const char *path = t->entries[i].path, *slash;
+		for (slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+			char *prefix = strndup(path, (size_t)(slash - path));
+			int clash = !prefix || mvm_tree_find(t, prefix) != NULL;
+			free(prefix);
+			if (clash)
+				return 1;
+		}
+	}
+	return 0;
 }
 
 int mvm_tree_decode(mvm_tree **out, const unsigned char *p, size_t n)
@@ -77,7 +119,7 @@ int mvm_tree_decode(mvm_tree **out, const unsigned char *p, size_t n)
 		if (i && strcmp(t->entries[i - 1].path, t->entries[i].path) >= 0)
 			goto done;
 	}
-	if (c.pos == n)
+	if (c.pos == n && !file_and_folder(t))
 		error = 0;
 done:
 	if (error < 0) {

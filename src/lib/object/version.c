@@ -18,26 +18,36 @@ static json_t *oid_json(const mvm_oid *id)
 	return json_string(hex);
 }
 
+/* Set o[key] = val; false when val is NULL (jansson refuses invalid UTF-8). */
+static int put(json_t *o, const char *key, json_t *val)
+{
+	return val && json_object_set_new(o, key, val) == 0;
+}
+
 static json_t *version_json(const mvm_version *v)
 {
 	json_t *o = json_object(), *parents = json_array(), *params = json_object(),
 	       *metrics = json_object();
 	size_t i;
+	int ok = o && parents && params && metrics;
 
-	for (i = 0; i < v->nparents; i++)
-		json_array_append_new(parents, oid_json(&v->parents[i]));
-	for (i = 0; i < v->nparams; i++)
-		json_object_set_new(params, v->params[i].key, json_string(v->params[i].value));
-	for (i = 0; i < v->nmetrics; i++)
-		json_object_set_new(metrics, v->metrics[i].key, json_real(v->metrics[i].value));
-	json_object_set_new(o, "format", json_integer(1));
-	json_object_set_new(o, "tree", oid_json(&v->tree));
-	json_object_set_new(o, "parents", parents);
-	json_object_set_new(o, "author", json_string(v->author));
-	json_object_set_new(o, "time", json_integer(v->time));
-	json_object_set_new(o, "message", json_string(v->message));
-	json_object_set_new(o, "params", params);
-	json_object_set_new(o, "metrics", metrics);
+	for (i = 0; ok && i < v->nparents; i++)
+		ok = json_array_append_new(parents, oid_json(&v->parents[i])) == 0;
+	for (i = 0; ok && i < v->nparams; i++)
+		ok = put(params, v->params[i].key, json_string(v->params[i].value));
+	for (i = 0; ok && i < v->nmetrics; i++)
+		ok = put(metrics, v->metrics[i].key, json_real(v->metrics[i].value));
+	ok = ok && put(o, "format", json_integer(1)) && put(o, "tree", oid_json(&v->tree)) &&
+	     put(o, "parents", json_incref(parents)) && put(o, "author", json_string(v->author)) &&
+	     put(o, "time", json_integer(v->time)) && put(o, "message", json_string(v->message)) &&
+	     put(o, "params", json_incref(params)) && put(o, "metrics", json_incref(metrics));
+	json_decref(parents);
+	json_decref(params);
+	json_decref(metrics);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -49,7 +59,7 @@ int mvm_version_encode(mvm_buf *out, const mvm_version *v)
 
 	json_decref(o);
 	if (!s)
-		return mvm_error_set(MVM_ERROR, "cannot encode version (invalid UTF-8 in message or params?)");
+		return mvm_error_set(MVM_EUSAGE, "the message, author, or a param is not valid UTF-8 text");
 	mvm_buf_clear(out);
 	error = mvm_buf_puts(out, s);
 	free(s);

@@ -53,7 +53,8 @@ static int push_removals(mvm_add_list *l, mvm_repo *repo, const char *rel, int *
 		if (len && strcmp(p, rel) && (strncmp(p, rel, len) || p[len] != '/'))
 			continue;
 		*matched = 1;
-		if ((error = mvm_repo_abspath(&abs, repo, p)) == 0 && lstat(abs.ptr, &st) < 0)
+		/* gone, or no longer a regular file (e.g. replaced by a folder) */
+		if ((error = mvm_repo_abspath(&abs, repo, p)) == 0 && (lstat(abs.ptr, &st) < 0 || !S_ISREG(st.st_mode)))
 			error = item_push(l, p, 1, NULL);
 	}
 	mvm_buf_dispose(&abs);
@@ -256,9 +257,9 @@ int mvm_add_tracked(mvm_repo *repo, const mvm_work_options *opts)
 	for (i = 0; i < l.nstage && !error; i++) {
 		if ((error = mvm_repo_abspath(&abs, repo, l.stage[i].path)) < 0)
 			break;
-		if (lstat(abs.ptr, &st) < 0)
+		if (lstat(abs.ptr, &st) < 0 || !S_ISREG(st.st_mode))
 			error = item_push(&l, l.stage[i].path, 1, NULL);
-		else if (S_ISREG(st.st_mode) && !mvm_stage_stat_matches(&l.stage[i], &st))
+		else if (!mvm_stage_stat_matches(&l.stage[i], &st))
 			error = item_push(&l, l.stage[i].path, 0, &st);
 	}
 	if (!error)

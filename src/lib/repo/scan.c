@@ -54,6 +54,7 @@ typedef struct {
 	mvm_oid *bases;               /* parent version's chunk for the same bytes */
 	unsigned char *has_base, *is_delta;
 	mvm_buf base_bytes;           /* worker scratch: decoded base */
+	mvm_buf full;                 /* worker scratch: the chunk's own encoding */
 	unsigned char *is_new;
 	unsigned char *out;
 	size_t out_cap;
@@ -90,6 +91,13 @@ static void batch_fail(batch *b, int code)
 /* Fine-tunes: a delta is kept when it is under half the chunk, else when it beats the full encoding. */
 #define DELTA_GOOD_ENOUGH 0.5
 
+/* A delta is only as good as its base: check the bytes against the id. */
+static int base_is(const mvm_buf *bytes, const mvm_oid *id)
+{
+	mvm_oid got;
+	return mvm_sha256_buf(&got, bytes->ptr, bytes->size) == 0 && !mvm_oid_cmp(&got, id);
+}
+
 /*
  * Encode chunk i at b->out + b->out_off[i]: as an XOR delta against the
  * parent's chunk when there is one and it pays, else on its own. The base
@@ -105,6 +113,7 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 
 	if (b->has_base[i] && mvm_store_root(&root, store, &b->bases[i]) == 0 &&
 	    mvm_store_get(&b->base_bytes, store, &root) == 0 && b->base_bytes.size == b->lens[i] &&
+	    base_is(&b->base_bytes, &root) &&
 	    mvm_codec_encode_xor(dst, cap, &dn, p, b->base_bytes.ptr, &root, b->lens[i], &b->hints[i]) == 0 &&
 	    dn && dn < DELTA_GOOD_ENOUGH * b->lens[i]) {
 		b->bases[i] = root;
@@ -116,29 +125,27 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 	mvm_error_clear();
 	if (!dn)
 		return mvm_codec_encode(dst, n, &b->codec[i], p, b->lens[i], mvm_store_level(store), &b->hints[i]);
-	/* a middling delta: keep whichever is smaller */
+	/* a middling delta (still in dst): keep it unless the chunk's own encoding is smaller */
 	{
-		unsigned char *full = malloc(cap);
 		uint32_t codec;
 		size_t fn;
 		int error;
 
-		if (!full)
-			return mvm_error_set(MVM_ERROR, "out of memory");
-		if ((error = mvm_codec_encode(full, &fn, &codec, p, b->lens[i], mvm_store_level(store),
-					      &b->hints[i])) == 0 && fn < dn) {
-			memcpy(dst, full, fn);
+		if ((error = mvm_buf_grow(&b->full, cap)) < 0 ||
+		    (error = mvm_codec_encode(b->full.ptr, &fn, &codec, p, b->lens[i], mvm_store_level(store),
+					      &b->hints[i])) < 0)
+			return error;
+		if (fn < dn) {
+			memcpy(dst, b->full.ptr, fn);
 			b->codec[i] = codec;
 			*n = fn;
-		} else if (!error) {
-			mvm_codec_encode_xor(dst, cap, &dn, p, b->base_bytes.ptr, &root, b->lens[i], &b->hints[i]);
-			b->bases[i] = root;
-			b->is_delta[i] = 1;
-			b->codec[i] = MVM_CODEC_XOR;
-			*n = dn;
+			return 0;
 		}
-		free(full);
-		return error;
+		b->bases[i] = root;
+		b->is_delta[i] = 1;
+		b->codec[i] = MVM_CODEC_XOR;
+		*n = dn;
+		return 0;
 	}
 }
 
@@ -553,6 +560,7 @@ static void scan_dispose(scan_state *s)
 		free(b->has_base);
 		free(b->is_delta);
 		mvm_buf_dispose(&b->base_bytes);
+		mvm_buf_dispose(&b->full);
 		free(b->is_new);
 		free(b->out);
 	}

@@ -123,7 +123,8 @@ static int64_t ns(const struct timespec *t)
 int mvm_stage_stat_matches(const mvm_stage_entry *e, const struct stat *st)
 {
 	return e->size == (uint64_t)st->st_size && e->mtime_ns == ns(&st->st_mtim) &&
-	       e->ctime_ns == ns(&st->st_ctim) && e->ino == (uint64_t)st->st_ino;
+	       e->ctime_ns == ns(&st->st_ctim) && e->ino == (uint64_t)st->st_ino &&
+	       e->mode == ((st->st_mode & 0111) ? 0755u : 0644u);
 }
 
 void mvm_stage_fill_stat(mvm_stage_entry *e, const struct stat *st)

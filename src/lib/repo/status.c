@@ -59,7 +59,7 @@ static int content_changed(int *changed, mvm_repo *repo, const mvm_stage_entry *
 	int error;
 
 	*changed = 1;
-	if ((uint64_t)st->st_size != e->size)
+	if ((uint64_t)st->st_size != e->size || e->mode != ((st->st_mode & 0111) ? 0755u : 0644u))
 		return 0;
 	if ((error = mvm_manifest_read(&m, repo->db, &e->manifest)) < 0 ||
 	    (error = mvm_file_sha256(&sha, abs)) < 0)

@@ -176,17 +176,19 @@ int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc)
 
 	if (loc->stored_len > mvm_codec_bound(MVM_PACK_MAX_RAW))
 		return mvm_error_set(MVM_ECORRUPT, "chunk index entry has an impossible length");
+	/* dup under the lock: another thread may evict (close) the cached fd meanwhile */
 	pthread_mutex_lock(&st->lock);
-	error = pack_fd_locked(&fd, st, loc->pack);
+	if ((error = pack_fd_locked(&fd, st, loc->pack)) == 0 && (fd = dup(fd)) < 0)
+		error = mvm_error_set(MVM_ERROR, "cannot duplicate a pack handle: %s", strerror(errno));
 	pthread_mutex_unlock(&st->lock);
 	if (error < 0)
 		return error;
 	mvm_buf_clear(out);
-	if ((error = mvm_buf_grow(out, loc->stored_len)) < 0 ||
-	    (error = mvm_fs_pread_all(fd, out->ptr, loc->stored_len, loc->offset, "pack")) < 0)
-		return error;
-	out->size = loc->stored_len;
-	return 0;
+	if ((error = mvm_buf_grow(out, loc->stored_len)) == 0 &&
+	    (error = mvm_fs_pread_all(fd, out->ptr, loc->stored_len, loc->offset, "pack")) == 0)
+		out->size = loc->stored_len;
+	close(fd);
+	return error;
 }
 
 /* A delta's base: stored, of the same length, and not a delta itself. */
