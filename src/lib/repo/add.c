@@ -270,6 +270,29 @@ done:
 	return error;
 }
 
+/* mvm rm deletes the working file: only when it holds what is staged. */
+static int rm_check_clean(mvm_repo *repo, const mvm_stage_entry *e, const char *user_path)
+{
+	mvm_buf abs = MVM_BUF_INIT;
+	mvm_manifest *m = NULL;
+	struct stat st;
+	mvm_oid sha;
+	int error;
+
+	if ((error = mvm_repo_abspath(&abs, repo, e->path)) < 0 || lstat(abs.ptr, &st) < 0 ||
+	    mvm_stage_stat_matches(e, &st))
+		goto done;
+	if ((error = mvm_manifest_read(&m, repo->db, &e->manifest)) == 0 &&
+	    (error = mvm_file_sha256(&sha, abs.ptr)) == 0 && mvm_oid_cmp(&sha, &m->sha))
+		error = mvm_error_set(MVM_ECONFLICT,
+			"'%s' has changes that are not staged; use --cached to keep the file, or add them first",
+			user_path);
+done:
+	mvm_manifest_free(m);
+	mvm_buf_dispose(&abs);
+	return error;
+}
+
 int mvm_rm(mvm_repo *repo, const char *const *paths, size_t n, int cached)
 {
 	mvm_buf rel = MVM_BUF_INIT, abs = MVM_BUF_INIT;
@@ -279,10 +302,15 @@ int mvm_rm(mvm_repo *repo, const char *const *paths, size_t n, int cached)
 
 	if ((error = mvm_repo_lock(repo)) < 0 || (error = mvm_stage_load(&stage, &nstage, repo)) < 0)
 		goto done;
-	for (i = 0; i < n && !error; i++)
-		if ((error = mvm_repo_relpath(&rel, repo, paths[i])) == 0 &&
-		    !mvm_stage_find(stage, nstage, rel.ptr))
+	for (i = 0; i < n && !error; i++) {
+		const mvm_stage_entry *e;
+		if ((error = mvm_repo_relpath(&rel, repo, paths[i])) < 0)
+			break;
+		if (!(e = mvm_stage_find(stage, nstage, rel.ptr)))
 			error = mvm_error_set(MVM_ENOTFOUND, "'%s' is not tracked", paths[i]);
+		else if (!cached)
+			error = rm_check_clean(repo, e, paths[i]);
+	}
 	if (error || (error = mvm_db_begin(repo->db)) < 0)
 		goto done;
 	for (i = 0; i < n && !error; i++)

@@ -336,7 +336,7 @@ int mvm_checkout(mvm_repo *repo, const char *spec, const char *const *paths, siz
 	if ((error = paths ? plan_paths(&p, repo, paths, n) : plan_all(&p)) < 0 ||
 	    (error = apply_plan(&p, opts)) < 0)
 		goto done;
-	if (!paths)
+	if (!paths && strcmp(spec, "HEAD"))
 		error = move_head(repo, spec, &target);
 done:
 	free(p.changes);

@@ -184,7 +184,7 @@ static int create_ref(mvm_repo *repo, const char *kind, const char *name, const 
 	mvm_version *v = NULL;
 	int error;
 
-	if ((error = mvm_ref_name_check(name)) < 0 ||
+	if ((error = mvm_ref_name_check(name)) < 0 || (error = mvm_repo_lock(repo)) < 0 ||
 	    (error = mvm_version_read(&v, repo->db, target)) < 0 ||
 	    (error = mvm_buf_printf(&full, "refs/%s/%s", kind, name)) < 0)
 		goto done;
@@ -213,7 +213,7 @@ int mvm_branch_delete(mvm_repo *repo, const char *name)
 	sqlite3_stmt *st = NULL;
 	int error;
 
-	if ((error = mvm_buf_printf(&full, "refs/heads/%s", name)) < 0 ||
+	if ((error = mvm_repo_lock(repo)) < 0 || (error = mvm_buf_printf(&full, "refs/heads/%s", name)) < 0 ||
 	    (error = mvm_db_meta_get(&head, repo->db, "HEAD")) < 0)
 		goto done;
 	if (!strcmp(head.ptr, full.ptr)) {

@@ -91,10 +91,12 @@ int mvm_repo_init(mvm_repo **out, const char *path)
 	if ((error = mvm_fs_mkdir_p(path)) < 0 || (error = absolute(&dir, path)) < 0 ||
 	    (error = repo_alloc(&repo, dir.ptr)) < 0)
 		goto done;
-	if (stat(repo->mvmdir, &st) == 0) {
+	mvm_buf_printf(&sub, "%s/mvm.db", repo->mvmdir);
+	if (stat(sub.ptr, &st) == 0) { /* a .mvm without mvm.db is a killed init: finish it */
 		error = mvm_error_set(MVM_EEXISTS, "%s is already an mvm repository", dir.ptr);
 		goto done;
 	}
+	mvm_buf_clear(&sub);
 	if ((error = mvm_buf_printf(&sub, "%s/packs", repo->mvmdir)) < 0 ||
 	    (error = mvm_fs_mkdir_p(sub.ptr)) < 0)
 		goto done;
@@ -105,7 +107,7 @@ int mvm_repo_init(mvm_repo **out, const char *path)
 	    (error = mvm_db_meta_set(repo->db, "HEAD", "refs/heads/main")) < 0 ||
 	    (error = mvm_db_meta_set(repo->db, "format", "1")) < 0 ||
 	    (error = mvm_db_meta_set(repo->db, "hash", "sha256")) < 0 ||
-	    (error = mvm_db_meta_set(repo->db, "chunker", "fastcdc-v1 16384/65536/262144 tensor-aligned")) < 0)
+	    (error = mvm_db_meta_set(repo->db, "chunker", "fastcdc-v1 16384/65536/262144 tensor-grid 65536")) < 0)
 		goto done;
 	*out = repo;
 	repo = NULL;
@@ -271,7 +273,8 @@ int mvm_config_set(mvm_repo *repo, const char *key, const char *value)
 		if (*end || end == value || v < -7 || v > 19)
 			return mvm_error_set(MVM_EUSAGE, "core.compression must be a zstd level from -7 to 19");
 	}
-	if ((error = mvm_db_prepare(&st, repo->db, "INSERT OR REPLACE INTO config(key, value) VALUES(?, ?)")) < 0)
+	if ((error = mvm_repo_lock(repo)) < 0 ||
+	    (error = mvm_db_prepare(&st, repo->db, "INSERT OR REPLACE INTO config(key, value) VALUES(?, ?)")) < 0)
 		return error;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);

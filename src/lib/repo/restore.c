@@ -190,7 +190,8 @@ int mvm_restore_file(struct stat *st_out, mvm_restore *r, const mvm_manifest *m,
 	if ((error = temp_path(&tmp, abs)) < 0 || (error = mvm_fs_dirname(&dir, abs)) < 0 ||
 	    (error = mvm_fs_mkdir_p(dir.ptr)) < 0 || (error = mvm_sha256_new(&hash)) < 0)
 		goto done;
-	if ((fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777)) < 0) {
+	unlink(tmp.ptr);
+	if ((fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777)) < 0) {
 		error = mvm_error_set(MVM_ERROR, "cannot create %s: %s", tmp.ptr, strerror(errno));
 		goto done;
 	}

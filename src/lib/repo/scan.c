@@ -58,8 +58,8 @@ typedef struct {
 	unsigned char *is_new;
 	unsigned char *out;
 	size_t out_cap;
-	int error;
-	char msg[256];
+	int error, hash_error;
+	char msg[256], hash_msg[256];
 	int busy;
 } batch;
 
@@ -82,10 +82,11 @@ struct scan_state {
 	mvm_pool *pool, *hasher;
 };
 
-static void batch_fail(batch *b, int code)
+/* Each job of a batch has its own error slot: they may fail at the same time. */
+static void batch_fail(int *code_out, char *msg, int code)
 {
-	b->error = code;
-	snprintf(b->msg, sizeof(b->msg), "%s", mvm_error_last());
+	*code_out = code;
+	snprintf(msg, 256, "%s", mvm_error_last());
 }
 
 /* Fine-tunes: a delta is kept when it is under half the chunk, else when it beats the full encoding. */
@@ -176,7 +177,7 @@ static void chunk_job_run(mvm_job *job)
 		off += b->lens[i];
 	}
 	if (error < 0)
-		batch_fail(b, error);
+		batch_fail(&b->error, b->msg, error);
 }
 
 /* Feed the new bytes of a batch to the file hash and the tensors they cover. */
@@ -202,7 +203,7 @@ static void hash_job_run(mvm_job *job)
 			error = mvm_sha256_final(&s->m->tensors[s->tensor_next++].sha, s->tensor_hash);
 	}
 	if (error < 0)
-		batch_fail(b, error);
+		batch_fail(&b->hash_error, b->hash_msg, error);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -393,6 +394,8 @@ static int batch_emit(scan_state *s, batch *b)
 		return 0;
 	if (b->error)
 		return mvm_error_set(b->error, "%s", b->msg);
+	if (b->hash_error)
+		return mvm_error_set(b->hash_error, "%s", b->hash_msg);
 	if ((error = manifest_reserve(s, m->nchunks + b->nchunks)) < 0)
 		return error;
 	for (i = 0; i < b->nchunks; i++) {
@@ -414,11 +417,16 @@ static int batch_emit(scan_state *s, batch *b)
 static int batch_fill(scan_state *s, batch *b)
 {
 	size_t want = SCAN_BATCH_IN;
+	int error;
 
 	if (want > s->size - (b->file_off + b->carry))
 		want = (size_t)(s->size - (b->file_off + b->carry));
 	b->len = b->carry + want;
-	return mvm_fs_pread_all(s->fd, b->buf + b->carry, want, b->file_off + b->carry, s->name);
+	error = mvm_fs_pread_all(s->fd, b->buf + b->carry, want, b->file_off + b->carry, s->name);
+	if (error == MVM_ECORRUPT) /* a short read: the file shrank under us, nothing is damaged */
+		return mvm_error_set(MVM_ERROR, "%s shrank while being added; add it again once it is written",
+				     s->name);
+	return error;
 }
 
 static int run_pipeline(scan_state *s)
@@ -437,7 +445,7 @@ static int run_pipeline(scan_state *s)
 			memcpy(b->buf, prev->buf + (prev->len - carry), carry);
 		b->carry = carry;
 		b->file_off = off;
-		b->error = 0;
+		b->error = b->hash_error = 0;
 		if ((error = batch_fill(s, b)) < 0 || (error = batch_cut(&consumed, s, b)) < 0)
 			break;
 		b->chunk_job.fn = chunk_job_run;

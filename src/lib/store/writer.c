@@ -22,9 +22,22 @@ static uint64_t id_hash(const mvm_oid *id)
 	return h;
 }
 
+static int set_fill(mvm_open_pack *op, size_t cap);
+
 static int set_grow(mvm_open_pack *op)
 {
-	size_t cap = op->slots_cap ? op->slots_cap * 2 : 1024, i;
+	return set_fill(op, op->slots_cap ? op->slots_cap * 2 : 1024);
+}
+
+/* Re-index the set after the entries moved (same capacity). */
+static int set_rebuild(mvm_open_pack *op)
+{
+	return op->slots_cap ? set_fill(op, op->slots_cap) : 0;
+}
+
+static int set_fill(mvm_open_pack *op, size_t cap)
+{
+	size_t i;
 	uint32_t *slots = malloc(cap * sizeof(*slots));
 
 	if (!slots)
@@ -177,8 +190,12 @@ static int seal(mvm_store *st, mvm_buf *final_name, uint64_t *final_size)
 	mvm_oid sha;
 	int error;
 
+	/* readers probe the pending set under the lock; sorting moves what it points at */
+	pthread_mutex_lock(&st->lock);
 	qsort(op->entries, op->count, sizeof(*op->entries), mvm_pack_entry_cmp);
-	if ((error = flush_wbuf(op)) < 0 ||
+	error = set_rebuild(op);
+	pthread_mutex_unlock(&st->lock);
+	if (error < 0 || (error = flush_wbuf(op)) < 0 ||
 	    (error = mvm_pack_index_encode(&idx, &idx_len, &sha, op->entries, op->count, op->size)) < 0 ||
 	    (error = mvm_fs_write_all(op->fd, idx, idx_len, op->tmp_path)) < 0)
 		goto done;
