@@ -67,7 +67,7 @@ static int staged_check(plan *p, const change *c)
 typedef struct {
 	const mvm_stage_entry *stage;
 	size_t n;
-	const char *untracked;
+	char *untracked;  /* owned copy: the walker's buffer is freed when it returns */
 } blocker_ctx;
 
 static int find_untracked(const char *rel, const struct stat *st, void *payload)
@@ -77,7 +77,7 @@ static int find_untracked(const char *rel, const struct stat *st, void *payload)
 	(void)st;
 	if (mvm_stage_find(b->stage, b->n, rel))
 		return 0;
-	b->untracked = rel;
+	b->untracked = strdup(rel);
 	return 1; /* stop: one is enough */
 }
 
@@ -111,6 +111,7 @@ static int check_path_free(plan *p, const change *c)
 			error = mvm_error_set(MVM_ECONFLICT,
 				"checkout needs a file at '%s' but that folder holds untracked '%s'; move it first",
 				c->path, b.untracked);
+		free(b.untracked);
 	}
 	mvm_buf_dispose(&abs);
 	mvm_buf_dispose(&prefix);
