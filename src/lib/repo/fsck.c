@@ -80,6 +80,9 @@ static void report_oid(fsck_ctx *c, const char *kind, const mvm_oid *id, const c
 static const mvm_pack_entry *find_entry(const mvm_pack_entry *e, size_t n, const mvm_oid *id)
 {
 	mvm_pack_entry key;
+
+	if (!n) /* the pack's index could not be read: every chunk in it is reported */
+		return NULL;
 	key.id = *id;
 	return bsearch(&key, e, n, sizeof(*e), mvm_pack_entry_cmp);
 }
