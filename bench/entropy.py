@@ -11,9 +11,12 @@ The bound is
 i.e. what an ideal order-0 coder reaches when it codes every byte plane
 on its own with one static table per plane and stores the headers raw.
 No order-0 coder working byte plane by byte plane can beat it (context
-models and deltas against another version can).  Prints one line:
+models and deltas against another version can).  tensor_bound_pct is the
+same with one table per (tensor, plane): what a coder that adapts its table
+to each tensor can approach (it is always <= bound_pct).  Prints one line:
 
-    bound_pct=66.31 bound_bytes=... file_bytes=... planes=BF16:7.98,2.63
+    bound_pct=67.30 tensor_bound_pct=66.46 bound_bytes=... file_bytes=...
+    planes=BF16:7.97,2.80   (order-0 bits per byte of each plane, low first)
 """
 import json
 import struct

@@ -19,7 +19,7 @@
 # Environment: BENCH_DIR (scratch folder, default bench/out/scratch; every
 # repository lives there, on one disk), BENCH_RUNS (runs, default 1 quick /
 # 3 full), BENCH_BUDGET (seconds; later runs are skipped when the next one
-# would end past it; default 1620 for full), BENCH_CACHE=cold|warm (cold:
+# would end past it; default 1680 for full), BENCH_CACHE=cold|warm (cold:
 # drop the page cache before every timed step, the default when possible),
 # BENCH_TOOLS (subset of: mvm git-lfs restic restic-max borg borg-zstd),
 # BENCH_KEEP=1 (keep the scratch folder), BENCH_MB / BENCH_FMB (model sizes
@@ -35,7 +35,7 @@ STGEN="$ROOT/build/tests/tools/stgen"
 ENTROPY="$ROOT/bench/entropy.py"
 case "$MODE" in
 quick) MB=512 SHARDS=2 FMB=128 CKPTS=2 SMB=32 SMAX="base head" RUNS=${BENCH_RUNS:-1} BUDGET=${BENCH_BUDGET:-600} ;;
-full) MB=4096 SHARDS=4 FMB=256 CKPTS=1 SMB=64 SMAX="base head ft" RUNS=${BENCH_RUNS:-3} BUDGET=${BENCH_BUDGET:-1620} ;;
+full) MB=4096 SHARDS=4 FMB=256 CKPTS=1 SMB=64 SMAX="base head ft" RUNS=${BENCH_RUNS:-3} BUDGET=${BENCH_BUDGET:-1680} ;;
 esac
 MB=${BENCH_MB:-$MB}
 FMB=${BENCH_FMB:-$FMB}
@@ -107,8 +107,14 @@ version() {
 }
 
 # ---------------------------------------------------------------- scratch
+# never delete a folder this script did not make
+if [ -d "$W" ] && [ ! -e "$W/.bench-peers" ] && [ -n "$(ls -A "$W")" ]; then
+	echo "peers: $W is not empty and not a scratch folder of bench/peers.sh; set BENCH_DIR elsewhere" >&2
+	exit 1
+fi
 rm -rf "$W"
 mkdir -p "$W/log" "$D" "$OUT"
+: >"$W/.bench-peers"
 # a private copy of mvm and stgen: the build folder may be relinked while we run
 cp "$MVM_SRC" "$W/mvm" && cp "$STGEN" "$W/stgen" || { echo "peers: cannot copy $MVM_SRC" >&2; exit 1; }
 MVM="$W/mvm" STGEN="$W/stgen"
@@ -316,6 +322,7 @@ get() {
 # seconds (KEY.cpu) and peak RSS in KiB (KEY.rss).
 timed() {
 	local t=$1 r=$2 k=$3 cmd=$4 s e e2
+	rec "$t" "$r" "$k.load" "$(cut -d' ' -f1 /proc/loadavg)"
 	s=$(now)
 	if ! /usr/bin/time -f "%U %S %M" -o "$W/tm" sh -c "$cmd" >>"$W/log/$t" 2>&1; then
 		echo "peers: $t: '$cmd' failed; last lines of $W/log/$t:" >&2
@@ -425,7 +432,7 @@ while [ $r -le $RUNS ]; do
 	if [ $r -eq 1 ]; then
 		RUN2_SECS=0
 		for t in $AVAIL; do
-			x=$(awk -v t=$t '$1 == t && $2 == 1 && ($3 == "add.base" || $3 == "add.base.sync" || $3 == "restore" || $3 == "restore.sync") {s += $4} END {printf "%.0f", s * 1.5 + 10}' "$W/res")
+			x=$(awk -v t=$t '$1 == t && $2 == 1 && ($3 == "add.base" || $3 == "add.base.sync" || $3 == "restore" || $3 == "restore.sync") {s += $4} END {printf "%.0f", s * 1.25 + 10}' "$W/res")
 			RUN2_SECS=$((RUN2_SECS + x))
 		done
 	fi
@@ -449,6 +456,8 @@ cell() {
 		calc "\"%.2f s · %.0f MB/s\", $x, $z / $x / 1e6" ;;
 	sync) x=$(get $t $v); y=$(get $t $v.sync); calc "\"%.2f s\", $x + $y" ;;
 	cpu) calc "\"%.1f s\", $(get $t $v.cpu)" ;;
+	load)
+		awk -v t=$t '$1 == t && $3 ~ /\.load$/ {s += $4; n++; if ($4 > m) m = $4} END {printf "%.1f (max %.1f)", s / n, m}' "$W/res" ;;
 	rss)
 		awk -v t=$t '$1 == t && $3 ~ /\.rss$/ {if ($4 > m) m = $4} END {printf "%.0f MiB", m / 1024}' "$W/res" ;;
 	store)
@@ -570,6 +579,7 @@ RUNS_NOTE="median of $RUNS_DONE runs"
 	row "… then sync to disk" sync restore
 	row "status, unchanged tree" status
 	row "peak RSS (any step)" rss
+	row "machine load (1-min average) at its timed steps" load
 	echo
 	header "later versions, in order (1 run)"
 	for v in $VERSIONS; do
