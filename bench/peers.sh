@@ -36,13 +36,11 @@ ENTROPY="$ROOT/bench/entropy.py"
 case "$MODE" in
 quick) MB=512 SHARDS=2 FMB=128 CKPTS=2 SMB=32 SMAX="base head" RUNS=${BENCH_RUNS:-1} BUDGET=${BENCH_BUDGET:-600} ;;
 full) MB=4096 SHARDS=4 FMB=256 CKPTS=1 SMB=64 SMAX="base head ft" RUNS=${BENCH_RUNS:-3} BUDGET=${BENCH_BUDGET:-1680} ;;
+*) echo "usage: bench/peers.sh quick|full" >&2; exit 2 ;;
 esac
 MB=${BENCH_MB:-$MB}
 FMB=${BENCH_FMB:-$FMB}
 CKPTS=${BENCH_CKPTS:-$CKPTS}
-case "$MODE" in quick | full) ;;
-*) echo "usage: bench/peers.sh quick|full" >&2; exit 2 ;;
-esac
 OUT="$ROOT/bench/out"
 W=${BENCH_DIR:-$OUT/scratch}
 D="$W/data"
@@ -184,6 +182,7 @@ tsize() { if [ "$1" = restic-max ]; then eval "echo \$SSIZE_$2"; else eval "echo
 # tree folder of a version inside each working tree
 folder() { case "$1" in f16 | f32) echo "$1" ;; *) echo model ;; esac; }
 
+SIZE_base=0   # set with the others below, by eval
 bytes_of() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}'; }
 
 # peak disk: the data plus git-lfs's full copy of it, plus slack
@@ -350,7 +349,7 @@ verify() {
 # run 1 also every later version. The repository is deleted afterwards so
 # that only one tool's store occupies the disk at a time.
 tool_run() {
-	local t=$1 r=$2 R="$W/repos/$1" DD v f cmd i
+	local t=$1 r=$2 R="$W/repos/$1" DD v f cmd
 	DD=$(tdata $t)
 	rm -rf "$R"
 	mkdir -p "$R"
@@ -364,7 +363,7 @@ tool_run() {
 	t_tag "$t" >>"$W/log/$t" 2>&1
 	cmd=$(t_status_cmd "$t")
 	if [ -n "$cmd" ]; then
-		for i in 1 2 3; do
+		for _ in 1 2 3; do
 			s=$(now); sh -c "$cmd" >/dev/null 2>>"$W/log/$t"; e=$(now)
 			rec "$t" "$r" status "$(secs "$s" "$e")"
 		done
@@ -414,7 +413,6 @@ while [ $r -le $RUNS ]; do
 	# rotate the tool order each run so slow drifts of the machine spread evenly
 	order=$(echo $AVAIL | awk -v r=$r '{for (i = 0; i < NF; i++) printf "%s ", $(((i + r - 1) % NF) + 1)}')
 	log "run $r/$RUNS: $order"
-	rs=$(date +%s)
 	for t in $order; do
 		case " $FAILED " in *" $t "*) continue ;; esac
 		set +e
@@ -610,7 +608,7 @@ RUNS_NOTE="median of $RUNS_DONE runs"
 		[ -n "$x" ] || continue
 		eval "z=\$SIZE_$v"
 		if [ $v = base ]; then g=$x; else g=$((x - $(prev_store mvm $v))); fi
-		echo "| byte-plane entropy bound, $v ($(sed -E 's/.*planes=//' "$W/entropy.$v")) | $(ent $v bound_pct)% (per-tensor tables: $(ent $v tensor_bound_pct)%) | mvm $([ $v = base ] || echo grew) $(calc "\"%.1f%%\", 100 * $g / $z") = $(calc "\"%.2f\", 100 * $g / $z / $(ent $v bound_pct)") × bound |"
+		echo "| byte-plane entropy bound, $v ($(sed -E 's/.*planes=//' "$W/entropy.$v")) | $(ent $v bound_pct)% (per-tensor tables: $(ent $v tensor_bound_pct)%) | mvm $([ $v = base ] && echo stores || echo grew) $(calc "\"%.1f%%\", 100 * $g / $z") = $(calc "\"%.2f\", 100 * $g / $z / $(ent $v bound_pct)") × bound |"
 	done
 	echo "| status target (DESIGN) | < 50 ms | $(cell mvm status) |"
 	echo "| peak RSS target (DESIGN) | < 256 MiB | $(cell mvm rss) |"
@@ -631,5 +629,6 @@ RUNS_NOTE="median of $RUNS_DONE runs"
 	echo "tensors (per-tensor tables: one per tensor and plane, which adaptive block coders can approach)."
 } >"$W/report.md"
 cp "$W/report.md" "$OUT/RESULTS.md"
+cp "$W/report.md" "$OUT/RESULTS-$MODE.md"
 cat "$W/report.md"
-log "done in ${ELAPSED}s; report in bench/out/RESULTS.md${FAILED:+; failed:$FAILED}"
+log "done in ${ELAPSED}s; report in bench/out/RESULTS.md (and RESULTS-$MODE.md)${FAILED:+; failed:$FAILED}"
