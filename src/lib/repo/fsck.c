@@ -91,9 +91,11 @@ static const mvm_pack_entry *find_entry(const mvm_pack_entry *e, size_t n, const
 static void check_chunk(fsck_ctx *c, sqlite3_stmt *q, const mvm_pack_entry *idx, size_t nidx,
 			mvm_buf *raw, mvm_buf *scratch)
 {
-	mvm_chunk_loc loc = { sqlite3_column_int64(q, 1), (uint64_t)sqlite3_column_int64(q, 2),
-			      (uint32_t)sqlite3_column_int64(q, 3), (uint32_t)sqlite3_column_int64(q, 4),
-			      (uint32_t)sqlite3_column_int64(q, 5) };
+	mvm_chunk_loc loc = { .pack = sqlite3_column_int64(q, 1),
+			      .offset = (uint64_t)sqlite3_column_int64(q, 2),
+			      .stored_len = (uint32_t)sqlite3_column_int64(q, 3),
+			      .raw_len = (uint32_t)sqlite3_column_int64(q, 4),
+			      .codec = (uint32_t)sqlite3_column_int64(q, 5) };
 	const mvm_pack_entry *e;
 	mvm_oid id, got;
 

@@ -40,9 +40,7 @@ static int delete_dead(mvm_repo *repo, mvm_gc_stats *stats)
 
 typedef struct {
 	mvm_oid id;
-	mvm_chunk_loc loc;
-	int has_base;
-	mvm_oid base;
+	mvm_chunk_loc loc;  /* with the base of a delta */
 } live_chunk;
 
 /* The pack's remaining rows, loaded before any write touches the table. */
@@ -69,12 +67,13 @@ static int load_live(live_chunk **out, size_t *n, mvm_repo *repo, int64_t pack)
 			*out = nc;
 		}
 		c = &(*out)[(*n)++];
-		c->loc = (mvm_chunk_loc){ pack, (uint64_t)sqlite3_column_int64(st, 1),
-					  (uint32_t)sqlite3_column_int64(st, 2), (uint32_t)sqlite3_column_int64(st, 3),
-					  (uint32_t)sqlite3_column_int64(st, 4) };
-		c->has_base = sqlite3_column_type(st, 5) != SQLITE_NULL;
-		if ((error = mvm_db_column_oid(&c->id, st, 0)) == 0 && c->has_base)
-			error = mvm_db_column_oid(&c->base, st, 5);
+		c->loc = (mvm_chunk_loc){ .pack = pack, .offset = (uint64_t)sqlite3_column_int64(st, 1),
+					  .stored_len = (uint32_t)sqlite3_column_int64(st, 2),
+					  .raw_len = (uint32_t)sqlite3_column_int64(st, 3),
+					  .codec = (uint32_t)sqlite3_column_int64(st, 4),
+					  .has_base = sqlite3_column_type(st, 5) != SQLITE_NULL };
+		if ((error = mvm_db_column_oid(&c->id, st, 0)) == 0 && c->loc.has_base)
+			error = mvm_db_column_oid(&c->loc.base, st, 5);
 		if (error < 0)
 			break;
 	}
@@ -96,7 +95,7 @@ static int copy_live(mvm_repo *repo, int64_t pack, uint64_t *copied)
 		if ((error = mvm_store_read_stored(&stored, repo->store, &live[i].loc)) == 0)
 			error = mvm_store_write(repo->store, &live[i].id, stored.ptr, stored.size,
 						live[i].loc.raw_len, live[i].loc.codec,
-						live[i].has_base ? &live[i].base : NULL);
+						live[i].loc.has_base ? &live[i].loc.base : NULL);
 		*copied += live[i].loc.stored_len;
 	}
 done:

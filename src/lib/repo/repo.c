@@ -58,11 +58,8 @@ static int repo_connect(mvm_repo *repo, int create)
 	int error;
 
 	if ((error = mvm_buf_printf(&path, "%s/mvm.db", repo->mvmdir)) < 0 ||
-	    (error = mvm_db_open(&repo->db, path.ptr, create)) < 0 ||
-	    (error = mvm_store_open(&repo->store, repo->db, repo->mvmdir, MVM_DEFAULT_LEVEL)) < 0)
+	    (error = mvm_db_open(&repo->db, path.ptr, create)) < 0)
 		goto done;
-	mvm_store_free(repo->store);
-	repo->store = NULL;
 	error = mvm_store_open(&repo->store, repo->db, repo->mvmdir, compression_level(repo));
 done:
 	mvm_buf_dispose(&path);

@@ -27,7 +27,7 @@ int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level)
 	st->open.fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
 	if ((error = mvm_db_prepare(&st->locate_st, db,
-		"SELECT pack, offset, stored_len, raw_len, codec FROM chunks WHERE id = ?")) < 0) {
+		"SELECT pack, offset, stored_len, raw_len, codec, base FROM chunks WHERE id = ?")) < 0) {
 		mvm_store_free(st);
 		return error;
 	}
@@ -84,6 +84,9 @@ static int locate_locked(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
 		out->stored_len = (uint32_t)sqlite3_column_int64(q, 2);
 		out->raw_len = (uint32_t)sqlite3_column_int64(q, 3);
 		out->codec = (uint32_t)sqlite3_column_int64(q, 4);
+		out->has_base = sqlite3_column_type(q, 5) != SQLITE_NULL;
+		if (out->has_base)
+			error = mvm_db_column_oid(&out->base, q, 5);
 	} else if (rc == SQLITE_DONE) {
 		char hex[MVM_OID_HEXSZ + 1];
 		mvm_oid_fmt(hex, id);
@@ -230,16 +233,12 @@ int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *
 
 int mvm_store_root(mvm_oid *out, mvm_store *st, const mvm_oid *id)
 {
-	mvm_buf stored = MVM_BUF_INIT;
 	mvm_chunk_loc loc;
 	int error;
 
 	*out = *id;
-	if ((error = mvm_store_locate(&loc, st, id)) < 0 || loc.codec != MVM_CODEC_XOR)
-		return error;
-	if ((error = mvm_store_read_stored(&stored, st, &loc)) == 0)
-		error = mvm_codec_xor_base(out, stored.ptr, stored.size);
-	mvm_buf_dispose(&stored);
+	if ((error = mvm_store_locate(&loc, st, id)) == 0 && loc.codec == MVM_CODEC_XOR)
+		*out = loc.base;
 	return error;
 }
 

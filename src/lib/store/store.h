@@ -21,6 +21,8 @@ typedef struct {
 	int64_t pack;
 	uint64_t offset;
 	uint32_t stored_len, raw_len, codec;
+	int has_base;             /* codec 3: the base chunk's id, from the index */
+	mvm_oid base;
 } mvm_chunk_loc;
 
 /** `root` is the .mvm folder; `level` the zstd level for new chunks. */
