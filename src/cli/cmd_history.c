@@ -209,7 +209,7 @@ static int ls_tensors(cli_ctx *ctx, const mvm_tree_entry *e, int json)
 			json_object_set_new(o, "shape", s);
 			json_object_set_new(o, "offset", json_integer((json_int_t)t->offset));
 			json_object_set_new(o, "length", json_integer((json_int_t)t->length));
-			json_object_set_new(o, "sha256", cli_json_oid(&t->sha));
+			json_object_set_new(o, "digest", cli_json_oid(&t->sha));
 			json_array_append_new(arr, o);
 		} else {
 			shape_str(shape, sizeof(shape), t);

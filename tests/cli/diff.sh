@@ -209,25 +209,29 @@ mvm commit -q -m gguf
 mvm ls HEAD g.gguf --json >"$SCRATCH/g.json"
 [ "$(json_get "$SCRATCH/g.json" 'len(j)')" -gt 5 ] || fail "GGUF tensor list too short"
 assert_eq "$(json_get "$SCRATCH/g.json" 'sorted(set(tuple(sorted(t)) for t in j))')" \
-	"[('dtype', 'length', 'name', 'offset', 'sha256', 'shape')]" "GGUF tensor fields"
+	"[('digest', 'dtype', 'length', 'name', 'offset', 'shape')]" "GGUF tensor fields"
 assert_eq "$(json_get "$SCRATCH/g.json" 'all(t["offset"] + t["length"] <= '"$(wc -c <g.gguf)"' for t in j)')" True "GGUF ranges inside the file"
-# each listed range hashes to the listed sha256
+# each listed range gives the listed digest: SHA-256 over the ids of its 64 KiB grid chunks
 $PY - "$SCRATCH/g.json" g.gguf <<'PYEOF' || fail "GGUF tensor sha256"
 import hashlib, json, sys
 data = open(sys.argv[2], "rb").read()
 for t in json.load(open(sys.argv[1])):
-    assert hashlib.sha256(data[t["offset"]:t["offset"] + t["length"]]).hexdigest() == t["sha256"], t["name"]
+    b = data[t["offset"]:t["offset"] + t["length"]]
+    ids = b"".join(hashlib.sha256(b[i:i + 65536]).digest() for i in range(0, len(b), 65536))
+    assert hashlib.sha256(ids).hexdigest() == t["digest"], t["name"]
 PYEOF
 "$STGEN" --size-mb 1 --seed 3 --gguf --perturb 0.3 g.gguf
 mvm diff --json -- g.gguf >"$SCRATCH/gd.json"
 assert_eq "$(json_get "$SCRATCH/gd.json" 'sorted(set(t["status"] for t in j["files"][0]["tensors"]))')" "['modified']" "GGUF diff"
 
-# safetensors ls: the listed ranges hash to the listed sha256 too
+# safetensors ls: the listed ranges give the listed digests too
 mvm ls HEAD st/m.safetensors --json >"$SCRATCH/s.json"
 $PY - "$SCRATCH/s.json" st/m.safetensors <<'PYEOF' || fail "safetensors tensor sha256"
 import hashlib, json, sys
 data = open(sys.argv[2], "rb").read()
 for t in json.load(open(sys.argv[1])):
-    assert hashlib.sha256(data[t["offset"]:t["offset"] + t["length"]]).hexdigest() == t["sha256"], t["name"]
+    b = data[t["offset"]:t["offset"] + t["length"]]
+    ids = b"".join(hashlib.sha256(b[i:i + 65536]).digest() for i in range(0, len(b), 65536))
+    assert hashlib.sha256(ids).hexdigest() == t["digest"], t["name"]
 PYEOF
 mvm fsck -q

@@ -4,7 +4,11 @@
  *   main thread   read a batch (8 MiB) -> cut chunks (FastCDC, with cuts
  *                 forced at tensor boundaries) -> submit -> emit in order
  *   chunk pool    per chunk: SHA-256, dedup lookup, compress if new
- *   hash thread   whole-file SHA-256 and each tensor's SHA-256, in order
+ *   hash thread   whole-file SHA-256, in order
+ *
+ * A tensor's digest is the SHA-256 of its chunk ids (cuts are forced at
+ * every tensor's start and end, so its chunks cover exactly its bytes):
+ * the same bytes give the same digest without hashing them a third time.
  *
  * Inside a tensor, chunks follow a fixed grid from the tensor's start
  * (SCAN_GRID bytes): tensor bytes change in place between versions, so the
@@ -72,8 +76,7 @@ struct scan_state {
 	uint64_t *cuts;               /* forced boundaries, sorted */
 	size_t ncuts;
 	mvm_cdc cdc;
-	mvm_sha256 *file_hash, *tensor_hash;
-	size_t tensor_next;           /* hash thread: next tensor to finish */
+	mvm_sha256 *file_hash;
 	size_t hint_next;             /* main thread: tensor at or after the cut point */
 	const mvm_tensor **base_for;  /* per tensor: same name/dtype/shape in the parent, or NULL */
 	mvm_manifest *m;
@@ -184,30 +187,37 @@ static void chunk_job_run(mvm_job *job)
 		batch_fail(&b->error, b->msg, error);
 }
 
-/* Feed the new bytes of a batch to the file hash and the tensors they cover. */
+/* Feed the new bytes of a batch to the file hash. */
 static void hash_job_run(mvm_job *job)
 {
 	batch *b = (batch *)((char *)job - offsetof(batch, hash_job));
-	scan_state *s = b->s;
-	uint64_t a = b->file_off + b->carry, e = b->file_off + b->len;
-	int error = mvm_sha256_update(s->file_hash, b->buf + b->carry, b->len - b->carry);
+	int error = mvm_sha256_update(b->s->file_hash, b->buf + b->carry, b->len - b->carry);
 
-	while (!error && s->tensor_next < s->table.count) {
-		mvm_tensor_info *t = &s->table.tensors[s->tensor_next];
-		uint64_t end = t->offset + t->length;
-		uint64_t lo = t->offset > a ? t->offset : a, hi = end < e ? end : e;
-
-		if (t->offset >= e && t->length)
-			break;
-		if (hi > lo)
-			error = mvm_sha256_update(s->tensor_hash, b->buf + (lo - b->file_off), hi - lo);
-		if (end > e)
-			break;
-		if (!error)
-			error = mvm_sha256_final(&s->m->tensors[s->tensor_next++].sha, s->tensor_hash);
-	}
 	if (error < 0)
 		batch_fail(&b->hash_error, b->hash_msg, error);
+}
+
+/* Each tensor's digest: SHA-256 over the ids of the chunks covering it. */
+static int tensor_digests(mvm_manifest *m)
+{
+	mvm_sha256 *h;
+	size_t i, c;
+	int error;
+
+	if ((error = mvm_sha256_new(&h)) < 0)
+		return error;
+	for (i = 0; i < m->ntensors && !error; i++) {
+		mvm_tensor *t = &m->tensors[i];
+		uint64_t end = t->offset + t->length;
+
+		c = t->length ? mvm_manifest_chunk_at(m, t->offset) : m->nchunks;
+		for (; c < m->nchunks && m->chunk_offsets[c] < end && !error; c++)
+			error = mvm_sha256_update(h, m->chunks[c].id.id, MVM_OID_RAWSZ);
+		if (!error)
+			error = mvm_sha256_final(&t->sha, h);
+	}
+	mvm_sha256_free(h);
+	return error;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -527,7 +537,7 @@ static int scan_start(scan_state *s)
 		if (!(s->batches[i].buf = malloc(SCAN_BATCH_IN + MVM_CDC_MAX)))
 			return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
 	}
-	if ((error = mvm_sha256_new(&s->file_hash)) < 0 || (error = mvm_sha256_new(&s->tensor_hash)) < 0 ||
+	if ((error = mvm_sha256_new(&s->file_hash)) < 0 ||
 	    (error = mvm_pool_new(&s->pool, 0)) < 0 || (error = mvm_pool_new(&s->hasher, 1)) < 0)
 		return error;
 	return 0;
@@ -577,7 +587,6 @@ static void scan_dispose(scan_state *s)
 		free(b->out);
 	}
 	mvm_sha256_free(s->file_hash);
-	mvm_sha256_free(s->tensor_hash);
 	mvm_tensor_table_dispose(&s->table);
 	free(s->cuts);
 	free(s->base_for);
@@ -599,12 +608,8 @@ int mvm_scan_file(mvm_manifest **out, mvm_scan *scan, const char *abspath, const
 	if ((error = scan_open(&s, abspath)) < 0 || (error = scan_start(&s)) < 0)
 		goto done;
 	take_tensors(&s);
-	if ((error = run_pipeline(&s)) < 0 || (error = mvm_sha256_final(&s.m->sha, s.file_hash)) < 0)
-		goto done;
-	/* zero-length tensors at the very end of the file were never reached by a batch */
-	while (!error && s.tensor_next < s.m->ntensors)
-		error = mvm_sha256_final(&s.m->tensors[s.tensor_next++].sha, s.tensor_hash);
-	if (error < 0)
+	if ((error = run_pipeline(&s)) < 0 || (error = mvm_sha256_final(&s.m->sha, s.file_hash)) < 0 ||
+	    (error = tensor_digests(s.m)) < 0)
 		goto done;
 	*out = s.m;
 	s.m = NULL;

@@ -16,6 +16,9 @@
 #include <string.h>
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_literalCompressionMode, stable since zstd 1.5.1 */
 #include <zstd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "mvm/common.h"
 #include "util/bytes.h"
@@ -78,54 +81,115 @@ static size_t plane_len(size_t n, unsigned int elem, unsigned int phase, unsigne
 }
 
 /*
- * Whole elements, as little-endian words: plane j holds byte j of each.
- * Word loads and stores let the compiler vectorize (pack/unpack).
+ * Whole elements: plane j holds byte j of each. The SSE2 paths (baseline
+ * on x86-64) de-interleave 16 elements per step; the scalar loops finish
+ * the rest and serve other CPUs.
  */
+#ifdef __SSE2__
+/* Even bytes of a then b into *even, odd bytes into *odd. */
+static inline void deinterleave(__m128i a, __m128i b, __m128i *even, __m128i *odd)
+{
+	const __m128i lo = _mm_set1_epi16(0xff);
+
+	*even = _mm_packus_epi16(_mm_and_si128(a, lo), _mm_and_si128(b, lo));
+	*odd = _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8));
+}
+
+static inline __m128i load16(const unsigned char *p)
+{
+	return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+
+static inline void store16(unsigned char *p, __m128i v)
+{
+	_mm_storeu_si128((__m128i *)(void *)p, v);
+}
+#endif
+
 static void split2(unsigned char *p0, unsigned char *p1, const unsigned char *src, size_t count)
 {
-	size_t k;
+	size_t k = 0;
 
-	for (k = 0; k < count; k++) {
-		uint16_t w;
-		memcpy(&w, src + 2 * k, 2);
-		p0[k] = (unsigned char)w;
-		p1[k] = (unsigned char)(w >> 8);
+#ifdef __SSE2__
+	for (; k + 16 <= count; k += 16) {
+		__m128i e, o;
+		deinterleave(load16(src + 2 * k), load16(src + 2 * k + 16), &e, &o);
+		store16(p0 + k, e);
+		store16(p1 + k, o);
+	}
+#endif
+	for (; k < count; k++) {
+		p0[k] = src[2 * k];
+		p1[k] = src[2 * k + 1];
 	}
 }
 
 static void split4(unsigned char *p0, unsigned char *p1, unsigned char *p2, unsigned char *p3,
 		   const unsigned char *src, size_t count)
 {
-	size_t k;
+	size_t k = 0;
 
-	for (k = 0; k < count; k++) {
-		uint32_t w;
-		memcpy(&w, src + 4 * k, 4);
-		p0[k] = (unsigned char)w;
-		p1[k] = (unsigned char)(w >> 8);
-		p2[k] = (unsigned char)(w >> 16);
-		p3[k] = (unsigned char)(w >> 24);
+#ifdef __SSE2__
+	for (; k + 16 <= count; k += 16) {
+		const unsigned char *s = src + 4 * k;
+		__m128i e1, o1, e2, o2, b0, b1, b2, b3;
+		deinterleave(load16(s), load16(s + 16), &e1, &o1);      /* bytes 0,2 | 1,3 of words 0-7 */
+		deinterleave(load16(s + 32), load16(s + 48), &e2, &o2); /* words 8-15 */
+		deinterleave(e1, e2, &b0, &b2);
+		deinterleave(o1, o2, &b1, &b3);
+		store16(p0 + k, b0);
+		store16(p1 + k, b1);
+		store16(p2 + k, b2);
+		store16(p3 + k, b3);
+	}
+#endif
+	for (; k < count; k++) {
+		p0[k] = src[4 * k];
+		p1[k] = src[4 * k + 1];
+		p2[k] = src[4 * k + 2];
+		p3[k] = src[4 * k + 3];
 	}
 }
 
 static void join2(unsigned char *dst, const unsigned char *p0, const unsigned char *p1, size_t count)
 {
-	size_t k;
+	size_t k = 0;
 
-	for (k = 0; k < count; k++) {
-		uint16_t w = (uint16_t)(p0[k] | p1[k] << 8);
-		memcpy(dst + 2 * k, &w, 2);
+#ifdef __SSE2__
+	for (; k + 16 <= count; k += 16) {
+		__m128i a = load16(p0 + k), b = load16(p1 + k);
+		store16(dst + 2 * k, _mm_unpacklo_epi8(a, b));
+		store16(dst + 2 * k + 16, _mm_unpackhi_epi8(a, b));
+	}
+#endif
+	for (; k < count; k++) {
+		dst[2 * k] = p0[k];
+		dst[2 * k + 1] = p1[k];
 	}
 }
 
 static void join4(unsigned char *dst, const unsigned char *p0, const unsigned char *p1,
 		  const unsigned char *p2, const unsigned char *p3, size_t count)
 {
-	size_t k;
+	size_t k = 0;
 
-	for (k = 0; k < count; k++) {
-		uint32_t w = (uint32_t)p0[k] | (uint32_t)p1[k] << 8 | (uint32_t)p2[k] << 16 | (uint32_t)p3[k] << 24;
-		memcpy(dst + 4 * k, &w, 4);
+#ifdef __SSE2__
+	for (; k + 16 <= count; k += 16) {
+		__m128i b0 = load16(p0 + k), b1 = load16(p1 + k), b2 = load16(p2 + k), b3 = load16(p3 + k);
+		__m128i e1 = _mm_unpacklo_epi8(b0, b2), e2 = _mm_unpackhi_epi8(b0, b2);
+		__m128i o1 = _mm_unpacklo_epi8(b1, b3), o2 = _mm_unpackhi_epi8(b1, b3);
+		unsigned char *d = dst + 4 * k;
+		store16(d, _mm_unpacklo_epi8(e1, o1));
+		store16(d + 16, _mm_unpackhi_epi8(e1, o1));
+		store16(d + 32, _mm_unpacklo_epi8(e2, o2));
+		store16(d + 48, _mm_unpackhi_epi8(e2, o2));
+	}
+#endif
+	for (; k < count; k++) {
+		dst[4 * k] = p0[k];
+		dst[4 * k + 1] = p1[k];
+		dst[4 * k + 2] = p2[k];
+		dst[4 * k + 3] = p3[k];
 	}
 }
 
@@ -176,30 +240,26 @@ static void join(unsigned char *dst, const unsigned char *const *plane, size_t n
 }
 
 /*
- * Order-0 entropy of a plane in bits per byte, from a byte histogram.
- * Mantissa planes are close to 8 and would only cost zstd time.
+ * Order-0 entropy of a plane in bits per byte, estimated from about
+ * ENTROPY_SAMPLES evenly spaced bytes: it only decides whether a plane is
+ * worth coding (mantissa planes sit near 8 bits, exponent planes near 3),
+ * so a sample is as good as the whole plane at a fraction of the cost.
  */
+#define ENTROPY_SAMPLES 4096
+
 static double entropy_bits(const unsigned char *p, size_t n)
 {
-	uint32_t h[4][256];
+	uint32_t h[256];
+	size_t i, stride = n > ENTROPY_SAMPLES ? n / ENTROPY_SAMPLES : 1, count = 0;
 	double e = 0;
-	size_t i;
 	int b;
 
 	memset(h, 0, sizeof(h));
-	for (i = 0; i + 4 <= n; i += 4) {
-		h[0][p[i]]++;
-		h[1][p[i + 1]]++;
-		h[2][p[i + 2]]++;
-		h[3][p[i + 3]]++;
-	}
-	for (; i < n; i++)
-		h[0][p[i]]++;
-	for (b = 0; b < 256; b++) {
-		double c = (double)h[0][b] + h[1][b] + h[2][b] + h[3][b];
-		if (c > 0)
-			e -= c / (double)n * log2(c / (double)n);
-	}
+	for (i = 0; i < n; i += stride, count++)
+		h[p[i]]++;
+	for (b = 0; b < 256; b++)
+		if (h[b])
+			e -= (double)h[b] / (double)count * log2((double)h[b] / (double)count);
 	return e;
 }
 

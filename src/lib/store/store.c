@@ -51,7 +51,7 @@ void mvm_store_free(mvm_store *st)
 	if (!st)
 		return;
 	mvm_open_pack_reset(&st->open);
-	free(st->open.wbuf);
+	mvm_seqfile_dispose(&st->open.out);
 	free(st->open.entries);
 	free(st->open.slots);
 	mvm_store_drop_handles(st);

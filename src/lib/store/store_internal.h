@@ -8,12 +8,12 @@
 #include <pthread.h>
 #include "store.h"
 #include "pack.h"
+#include "util/seqfile.h"
 
 typedef struct {
 	int fd;                   /* -1 when no pack is open */
 	char *tmp_path;
-	unsigned char *wbuf;
-	size_t wlen;
+	mvm_seqfile out;          /* the temp pack's writer */
 	uint64_t size;            /* bytes appended so far, header included */
 	mvm_pack_entry *entries;
 	size_t count, cap;

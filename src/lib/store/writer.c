@@ -1,6 +1,7 @@
 /*
- * writer.c: the store's open pack. Chunks are appended through a large
- * write buffer; a hash set of pending ids answers mvm_store_has() for
+ * writer.c: the store's open pack. Chunks are appended through a
+ * sequential writer (util/seqfile.h: O_DIRECT from an aligned buffer where
+ * the file system allows it); a hash set of pending ids answers mvm_store_has() for
  * chunks not yet sealed. Sealing follows store.h's order exactly.
  */
 #include <errno.h>
@@ -12,8 +13,6 @@
 
 #include "util/fs.h"
 #include "store_internal.h"
-
-#define WRITE_BUF_SIZE (8u << 20)
 
 static uint64_t id_hash(const mvm_oid *id)
 {
@@ -83,42 +82,11 @@ static int open_temp(mvm_store *st)
 		return error;
 	}
 	op->tmp_path = mvm_buf_detach(&path);
-	if (!op->wbuf && !(op->wbuf = malloc(WRITE_BUF_SIZE)))
-		return mvm_error_set(MVM_ERROR, "out of memory for a pack buffer");
 	mvm_pack_header(head);
-	memcpy(op->wbuf, head, sizeof(head));
-	op->wlen = sizeof(head);
 	op->size = sizeof(head);
-	return 0;
-}
-
-/*
- * Write the buffer out and start its writeback right away, so the fsync
- * that seals the pack finds little left to do instead of stalling the
- * pipeline on 64 MiB of dirty pages.
- */
-static int flush_wbuf(mvm_open_pack *op)
-{
-	off_t at = lseek(op->fd, 0, SEEK_CUR);
-	int error = mvm_fs_write_all(op->fd, op->wbuf, op->wlen, op->tmp_path);
-
-	if (!error && at >= 0)
-		sync_file_range(op->fd, at, (off_t)op->wlen, SYNC_FILE_RANGE_WRITE);
-	op->wlen = 0;
-	return error;
-}
-
-static int append(mvm_open_pack *op, const void *p, size_t n)
-{
-	int error;
-
-	if (op->wlen + n > WRITE_BUF_SIZE && (error = flush_wbuf(op)) < 0)
+	if ((error = mvm_seqfile_start(&op->out, op->fd, op->tmp_path)) < 0)
 		return error;
-	if (n > WRITE_BUF_SIZE)
-		return mvm_fs_write_all(op->fd, p, n, op->tmp_path);
-	memcpy(op->wbuf + op->wlen, p, n);
-	op->wlen += n;
-	return 0;
+	return mvm_seqfile_append(&op->out, head, sizeof(head));
 }
 
 static int add_entry(mvm_open_pack *op, const mvm_pack_entry *e)
@@ -169,7 +137,7 @@ int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t
 	e.has_base = base != NULL;
 	if (base)
 		e.base = *base;
-	if ((error = append(op, stored, stored_len)) < 0)
+	if ((error = mvm_seqfile_append(&op->out, stored, stored_len)) < 0)
 		return error;
 	op->size += stored_len;
 	pthread_mutex_lock(&st->lock);
@@ -195,14 +163,11 @@ static int seal(mvm_store *st, mvm_buf *final_name, uint64_t *final_size)
 	qsort(op->entries, op->count, sizeof(*op->entries), mvm_pack_entry_cmp);
 	error = set_rebuild(op);
 	pthread_mutex_unlock(&st->lock);
-	if (error < 0 || (error = flush_wbuf(op)) < 0 ||
+	if (error < 0 ||
 	    (error = mvm_pack_index_encode(&idx, &idx_len, &sha, op->entries, op->count, op->size)) < 0 ||
-	    (error = mvm_fs_write_all(op->fd, idx, idx_len, op->tmp_path)) < 0)
+	    (error = mvm_seqfile_append(&op->out, idx, idx_len)) < 0 ||
+	    (error = mvm_seqfile_finish(&op->out, 1)) < 0)
 		goto done;
-	if (fsync(op->fd) < 0) {
-		error = mvm_error_set(MVM_ERROR, "cannot sync %s: %s", op->tmp_path, strerror(errno));
-		goto done;
-	}
 	mvm_oid_fmt(hex, &sha);
 	if ((error = mvm_buf_printf(final_name, "pack-%s.pack", hex)) < 0 ||
 	    (error = mvm_buf_printf(&dir, "%s/packs", st->root)) < 0 ||
@@ -231,7 +196,6 @@ void mvm_open_pack_reset(mvm_open_pack *op)
 	free(op->tmp_path);
 	op->tmp_path = NULL;
 	op->count = 0;
-	op->wlen = 0;
 	op->size = 0;
 	if (op->slots)
 		memset(op->slots, 0xff, op->slots_cap * sizeof(*op->slots));
