@@ -108,7 +108,7 @@ assert_eq "$(json_get "$SCRATCH/ls.json" '[(f["path"], f["size"]) for f in j][1:
 mvm ls HEAD >"$SCRATCH/ls.txt"
 [ "$(wc -l <"$SCRATCH/ls.txt")" -eq 4 ] || fail "text ls lists 4 files"
 mvm ls v1 ckpt/model.safetensors --json >"$SCRATCH/lst.json"
-assert_eq "$(json_get "$SCRATCH/lst.json" 'sorted(j[0])')" "['dtype', 'length', 'name', 'offset', 'sha256', 'shape']" "tensor listing keys"
+assert_eq "$(json_get "$SCRATCH/lst.json" 'sorted(j[0])')" "['digest', 'dtype', 'length', 'name', 'offset', 'shape']" "tensor listing keys"
 [ "$(json_get "$SCRATCH/lst.json" 'len(j) > 5')" = True ] || fail "tensor list too short"
 
 # --- tags never move, branches do ---

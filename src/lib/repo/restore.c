@@ -2,7 +2,8 @@
  * restore.c: write one stored file into the working tree.
  *
  * Chunks are decoded on the pool in batches of ~8 MiB, written in order by
- * the calling thread with large writes, and hashed on a second thread; the
+ * the calling thread through the sequential writer (O_DIRECT where the file
+ * system allows: no page-cache copy), and hashed on a second thread; the
  * whole-file SHA-256 must match the manifest before the temp file is
  * renamed over the destination, so a damaged store never yields a wrong file.
  */
@@ -93,7 +94,7 @@ static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next)
 	return 0;
 }
 
-static int write_chunks(mvm_restore *r, const mvm_manifest *m, int fd, const char *name, mvm_sha256 *hash)
+static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name, mvm_sha256 *hash)
 {
 	rbatch *b = r->batches;
 	size_t next = 0, k, head = 0, tail = 0;
@@ -122,11 +123,12 @@ static int write_chunks(mvm_restore *r, const mvm_manifest *m, int fd, const cha
 			error = mvm_error_set(b[k].error, "%s: %s", name, b[k].msg);
 			break;
 		}
-		if ((error = mvm_fs_write_all(fd, b[k].buf, b[k].len, name)) < 0)
-			break;
+		/* hashing runs while this thread waits on the write */
 		b[k].hash_job.fn = hash_run;
 		b[k].busy = 1;
 		mvm_pool_submit(r->hasher, &b[k].hash_job);
+		if ((error = mvm_seqfile_append(&r->out, b[k].buf, b[k].len)) < 0)
+			break;
 		if (r->progress) {
 			r->done += b[k].len;
 			r->progress("checkout", r->done, r->total, r->payload);
@@ -148,6 +150,7 @@ int mvm_restore_init(mvm_restore *r, mvm_repo *repo)
 
 	memset(r, 0, sizeof(*r));
 	r->repo = repo;
+	r->out.fd = -1;
 	if (!(r->batches = calloc(RESTORE_BATCHES, sizeof(rbatch))))
 		return mvm_error_set(MVM_ERROR, "out of memory");
 	if ((error = mvm_pool_new(&r->pool, 0)) < 0 || (error = mvm_pool_new(&r->hasher, 1)) < 0)
@@ -162,6 +165,7 @@ void mvm_restore_dispose(mvm_restore *r)
 
 	mvm_pool_free(r->pool);
 	mvm_pool_free(r->hasher);
+	mvm_seqfile_dispose(&r->out);
 	for (k = 0; b && k < RESTORE_BATCHES; k++) {
 		free(b[k].buf);
 		mvm_buf_dispose(&b[k].scratch);
@@ -195,7 +199,8 @@ int mvm_restore_file(struct stat *st_out, mvm_restore *r, const mvm_manifest *m,
 		error = mvm_error_set(MVM_ERROR, "cannot create %s: %s", tmp.ptr, strerror(errno));
 		goto done;
 	}
-	if ((error = write_chunks(r, m, fd, rel, hash)) < 0 || (error = mvm_sha256_final(&sha, hash)) < 0)
+	if ((error = mvm_seqfile_start(&r->out, fd, rel)) < 0 || (error = write_chunks(r, m, rel, hash)) < 0 ||
+	    (error = mvm_seqfile_finish(&r->out, 1)) < 0 || (error = mvm_sha256_final(&sha, hash)) < 0)
 		goto done;
 	if (mvm_oid_cmp(&sha, &m->sha)) {
 		error = mvm_error_set(MVM_ECORRUPT, "%s: restored bytes do not match the stored SHA-256; run 'mvm fsck'", rel);

@@ -4,6 +4,7 @@
 #ifndef MVM_REPO_RESTORE_H
 #define MVM_REPO_RESTORE_H
 
+#include "util/seqfile.h"
 #include <sys/stat.h>
 #include "util/pool.h"
 #include "repo_internal.h"
@@ -12,6 +13,7 @@ typedef struct {
 	mvm_repo *repo;
 	mvm_pool *pool, *hasher;
 	void *batches;
+	mvm_seqfile out;
 	mvm_progress_cb progress;
 	void *payload;
 	uint64_t done, total;
