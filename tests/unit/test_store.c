@@ -131,7 +131,7 @@ static void test_store__bytegroup_round_trips(void **state)
 		for (phase = 0; phase < elem; phase++)
 			for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
 				size_t len = lens[k];
-				mvm_codec_hint hint = { elem, phase };
+				mvm_codec_hint hint = { elem, phase, elem == 2 ? MVM_FLOAT_BF16 : MVM_FLOAT_F32 };
 				unsigned char *src = malloc(len + 8), *enc = malloc(mvm_codec_bound(len) + 64),
 					      *back = malloc(len + 8);
 				/* start mid-element, as content-defined chunks do */
@@ -151,7 +151,7 @@ static void test_store__bytegroup_round_trips(void **state)
 static void test_store__bytegroup_rejects_damage(void **state)
 {
 	enum { LEN = 8192 };
-	mvm_codec_hint hint = { 2, 1 };
+	mvm_codec_hint hint = { 2, 1, MVM_FLOAT_BF16 };
 	unsigned char src[LEN], enc[LEN + 512], back[LEN];
 	uint32_t codec;
 	size_t n;
@@ -170,6 +170,131 @@ static void test_store__bytegroup_rejects_damage(void **state)
 	enc[1] = 1;
 	enc[3] ^= 0x40; /* plane length */
 	assert_int_equal(mvm_codec_decode(back, LEN, enc, n, codec), MVM_ECORRUPT);
+}
+
+/* A fine-tune of base: each element moved by noise of about `rel` of its scale. */
+static void fine_tune(unsigned char *out, const unsigned char *base, size_t n, unsigned int kind, double rel,
+		      uint64_t seed)
+{
+	size_t i;
+
+	for (i = 0; i + 2 <= n; i += 2) {
+		uint16_t w = (uint16_t)(base[i] | base[i + 1] << 8);
+		int step;
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		/* a change of a few units in the last place, more for small weights */
+		step = (int)((seed >> 33) % 7) - 3;
+		if ((w & 0x7fff) < (kind == MVM_FLOAT_BF16 ? 0x3c00 : 0x2000))
+			step *= (int)(rel * 64);
+		w = (uint16_t)(w + step);
+		out[i] = (unsigned char)w;
+		out[i + 1] = (unsigned char)(w >> 8);
+	}
+	for (; i < n; i++)
+		out[i] = base[i];
+}
+
+static size_t xor_round_trip(const unsigned char *src, const unsigned char *base, size_t len,
+			   const mvm_codec_hint *hint, uint32_t want_codec)
+{
+	unsigned char *enc = malloc(mvm_codec_bound(len) + 64), *back = malloc(len + 1);
+	mvm_oid base_id, named;
+	uint32_t codec = 99;
+	size_t n = 0;
+
+	memset(&base_id, 0xab, sizeof(base_id));
+	assert_int_equal(mvm_codec_encode_xor(enc, mvm_codec_bound(len), &n, &codec, src, base, &base_id, len, hint), 0);
+	if (n) {
+		assert_int_equal(codec, want_codec);
+		assert_true(n < len);
+		assert_int_equal(mvm_codec_xor_base(&named, enc, n), 0);
+		assert_int_equal(mvm_oid_cmp(&named, &base_id), 0);
+		assert_int_equal(mvm_codec_decode_xor(back, len, enc, n, codec, base), 0);
+		assert_memory_equal(back, src, len);
+		assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), MVM_ECORRUPT); /* needs its base */
+	}
+	free(enc);
+	free(back);
+	return n;
+}
+
+/*
+ * Deltas on every float kind and length: codec 4 for whole BF16/F16
+ * elements, codec 3 otherwise; unchanged, slightly and fully changed
+ * chunks, with NaN/Inf/subnormal/zero values among them.
+ */
+static void test_store__xor_deltas_round_trip(void **state)
+{
+	static const size_t lens[] = { 64, 66, 67, 1000, 4097, 65536, 262144 };
+	static const unsigned int kinds[] = { MVM_FLOAT_BF16, MVM_FLOAT_F16, MVM_FLOAT_F32 };
+	size_t k, j, len;
+	unsigned int phase, elem;
+
+	(void)state;
+	for (j = 0; j < 3; j++)
+		for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			len = lens[k];
+			elem = kinds[j] == MVM_FLOAT_F32 ? 4 : 2;
+			for (phase = 0; phase < 2; phase++) {
+				mvm_codec_hint hint = { elem, phase, kinds[j] };
+				unsigned char *base = malloc(len), *ft = malloc(len), *other = malloc(len);
+				uint32_t want = elem == 2 && phase == 0 && len % 2 == 0 && len <= 65536 ? MVM_CODEC_XOR_CTX
+											   : MVM_CODEC_XOR;
+				float_data(base, len, elem, len + j);
+				float_data(other, len, elem, len + j + 100);
+				fine_tune(ft, base, len, kinds[j], 0.5, len);
+				/* headers outweigh tiny chunks; from 4 KiB on a delta must pay */
+				assert_true(xor_round_trip(ft, base, len, &hint, want) > 0 || len < 4096);
+				assert_true(xor_round_trip(base, base, len, &hint, want) > 0 || len < 4096);
+				xor_round_trip(other, base, len, &hint, want);
+				memset(other, 0, len);
+				xor_round_trip(base, other, len, &hint, want);
+				free(base);
+				free(ft);
+				free(other);
+			}
+		}
+}
+
+/* Codec 4 beats codec 3 on a fine-tune, and damage is reported, never decoded. */
+static void test_store__xorctx_rejects_damage(void **state)
+{
+	enum { LEN = 65536 };
+	mvm_codec_hint ctx = { 2, 0, MVM_FLOAT_BF16 }, plain = { 2, 1, MVM_FLOAT_BF16 };
+	unsigned char *base = malloc(LEN + 2), *ft = malloc(LEN + 2), *enc = malloc(2 * LEN), *back = malloc(LEN);
+	mvm_oid id;
+	uint32_t codec;
+	size_t n, n3, i;
+
+	(void)state;
+	memset(&id, 1, sizeof(id));
+	float_data(base, LEN + 2, 2, 5);
+	fine_tune(ft, base, LEN + 2, MVM_FLOAT_BF16, 0.5, 6);
+	/* the same bytes one byte off the element grid can only take codec 3 */
+	assert_int_equal(mvm_codec_encode_xor(enc, 2 * LEN, &n3, &codec, ft + 1, base + 1, &id, LEN, &plain), 0);
+	assert_int_equal(codec, MVM_CODEC_XOR);
+	assert_int_equal(mvm_codec_encode_xor(enc, 2 * LEN, &n, &codec, ft, base, &id, LEN, &ctx), 0);
+	assert_int_equal(codec, MVM_CODEC_XOR_CTX);
+	assert_true(n > 0 && n < n3);
+	assert_int_equal(mvm_codec_decode_xor(back, LEN, enc, n - 1, codec, base), MVM_ECORRUPT);
+	assert_int_equal(mvm_codec_decode_xor(back, LEN - 2, enc, n, codec, base), MVM_ECORRUPT);
+	enc[MVM_OID_RAWSZ] = 9; /* unknown float kind */
+	assert_int_equal(mvm_codec_decode_xor(back, LEN, enc, n, codec, base), MVM_ECORRUPT);
+	enc[MVM_OID_RAWSZ] = MVM_FLOAT_BF16;
+	enc[MVM_OID_RAWSZ + 1] = 3; /* class count */
+	assert_int_equal(mvm_codec_decode_xor(back, LEN, enc, n, codec, base), MVM_ECORRUPT);
+	enc[MVM_OID_RAWSZ + 1] = 4;
+	assert_int_equal(mvm_codec_decode_xor(back, LEN, enc, n, codec, base), 0);
+	/* any single flipped byte: an error or, if it decodes, never a crash */
+	for (i = MVM_OID_RAWSZ; i < n; i += 97) {
+		enc[i] ^= 0x5a;
+		(void)mvm_codec_decode_xor(back, LEN, enc, n, codec, base);
+		enc[i] ^= 0x5a;
+	}
+	free(base);
+	free(ft);
+	free(enc);
+	free(back);
 }
 
 static void test_store__pack_round_trip(void **state)
@@ -256,6 +381,8 @@ int main(void)
 		cmocka_unit_test(test_store__codec_picks_raw_or_zstd),
 		cmocka_unit_test(test_store__bytegroup_round_trips),
 		cmocka_unit_test(test_store__bytegroup_rejects_damage),
+		cmocka_unit_test(test_store__xor_deltas_round_trip),
+		cmocka_unit_test(test_store__xorctx_rejects_damage),
 		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
 	};

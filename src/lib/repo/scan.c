@@ -116,11 +116,11 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 
 	if (b->has_base[i] && mvm_store_root(&root, store, &b->bases[i]) == 0 &&
 	    mvm_store_get(&b->base_bytes, store, &root) == 0 && b->base_bytes.size == b->lens[i] &&
-	    mvm_codec_encode_xor(dst, cap, &dn, p, b->base_bytes.ptr, &root, b->lens[i], &b->hints[i]) == 0 &&
+	    mvm_codec_encode_xor(dst, cap, &dn, &b->codec[i], p, b->base_bytes.ptr, &root, b->lens[i],
+				 &b->hints[i]) == 0 &&
 	    dn && dn < DELTA_GOOD_ENOUGH * b->lens[i]) {
 		b->bases[i] = root;
 		b->is_delta[i] = 1;
-		b->codec[i] = MVM_CODEC_XOR;
 		*n = dn;
 		return 0;
 	}
@@ -145,7 +145,6 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 		}
 		b->bases[i] = root;
 		b->is_delta[i] = 1;
-		b->codec[i] = MVM_CODEC_XOR;
 		*n = dn;
 		return 0;
 	}
@@ -255,14 +254,15 @@ static uint64_t next_cut(const scan_state *s, uint64_t off)
 	return lo < s->ncuts ? s->cuts[lo] : s->size;
 }
 
-/* Float element size of a dtype for byte grouping, 0 for anything else. */
-static unsigned int float_elem(const char *dtype)
+/* Codec hint of a dtype: float kind and element size (0 for anything but F32/F16/BF16). */
+static void float_hint(mvm_codec_hint *h, const char *dtype)
 {
 	if (!strcmp(dtype, "F32"))
-		return 4;
-	if (!strcmp(dtype, "F16") || !strcmp(dtype, "BF16"))
-		return 2;
-	return 0;
+		h->kind = MVM_FLOAT_F32, h->elem = 4;
+	else if (!strcmp(dtype, "F16"))
+		h->kind = MVM_FLOAT_F16, h->elem = 2;
+	else if (!strcmp(dtype, "BF16"))
+		h->kind = MVM_FLOAT_BF16, h->elem = 2;
 }
 
 /* Index of the tensor holding byte `off`, or -1; offsets come in file order. */
@@ -289,7 +289,8 @@ static void chunk_context(scan_state *s, batch *b, size_t k, long ti, uint64_t o
 	if (ti < 0)
 		return;
 	t = &s->table.tensors[ti];
-	if ((h.elem = float_elem(t->dtype)))
+	float_hint(&h, t->dtype);
+	if (h.elem)
 		h.phase = (unsigned int)((off - t->offset) % h.elem);
 	b->hints[k] = h;
 	if (s->base_for && (bt = s->base_for[ti]) && base->nchunks) {

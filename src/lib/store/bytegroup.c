@@ -23,50 +23,9 @@
 #include "mvm/common.h"
 #include "util/bytes.h"
 #include "bytegroup.h"
+#include "codec.h"
 
 #define MAX_ELEM 4
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-typedef struct {
-	unsigned char *p;
-	size_t cap;
-} scratch;
-
-static void free_scratch(void *p)
-{
-	scratch *s = p;
-	if (s)
-		free(s->p);
-	free(s);
-}
-
-static void make_key(void)
-{
-	pthread_key_create(&scratch_key, free_scratch);
-}
-
-/* A per-thread buffer of at least n bytes. */
-static unsigned char *thread_scratch(size_t n)
-{
-	scratch *s;
-
-	pthread_once(&scratch_once, make_key);
-	if (!(s = pthread_getspecific(scratch_key))) {
-		if (!(s = calloc(1, sizeof(*s))))
-			return NULL;
-		pthread_setspecific(scratch_key, s);
-	}
-	if (s->cap < n) {
-		unsigned char *p = realloc(s->p, n);
-		if (!p)
-			return NULL;
-		s->p = p;
-		s->cap = n;
-	}
-	return s->p;
-}
 
 size_t mvm_bytegroup_header(unsigned int elem)
 {
@@ -303,11 +262,22 @@ static ZSTD_CCtx *plane_cctx(void)
 	return c;
 }
 
+size_t mvm_plane_compress(unsigned char *dst, size_t cap, const unsigned char *src, size_t n)
+{
+	ZSTD_CCtx *cctx = plane_cctx();
+	size_t z;
+
+	if (!cctx || n < 16)
+		return 0;
+	z = ZSTD_compress2(cctx, dst, cap, src, n);
+	return ZSTD_isError(z) || z >= n ? 0 : z;
+}
+
 int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
 			 size_t n, unsigned int elem, unsigned int phase)
 {
 	size_t starts[MAX_ELEM], off = mvm_bytegroup_header(elem), pl;
-	unsigned char *planes = thread_scratch(n);
+	unsigned char *planes = mvm_codec_scratch(MVM_SCRATCH_PLANES, n);
 	ZSTD_CCtx *cctx = plane_cctx();
 	unsigned int j;
 
@@ -358,7 +328,7 @@ int mvm_bytegroup_decode(unsigned char *dst, size_t n, const unsigned char *src,
 	if (stored < 2 || (elem = src[0]) < 2 || elem > MAX_ELEM || (phase = src[1]) >= elem ||
 	    stored < mvm_bytegroup_header(elem))
 		return mvm_error_set(MVM_ECORRUPT, "byte-grouped chunk has a bad header");
-	if (!(scratch = thread_scratch(n)))
+	if (!(scratch = mvm_codec_scratch(MVM_SCRATCH_PLANES, n)))
 		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
 	off = mvm_bytegroup_header(elem);
 	for (j = 0, pl = 0; j < elem; j++) {

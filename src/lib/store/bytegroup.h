@@ -7,6 +7,13 @@
 #include <stddef.h>
 #include <zstd.h>
 
+/*
+ * Entropy-code one plane or stream of bytes (zstd's fastest level with
+ * Huffman literals forced). Returns the coded size, or 0 when that is not
+ * smaller than n or does not fit in cap.
+ */
+size_t mvm_plane_compress(unsigned char *dst, size_t cap, const unsigned char *src, size_t n);
+
 size_t mvm_bytegroup_header(unsigned int elem);
 /** Encode into dst (cap bytes); MVM_ETOOLARGE when it does not fit. */
 int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,

@@ -10,6 +10,7 @@
 #include "mvm/common.h"
 #include "bytegroup.h"
 #include "codec.h"
+#include "xorctx.h"
 
 static pthread_key_t cctx_key, dctx_key;
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
@@ -106,6 +107,7 @@ int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_l
 					     raw_len, ZSTD_isError(z) ? ZSTD_getErrorName(z) : "wrong size");
 		return 0;
 	case MVM_CODEC_XOR:
+	case MVM_CODEC_XOR_CTX:
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk decoded without its base");
 	case MVM_CODEC_BYTEGROUP:
 		if (!(d = thread_dctx()))
@@ -116,33 +118,53 @@ int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_l
 	}
 }
 
-/* Per-thread scratch for XOR bytes. */
-static pthread_key_t xor_key;
-static pthread_once_t xor_once = PTHREAD_ONCE_INIT;
+/* Per-thread scratch buffers, one per MVM_SCRATCH_* slot. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
-static void make_xor_key(void)
+typedef struct {
+	unsigned char *p[MVM_SCRATCH_SLOTS];
+	size_t cap[MVM_SCRATCH_SLOTS];
+} scratch_set;
+
+static void free_scratch(void *p)
 {
-	pthread_key_create(&xor_key, free);
+	scratch_set *s = p;
+	unsigned int i;
+
+	for (i = 0; s && i < MVM_SCRATCH_SLOTS; i++)
+		free(s->p[i]);
+	free(s);
 }
 
-static unsigned char *xor_scratch(size_t n)
+static void make_scratch_key(void)
 {
-	size_t *p;
+	pthread_key_create(&scratch_key, free_scratch);
+}
 
-	pthread_once(&xor_once, make_xor_key);
-	p = pthread_getspecific(xor_key);
-	if (!p || p[0] < n) {
-		size_t *np = realloc(p, sizeof(size_t) + n);
-		if (!np)
+unsigned char *mvm_codec_scratch(unsigned int slot, size_t n)
+{
+	scratch_set *s;
+
+	pthread_once(&scratch_once, make_scratch_key);
+	if (!(s = pthread_getspecific(scratch_key))) {
+		if (!(s = calloc(1, sizeof(*s))))
 			return NULL;
-		np[0] = n;
-		pthread_setspecific(xor_key, np);
-		p = np;
+		pthread_setspecific(scratch_key, s);
 	}
-	return (unsigned char *)(p + 1);
+	if (n == 0)
+		n = 1; /* a real buffer even for empty chunks */
+	if (s->cap[slot] < n) {
+		unsigned char *p = realloc(s->p[slot], n);
+		if (!p)
+			return NULL;
+		s->p[slot] = p;
+		s->cap[slot] = n;
+	}
+	return s->p[slot];
 }
 
-static void xor_bytes(unsigned char *out, const unsigned char *a, const unsigned char *b, size_t n)
+void mvm_xor_bytes(unsigned char *out, const unsigned char *a, const unsigned char *b, size_t n)
 {
 	size_t i;
 
@@ -157,22 +179,32 @@ static void xor_bytes(unsigned char *out, const unsigned char *a, const unsigned
 		out[i] = a[i] ^ b[i];
 }
 
-int mvm_codec_encode_xor(void *dst, size_t cap, size_t *dst_len, const void *src, const void *base,
-			 const mvm_oid *base_id, size_t n, const mvm_codec_hint *hint)
+int mvm_codec_encode_xor(void *dst, size_t cap, size_t *dst_len, uint32_t *codec, const void *src,
+			 const void *base, const mvm_oid *base_id, size_t n, const mvm_codec_hint *hint)
 {
-	unsigned char *x = xor_scratch(n), *out = dst;
+	unsigned char *x, *out = dst;
 	size_t z;
 
 	*dst_len = 0;
-	if (!x)
-		return mvm_error_set(MVM_ERROR, "out of memory for a delta");
 	if (!hint || (hint->elem != 2 && hint->elem != 4) || n < 64 || cap < MVM_OID_RAWSZ)
 		return 0;
-	xor_bytes(x, src, base, n);
 	memcpy(out, base_id->id, MVM_OID_RAWSZ);
+	if (mvm_xorctx_fits(hint->kind, hint->phase, n)) {
+		if (mvm_xorctx_encode(out + MVM_OID_RAWSZ, cap - MVM_OID_RAWSZ, &z, src, base, n, hint->kind) == 0 &&
+		    MVM_OID_RAWSZ + z < n) {
+			*dst_len = MVM_OID_RAWSZ + z;
+			*codec = MVM_CODEC_XOR_CTX;
+		}
+		return 0;
+	}
+	if (!(x = mvm_codec_scratch(MVM_SCRATCH_XOR, n)))
+		return mvm_error_set(MVM_ERROR, "out of memory for a delta");
+	mvm_xor_bytes(x, src, base, n);
 	if (mvm_bytegroup_encode(out + MVM_OID_RAWSZ, cap - MVM_OID_RAWSZ, &z, x, n, hint->elem,
-				 hint->phase % hint->elem) == 0 && MVM_OID_RAWSZ + z < n)
+				 hint->phase % hint->elem) == 0 && MVM_OID_RAWSZ + z < n) {
 		*dst_len = MVM_OID_RAWSZ + z;
+		*codec = MVM_CODEC_XOR;
+	}
 	return 0;
 }
 
@@ -185,8 +217,9 @@ int mvm_codec_xor_base(mvm_oid *out, const void *stored, size_t stored_len)
 }
 
 int mvm_codec_decode_xor(void *dst, size_t raw_len, const void *stored, size_t stored_len,
-			 const void *base)
+			 uint32_t codec, const void *base)
 {
+	const unsigned char *body = (const unsigned char *)stored + MVM_OID_RAWSZ;
 	ZSTD_DCtx *d = thread_dctx();
 	int error;
 
@@ -194,9 +227,12 @@ int mvm_codec_decode_xor(void *dst, size_t raw_len, const void *stored, size_t s
 		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
 	if (stored_len < MVM_OID_RAWSZ)
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk is too short to name its base");
-	if ((error = mvm_bytegroup_decode(dst, raw_len, (const unsigned char *)stored + MVM_OID_RAWSZ,
-					  stored_len - MVM_OID_RAWSZ, d)) < 0)
+	if (codec == MVM_CODEC_XOR_CTX)
+		return mvm_xorctx_decode(dst, raw_len, body, stored_len - MVM_OID_RAWSZ, base, d);
+	if (codec != MVM_CODEC_XOR)
+		return mvm_error_set(MVM_ECORRUPT, "chunk codec %u is not a delta", codec);
+	if ((error = mvm_bytegroup_decode(dst, raw_len, body, stored_len - MVM_OID_RAWSZ, d)) < 0)
 		return error;
-	xor_bytes(dst, dst, base, raw_len);
+	mvm_xor_bytes(dst, dst, base, raw_len);
 	return 0;
 }

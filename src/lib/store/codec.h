@@ -14,20 +14,44 @@ typedef enum {
 	MVM_CODEC_ZSTD = 1,      /* one zstd frame */
 	MVM_CODEC_BYTEGROUP = 2, /* float bytes split into planes, each zstd or raw */
 	MVM_CODEC_XOR = 3,       /* base chunk id + byte-grouped XOR against the base */
+	MVM_CODEC_XOR_CTX = 4,   /* base chunk id + BF16/F16 XOR in streams split by the base's exponent */
 	MVM_CODEC_COUNT
 } mvm_codec;
+
+/** Codecs 3 and 4 store a delta: the base chunk's id comes first. */
+static inline int mvm_codec_is_delta(uint32_t codec)
+{
+	return codec == MVM_CODEC_XOR || codec == MVM_CODEC_XOR_CTX;
+}
+
+/** The float type of a tensor, for codecs that read exponents. */
+typedef enum {
+	MVM_FLOAT_NONE = 0,
+	MVM_FLOAT_BF16 = 1,
+	MVM_FLOAT_F16 = 2,
+	MVM_FLOAT_F32 = 3,
+} mvm_float_kind;
 
 /*
  * What the chunk holds, for float-aware coding: elem is the element size
  * of its tensor's dtype when that is a float type (2 for BF16/F16, 4 for
  * F32), else 0; phase is the chunk's start offset within its tensor modulo
- * elem (chunks are cut by content, so they may start mid-element).
+ * elem (chunks are cut by content, so they may start mid-element); kind
+ * is an mvm_float_kind.
  */
 typedef struct {
-	unsigned int elem, phase;
+	unsigned int elem, phase, kind;
 } mvm_codec_hint;
 
-#define MVM_CODEC_HINT_NONE { 0, 0 }
+#define MVM_CODEC_HINT_NONE { 0, 0, 0 }
+
+/* Per-thread scratch buffers of the codecs, one per slot. */
+enum { MVM_SCRATCH_PLANES, MVM_SCRATCH_XOR, MVM_SCRATCH_STREAMS, MVM_SCRATCH_CLASSES, MVM_SCRATCH_SLOTS };
+
+/** This thread's scratch buffer `slot`, grown to at least n bytes (NULL when out of memory). */
+unsigned char *mvm_codec_scratch(unsigned int slot, size_t n);
+/** out = a XOR b, n bytes (out may be a or b). */
+void mvm_xor_bytes(unsigned char *out, const unsigned char *a, const unsigned char *b, size_t n);
 
 /** Largest stored size for n raw bytes (stored raw when compression does not pay). */
 size_t mvm_codec_bound(size_t n);
@@ -42,23 +66,25 @@ int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 
 /*
  * Encode src as its XOR against `base` (same length n): the base id, then
- * the XOR byte-grouped by hint. *dst_len is 0 when that does not fit in
- * `cap` or would not be smaller than n. dst needs mvm_codec_bound(n) bytes.
+ * the XOR in context-split streams (codec 4, whole BF16/F16 elements) or
+ * byte-grouped by hint (codec 3), *codec says which. *dst_len is 0 when
+ * that does not fit in `cap` or would not be smaller than n. dst needs
+ * mvm_codec_bound(n) bytes.
  */
-int mvm_codec_encode_xor(void *dst, size_t cap, size_t *dst_len, const void *src, const void *base,
-			 const mvm_oid *base_id, size_t n, const mvm_codec_hint *hint);
+int mvm_codec_encode_xor(void *dst, size_t cap, size_t *dst_len, uint32_t *codec, const void *src,
+			 const void *base, const mvm_oid *base_id, size_t n, const mvm_codec_hint *hint);
 
 /*
  * Decode exactly raw_len bytes into dst; anything else is MVM_ECORRUPT.
- * Codec 3 needs its base: decode it with mvm_codec_decode_xor instead.
+ * Delta codecs need their base: decode them with mvm_codec_decode_xor.
  */
 int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_len,
 		     uint32_t codec);
 
-/** Base id named by a codec-3 chunk. */
+/** Base id named by a delta chunk. */
 int mvm_codec_xor_base(mvm_oid *out, const void *stored, size_t stored_len);
-/** Decode a codec-3 chunk given its base's raw bytes (raw_len bytes). */
+/** Decode a delta chunk (codec 3 or 4) given its base's raw bytes (raw_len bytes). */
 int mvm_codec_decode_xor(void *dst, size_t raw_len, const void *stored, size_t stored_len,
-			 const void *base);
+			 uint32_t codec, const void *base);
 
 #endif

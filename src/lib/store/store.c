@@ -206,7 +206,7 @@ static int read_base(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc, cons
 		return error;
 	if ((error = mvm_store_locate(&bloc, st, &base)) < 0)
 		return error == MVM_ENOTFOUND ? mvm_error_wrap(MVM_ECORRUPT, "base of a delta chunk") : error;
-	if (bloc.codec == MVM_CODEC_XOR || bloc.raw_len != loc->raw_len)
+	if (mvm_codec_is_delta(bloc.codec) || bloc.raw_len != loc->raw_len)
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk names a base that is itself a delta or of another length");
 	mvm_buf_clear(out);
 	if ((error = mvm_buf_grow(out, bloc.raw_len)) == 0 &&
@@ -223,10 +223,10 @@ int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *
 
 	if ((error = mvm_store_read_stored(scratch, st, loc)) < 0)
 		return error;
-	if (loc->codec != MVM_CODEC_XOR)
+	if (!mvm_codec_is_delta(loc->codec))
 		return mvm_codec_decode(dst, loc->raw_len, scratch->ptr, loc->stored_len, loc->codec);
 	if ((error = read_base(&base, st, loc, scratch)) == 0)
-		error = mvm_codec_decode_xor(dst, loc->raw_len, scratch->ptr, loc->stored_len, base.ptr);
+		error = mvm_codec_decode_xor(dst, loc->raw_len, scratch->ptr, loc->stored_len, loc->codec, base.ptr);
 	mvm_buf_dispose(&base);
 	return error;
 }
@@ -237,7 +237,7 @@ int mvm_store_root(mvm_oid *out, mvm_store *st, const mvm_oid *id)
 	int error;
 
 	*out = *id;
-	if ((error = mvm_store_locate(&loc, st, id)) == 0 && loc.codec == MVM_CODEC_XOR)
+	if ((error = mvm_store_locate(&loc, st, id)) == 0 && mvm_codec_is_delta(loc.codec))
 		*out = loc.base;
 	return error;
 }
