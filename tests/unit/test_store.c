@@ -15,6 +15,7 @@
 
 #include "meta/db.h"
 #include "store/codec.h"
+#include "store/fdelta.h"
 #include "store/pack.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -238,7 +239,7 @@ static void test_store__xor_deltas_round_trip(void **state)
 			for (phase = 0; phase < 2; phase++) {
 				mvm_codec_hint hint = { elem, phase, kinds[j] };
 				unsigned char *base = malloc(len), *ft = malloc(len), *other = malloc(len);
-				uint32_t want = elem == 2 && phase == 0 && len % 2 == 0 && len <= 65536 ? MVM_CODEC_XOR_CTX
+				uint32_t want = elem == 2 && phase == 0 && len % 2 == 0 && len <= 65536 ? MVM_CODEC_FDELTA
 											   : MVM_CODEC_XOR;
 				float_data(base, len, elem, len + j);
 				float_data(other, len, elem, len + j + 100);
@@ -256,8 +257,50 @@ static void test_store__xor_deltas_round_trip(void **state)
 		}
 }
 
+/* Codec 4 on its own (even where a delta would not pay): decodes to the input. */
+static void fdelta_exact(const unsigned char *now, const unsigned char *base, size_t len, unsigned int kind)
+{
+	size_t cap = 2 * len + 1024, n = 0;
+	unsigned char *enc = malloc(cap), *back = malloc(len);
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+
+	assert_int_equal(mvm_fdelta_encode(enc, cap, &n, now, base, len, kind), 0);
+	assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), 0);
+	assert_memory_equal(back, now, len);
+	ZSTD_freeDCtx(d);
+	free(enc);
+	free(back);
+}
+
+/* Codec 4 maps every 16-bit value back exactly, against bases at the edges of the value order. */
+static void test_store__fdelta_every_value(void **state)
+{
+	static const uint16_t bases[] = { 0x0000, 0x8000, 0x7fff, 0xffff, 0x7f80, 0x3c00, 0xfc00 };
+	enum { COUNT = 32768, LEN = 2 * COUNT };
+	unsigned char *base = malloc(LEN), *now = malloc(LEN);
+	mvm_codec_hint hint[2] = { { 2, 0, MVM_FLOAT_BF16 }, { 2, 0, MVM_FLOAT_F16 } };
+	size_t b, half, i, h;
+
+	(void)state;
+	for (h = 0; h < 2; h++)
+		for (b = 0; b < sizeof(bases) / sizeof(bases[0]); b++)
+			for (half = 0; half < 2; half++) {
+				for (i = 0; i < COUNT; i++) {
+					uint16_t w = (uint16_t)(half * COUNT + i), bw = (uint16_t)(bases[b] + (i % 3));
+					now[2 * i] = (unsigned char)w;
+					now[2 * i + 1] = (unsigned char)(w >> 8);
+					base[2 * i] = (unsigned char)bw;
+					base[2 * i + 1] = (unsigned char)(bw >> 8);
+				}
+				fdelta_exact(now, base, LEN, hint[h].kind);
+				fdelta_exact(base, now, LEN, hint[h].kind);
+			}
+	free(base);
+	free(now);
+}
+
 /* Codec 4 beats codec 3 on a fine-tune, and damage is reported, never decoded. */
-static void test_store__xorctx_rejects_damage(void **state)
+static void test_store__fdelta_rejects_damage(void **state)
 {
 	enum { LEN = 65536 };
 	mvm_codec_hint ctx = { 2, 0, MVM_FLOAT_BF16 }, plain = { 2, 1, MVM_FLOAT_BF16 };
@@ -274,7 +317,7 @@ static void test_store__xorctx_rejects_damage(void **state)
 	assert_int_equal(mvm_codec_encode_xor(enc, 2 * LEN, &n3, &codec, ft + 1, base + 1, &id, LEN, &plain), 0);
 	assert_int_equal(codec, MVM_CODEC_XOR);
 	assert_int_equal(mvm_codec_encode_xor(enc, 2 * LEN, &n, &codec, ft, base, &id, LEN, &ctx), 0);
-	assert_int_equal(codec, MVM_CODEC_XOR_CTX);
+	assert_int_equal(codec, MVM_CODEC_FDELTA);
 	assert_true(n > 0 && n < n3);
 	assert_int_equal(mvm_codec_decode_xor(back, LEN, enc, n - 1, codec, base), MVM_ECORRUPT);
 	assert_int_equal(mvm_codec_decode_xor(back, LEN - 2, enc, n, codec, base), MVM_ECORRUPT);
@@ -382,7 +425,8 @@ int main(void)
 		cmocka_unit_test(test_store__bytegroup_round_trips),
 		cmocka_unit_test(test_store__bytegroup_rejects_damage),
 		cmocka_unit_test(test_store__xor_deltas_round_trip),
-		cmocka_unit_test(test_store__xorctx_rejects_damage),
+		cmocka_unit_test(test_store__fdelta_rejects_damage),
+		cmocka_unit_test(test_store__fdelta_every_value),
 		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
 	};

@@ -10,7 +10,7 @@
 #include "mvm/common.h"
 #include "bytegroup.h"
 #include "codec.h"
-#include "xorctx.h"
+#include "fdelta.h"
 
 static pthread_key_t cctx_key, dctx_key;
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
@@ -107,7 +107,7 @@ int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_l
 					     raw_len, ZSTD_isError(z) ? ZSTD_getErrorName(z) : "wrong size");
 		return 0;
 	case MVM_CODEC_XOR:
-	case MVM_CODEC_XOR_CTX:
+	case MVM_CODEC_FDELTA:
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk decoded without its base");
 	case MVM_CODEC_BYTEGROUP:
 		if (!(d = thread_dctx()))
@@ -189,11 +189,11 @@ int mvm_codec_encode_xor(void *dst, size_t cap, size_t *dst_len, uint32_t *codec
 	if (!hint || (hint->elem != 2 && hint->elem != 4) || n < 64 || cap < MVM_OID_RAWSZ)
 		return 0;
 	memcpy(out, base_id->id, MVM_OID_RAWSZ);
-	if (mvm_xorctx_fits(hint->kind, hint->phase, n)) {
-		if (mvm_xorctx_encode(out + MVM_OID_RAWSZ, cap - MVM_OID_RAWSZ, &z, src, base, n, hint->kind) == 0 &&
+	if (mvm_fdelta_fits(hint->kind, hint->phase, n)) {
+		if (mvm_fdelta_encode(out + MVM_OID_RAWSZ, cap - MVM_OID_RAWSZ, &z, src, base, n, hint->kind) == 0 &&
 		    MVM_OID_RAWSZ + z < n) {
 			*dst_len = MVM_OID_RAWSZ + z;
-			*codec = MVM_CODEC_XOR_CTX;
+			*codec = MVM_CODEC_FDELTA;
 		}
 		return 0;
 	}
@@ -227,8 +227,8 @@ int mvm_codec_decode_xor(void *dst, size_t raw_len, const void *stored, size_t s
 		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
 	if (stored_len < MVM_OID_RAWSZ)
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk is too short to name its base");
-	if (codec == MVM_CODEC_XOR_CTX)
-		return mvm_xorctx_decode(dst, raw_len, body, stored_len - MVM_OID_RAWSZ, base, d);
+	if (codec == MVM_CODEC_FDELTA)
+		return mvm_fdelta_decode(dst, raw_len, body, stored_len - MVM_OID_RAWSZ, base, d);
 	if (codec != MVM_CODEC_XOR)
 		return mvm_error_set(MVM_ECORRUPT, "chunk codec %u is not a delta", codec);
 	if ((error = mvm_bytegroup_decode(dst, raw_len, body, stored_len - MVM_OID_RAWSZ, d)) < 0)

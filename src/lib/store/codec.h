@@ -14,14 +14,14 @@ typedef enum {
 	MVM_CODEC_ZSTD = 1,      /* one zstd frame */
 	MVM_CODEC_BYTEGROUP = 2, /* float bytes split into planes, each zstd or raw */
 	MVM_CODEC_XOR = 3,       /* base chunk id + byte-grouped XOR against the base */
-	MVM_CODEC_XOR_CTX = 4,   /* base chunk id + BF16/F16 XOR in streams split by the base's exponent */
+	MVM_CODEC_FDELTA = 4,   /* base chunk id + BF16/F16 XOR in streams split by the base's exponent */
 	MVM_CODEC_COUNT
 } mvm_codec;
 
 /** Codecs 3 and 4 store a delta: the base chunk's id comes first. */
 static inline int mvm_codec_is_delta(uint32_t codec)
 {
-	return codec == MVM_CODEC_XOR || codec == MVM_CODEC_XOR_CTX;
+	return codec == MVM_CODEC_XOR || codec == MVM_CODEC_FDELTA;
 }
 
 /** The float type of a tensor, for codecs that read exponents. */
@@ -46,7 +46,10 @@ typedef struct {
 #define MVM_CODEC_HINT_NONE { 0, 0, 0 }
 
 /* Per-thread scratch buffers of the codecs, one per slot. */
-enum { MVM_SCRATCH_PLANES, MVM_SCRATCH_XOR, MVM_SCRATCH_STREAMS, MVM_SCRATCH_CLASSES, MVM_SCRATCH_SLOTS };
+enum {
+	MVM_SCRATCH_PLANES, MVM_SCRATCH_XOR, MVM_SCRATCH_STREAMS, MVM_SCRATCH_CLASSES, MVM_SCRATCH_WORDS,
+	MVM_SCRATCH_SLOTS
+};
 
 /** This thread's scratch buffer `slot`, grown to at least n bytes (NULL when out of memory). */
 unsigned char *mvm_codec_scratch(unsigned int slot, size_t n);

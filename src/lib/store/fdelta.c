@@ -1,28 +1,33 @@
 /*
- * xorctx.c: codec 4, fine-tune deltas of BF16/F16 chunks.
+ * fdelta.c: codec 4, fine-tune deltas of BF16/F16 chunks.
  *
- * After training, how many bits of a weight's XOR against its base are
- * set depends on the weight's magnitude: a step of a given size flips only
- * the last mantissa bits of a large weight but most bits of a small one,
- * and changes the exponent of small weights far more often. One Huffman
- * table per byte plane (codec 3) averages those populations together; here
- * the base's exponent, which the decoder also has, sorts the elements into
- * XCTX_CLASSES classes by how far it lies below the chunk's largest
- * exponent (two binades per class, the last open-ended), and each
- * (plane, class) stream is coded on its own:
+ * Each element is stored as the difference between its new and its base
+ * value, taken on the floats' bit patterns mapped to integers in value
+ * order (so a change of a few units in the last place is a small number,
+ * even across a power of two, where an XOR would flip many bits), folded
+ * to unsigned (zigzag): d = zz(ord(new) - ord(base)) mod 2^16.
+ *
+ * How large d is depends on the weight's magnitude: a step of a given
+ * size is a few units in the last place of a large weight and many of a
+ * small one. One Huffman table per byte plane (codec 3) averages those
+ * populations; here the base's exponent, which the decoder also has, sorts
+ * the elements into FD_CLASSES classes by how far it lies below the
+ * chunk's largest exponent (two binades per class, the last open-ended),
+ * and each (byte plane of d, class) stream is coded on its own:
  *
  *   mode 0 raw, 1 one zstd frame (Huffman-coded literals), 2 all zero,
  *   3 sparse: a bitmap of the non-zero bytes (bit i & 7 of byte i / 8,
  *     LSB first) and then those bytes, each part raw or zstd.
  *
- * Mostly-zero streams (the sign/exponent XOR of large weights) go sparse:
+ * Mostly-zero streams (the high bytes of d for large weights) go sparse:
  * Huffman cannot spend less than one bit per byte, a bitmap can.
  *
  * Layout after the base id: u8 kind (1 BF16, 2 F16)  u8 classes, then
- * 2 x classes streams (plane 0, the low bytes, class 0..classes-1, then
- * plane 1), each  u8 mode  u32 length  data[length]; a sparse stream's
- * data is  u8 mode  u32 length  bitmap  u8 mode  u32 length  bytes.
- * Stream lengths before coding follow from the base, so none is stored.
+ * 2 x classes streams (plane 0, the low bytes of d, class 0..classes-1,
+ * then plane 1), each  u8 mode  u32 length  data[length]; a sparse
+ * stream's data is  u8 mode  u32 length  bitmap  u8 mode  u32 length
+ * bytes. Stream lengths before coding follow from the base, so none is
+ * stored.
  */
 #include <endian.h>
 #include <stdint.h>
@@ -32,26 +37,26 @@
 #include "util/bytes.h"
 #include "bytegroup.h"
 #include "codec.h"
-#include "xorctx.h"
+#include "fdelta.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
-#define XCTX_CLASSES 4
-#define XCTX_STREAMS (2 * XCTX_CLASSES)
-#define XCTX_HEADER 2
+#define FD_CLASSES 4
+#define FD_STREAMS (2 * FD_CLASSES)
+#define FD_HEADER 2
 #define STREAM_HEADER 5
 
 enum { MODE_RAW, MODE_ZSTD, MODE_ZERO, MODE_SPARSE };
 
 /* Chunks of at most 64 KiB: stream positions fit the 16-bit lanes of place(). */
-#define XCTX_MAX_BYTES (64u << 10)
+#define FD_MAX_BYTES (64u << 10)
 
-int mvm_xorctx_fits(unsigned int kind, unsigned int phase, size_t n)
+int mvm_fdelta_fits(unsigned int kind, unsigned int phase, size_t n)
 {
 	return (kind == MVM_FLOAT_BF16 || kind == MVM_FLOAT_F16) && phase == 0 && n % 2 == 0 && n >= 64 &&
-	       n <= XCTX_MAX_BYTES;
+	       n <= FD_MAX_BYTES;
 }
 
 static inline uint16_t word(const unsigned char *p)
@@ -61,10 +66,85 @@ static inline uint16_t word(const unsigned char *p)
 	return (uint16_t)le16toh(w);
 }
 
+/* Float bits to integers in value order (-0 just below +0), and back. */
+static inline uint16_t to_ordered(uint16_t w)
+{
+	return w & 0x8000 ? (uint16_t)~w : (uint16_t)(w | 0x8000);
+}
+
+static inline uint16_t from_ordered(uint16_t o)
+{
+	return o & 0x8000 ? (uint16_t)(o & 0x7fff) : (uint16_t)~o;
+}
+
+/* The 16-bit difference of new and base, folded: 0, -1, 1, -2, ... -> 0, 1, 2, 3, ... */
+static inline uint16_t delta_of(uint16_t now, uint16_t base)
+{
+	uint16_t d = (uint16_t)(to_ordered(now) - to_ordered(base));
+	return (uint16_t)((uint16_t)(d << 1) ^ (uint16_t)(0u - (d >> 15)));
+}
+
+static inline uint16_t apply_delta(uint16_t base, uint16_t z)
+{
+	uint16_t d = (uint16_t)((z >> 1) ^ (uint16_t)(0u - (z & 1u)));
+	return from_ordered((uint16_t)(to_ordered(base) + d));
+}
+
+#ifdef __SSE2__
+static inline __m128i to_ordered8(__m128i w)
+{
+	return _mm_xor_si128(w, _mm_or_si128(_mm_srai_epi16(w, 15), _mm_set1_epi16((short)0x8000)));
+}
+
+static inline __m128i from_ordered8(__m128i o)
+{
+	__m128i neg = _mm_cmpeq_epi16(_mm_srai_epi16(o, 15), _mm_setzero_si128()); /* top bit clear */
+	return _mm_xor_si128(o, _mm_or_si128(neg, _mm_set1_epi16((short)0x8000)));
+}
+#endif
+
+/* d[i] = delta_of(element i of now, element i of base). */
+static void deltas(uint16_t *d, const unsigned char *now, const unsigned char *base, size_t count)
+{
+	size_t i = 0;
+
+#ifdef __SSE2__
+	for (; i + 8 <= count; i += 8) {
+		__m128i a = to_ordered8(_mm_loadu_si128((const __m128i *)(const void *)(now + 2 * i)));
+		__m128i b = to_ordered8(_mm_loadu_si128((const __m128i *)(const void *)(base + 2 * i)));
+		__m128i x = _mm_sub_epi16(a, b);
+		_mm_storeu_si128((__m128i *)(void *)(d + i), _mm_xor_si128(_mm_slli_epi16(x, 1), _mm_srai_epi16(x, 15)));
+	}
+#endif
+	for (; i < count; i++)
+		d[i] = delta_of(word(now + 2 * i), word(base + 2 * i));
+}
+
+/* Element i of out = apply_delta(element i of base, d[i]); d may alias out. */
+static void apply_deltas(unsigned char *out, const unsigned char *base, const uint16_t *d, size_t count)
+{
+	size_t i = 0;
+
+#ifdef __SSE2__
+	for (; i + 8 <= count; i += 8) {
+		__m128i z = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
+		__m128i x = _mm_xor_si128(_mm_srli_epi16(z, 1), _mm_sub_epi16(_mm_setzero_si128(),
+									   _mm_and_si128(z, _mm_set1_epi16(1))));
+		__m128i b = to_ordered8(_mm_loadu_si128((const __m128i *)(const void *)(base + 2 * i)));
+		_mm_storeu_si128((__m128i *)(void *)(out + 2 * i), from_ordered8(_mm_add_epi16(b, x)));
+	}
+#endif
+	for (; i < count; i++) {
+		uint16_t w = apply_delta(word(base + 2 * i), d[i]);
+		out[2 * i] = (unsigned char)w;
+		out[2 * i + 1] = (unsigned char)(w >> 8);
+	}
+}
+
 static unsigned int class_of(unsigned int emax, unsigned int e)
 {
 	unsigned int d = (emax - e) >> 1;
-	return d < XCTX_CLASSES - 1 ? d : XCTX_CLASSES - 1;
+	return d < FD_CLASSES - 1 ? d : FD_CLASSES - 1;
 }
 
 #ifdef __SSE2__
@@ -103,17 +183,17 @@ static size_t hsum16(__m128i v)
  * largest, two binades per class); counts[k] = elements in class k.
  * SSE2 does 8 elements a step; the scalar loops finish the rest.
  */
-static void classify(unsigned char *cls, size_t counts[XCTX_CLASSES], const unsigned char *base,
+static void classify(unsigned char *cls, size_t counts[FD_CLASSES], const unsigned char *base,
 		     size_t count, unsigned int kind)
 {
 	unsigned int shift = kind == MVM_FLOAT_BF16 ? 7 : 10, emax = 0, k;
 	size_t i = 0;
 
-	for (k = 0; k < XCTX_CLASSES; k++)
+	for (k = 0; k < FD_CLASSES; k++)
 		counts[k] = 0;
 #ifdef __SSE2__
 	{
-		__m128i sh = _mm_cvtsi32_si128((int)shift), m = _mm_setzero_si128(), top, cnt[XCTX_CLASSES];
+		__m128i sh = _mm_cvtsi32_si128((int)shift), m = _mm_setzero_si128(), top, cnt[FD_CLASSES];
 		for (; i + 8 <= count; i += 8)
 			m = _mm_max_epi16(m, exponents8(base + 2 * i, sh));
 		emax = hmax16(m);
@@ -122,16 +202,16 @@ static void classify(unsigned char *cls, size_t counts[XCTX_CLASSES], const unsi
 			emax = e > emax ? e : emax;
 		}
 		top = _mm_set1_epi16((short)emax);
-		for (k = 0; k < XCTX_CLASSES; k++)
+		for (k = 0; k < FD_CLASSES; k++)
 			cnt[k] = _mm_setzero_si128();
 		for (i = 0; i + 8 <= count; i += 8) {
 			__m128i d = _mm_srli_epi16(_mm_sub_epi16(top, exponents8(base + 2 * i, sh)), 1);
-			d = _mm_min_epi16(d, _mm_set1_epi16(XCTX_CLASSES - 1));
+			d = _mm_min_epi16(d, _mm_set1_epi16(FD_CLASSES - 1));
 			_mm_storel_epi64((__m128i *)(void *)(cls + i), _mm_packus_epi16(d, d));
-			for (k = 0; k < XCTX_CLASSES; k++) /* lanes count at most 8192 each */
+			for (k = 0; k < FD_CLASSES; k++) /* lanes count at most 8192 each */
 				cnt[k] = _mm_sub_epi16(cnt[k], _mm_cmpeq_epi16(d, _mm_set1_epi16((short)k)));
 		}
-		for (k = 0; k < XCTX_CLASSES; k++)
+		for (k = 0; k < FD_CLASSES; k++)
 			counts[k] = hsum16(cnt[k]);
 	}
 #else
@@ -161,12 +241,12 @@ static inline size_t place(uint64_t *pos, unsigned int k)
 }
 
 /* Plane 0 streams start at start[k], plane 1 streams `count` bytes later. */
-static uint64_t lanes(const size_t start[XCTX_STREAMS + 1])
+static uint64_t lanes(const size_t start[FD_STREAMS + 1])
 {
 	uint64_t pos = 0;
 	unsigned int k;
 
-	for (k = 0; k < XCTX_CLASSES; k++)
+	for (k = 0; k < FD_CLASSES; k++)
 		pos |= (uint64_t)start[k] << (16 * k);
 	return pos;
 }
@@ -177,10 +257,16 @@ static size_t zeros_in(const unsigned char *p, size_t n)
 	size_t i = 0, z = 0;
 
 #ifdef __SSE2__
+	__m128i sum = _mm_setzero_si128();
+	uint64_t lane[2];
+
 	for (; i + 16 <= n; i += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		z += (size_t)__builtin_popcount((unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())));
+		__m128i is0 = _mm_and_si128(_mm_cmpeq_epi8(v, _mm_setzero_si128()), _mm_set1_epi8(1));
+		sum = _mm_add_epi64(sum, _mm_sad_epu8(is0, _mm_setzero_si128()));
 	}
+	_mm_storeu_si128((__m128i *)(void *)lane, sum);
+	z = (size_t)(lane[0] + lane[1]);
 #endif
 	for (; i < n; i++)
 		z += !p[i];
@@ -206,13 +292,13 @@ static void nonzero_bitmap(unsigned char *bm, const unsigned char *p, size_t n)
 }
 
 /* Where each stream starts in the gathered bytes: plane-major, then class. */
-static void stream_starts(size_t start[XCTX_STREAMS + 1], const size_t counts[XCTX_CLASSES])
+static void stream_starts(size_t start[FD_STREAMS + 1], const size_t counts[FD_CLASSES])
 {
 	size_t s;
 
 	start[0] = 0;
-	for (s = 0; s < XCTX_STREAMS; s++)
-		start[s + 1] = start[s] + counts[s % XCTX_CLASSES];
+	for (s = 0; s < FD_STREAMS; s++)
+		start[s + 1] = start[s] + counts[s % FD_CLASSES];
 }
 
 /* Append u8 mode u32 len and `len` bytes at dst + *off. */
@@ -278,31 +364,33 @@ static int put_stream(unsigned char *dst, size_t cap, size_t *off, const unsigne
 	return put_coded(dst, cap, off, p, len);
 }
 
-int mvm_xorctx_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
+int mvm_fdelta_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
 		      const unsigned char *base, size_t n, unsigned int kind)
 {
-	size_t count = n / 2, counts[XCTX_CLASSES], start[XCTX_STREAMS + 1], i, off = XCTX_HEADER;
+	size_t count = n / 2, counts[FD_CLASSES], start[FD_STREAMS + 1], i, off = FD_HEADER;
 	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 2 * n); /* streams, then sparse scratch */
 	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count);
+	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, n);
 	uint64_t pos;
 	unsigned int s;
 	int error;
 
-	if (!streams || !cls)
+	if (!streams || !cls || !d)
 		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
-	if (!mvm_xorctx_fits(kind, 0, n) || cap < XCTX_HEADER)
+	if (!mvm_fdelta_fits(kind, 0, n) || cap < FD_HEADER)
 		return MVM_ETOOLARGE;
 	classify(cls, counts, base, count, kind);
 	stream_starts(start, counts);
 	pos = lanes(start);
+	deltas(d, src, base, count);
 	for (i = 0; i < count; i++) {
 		size_t at = place(&pos, cls[i]);
-		streams[at] = src[2 * i] ^ base[2 * i];
-		streams[count + at] = src[2 * i + 1] ^ base[2 * i + 1];
+		streams[at] = (unsigned char)d[i];
+		streams[count + at] = (unsigned char)(d[i] >> 8);
 	}
 	dst[0] = (unsigned char)kind;
-	dst[1] = XCTX_CLASSES;
-	for (s = 0; s < XCTX_STREAMS; s++)
+	dst[1] = FD_CLASSES;
+	for (s = 0; s < FD_STREAMS; s++)
 		if ((error = put_stream(dst, cap, &off, streams + start[s], start[s + 1] - start[s], streams + n)) < 0)
 			return error;
 	*out_len = off;
@@ -347,10 +435,11 @@ static int get_coded(unsigned char *out, size_t want, const unsigned char *src, 
 
 static size_t popcount_bytes(const unsigned char *p, size_t n)
 {
+	static const unsigned char bits4[16] = { 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4 };
 	size_t i, c = 0;
 
 	for (i = 0; i < n; i++)
-		c += (size_t)__builtin_popcount(p[i]);
+		c += bits4[p[i] & 15] + bits4[p[i] >> 4];
 	return c;
 }
 
@@ -405,23 +494,24 @@ static int get_stream(unsigned char *out, size_t want, const unsigned char *src,
 	return get_coded(out, want, src, stored, off, dctx);
 }
 
-int mvm_xorctx_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored,
+int mvm_fdelta_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored,
 		      const unsigned char *base, ZSTD_DCtx *dctx)
 {
-	size_t count = n / 2, counts[XCTX_CLASSES], start[XCTX_STREAMS + 1], i, off = XCTX_HEADER;
+	size_t count = n / 2, counts[FD_CLASSES], start[FD_STREAMS + 1], i, off = FD_HEADER;
 	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 2 * n); /* streams, then sparse scratch */
 	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count);
+	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, n);
 	unsigned int s, kind;
 	uint64_t pos;
 	int error;
 
-	if (!streams || !cls)
+	if (!streams || !cls || !d)
 		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
-	if (stored < XCTX_HEADER || !mvm_xorctx_fits(kind = src[0], 0, n) || src[1] != XCTX_CLASSES)
+	if (stored < FD_HEADER || !mvm_fdelta_fits(kind = src[0], 0, n) || src[1] != FD_CLASSES)
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk has a bad stream header");
 	classify(cls, counts, base, count, kind);
 	stream_starts(start, counts);
-	for (s = 0; s < XCTX_STREAMS; s++)
+	for (s = 0; s < FD_STREAMS; s++)
 		if ((error = get_stream(streams + start[s], start[s + 1] - start[s], src, stored, &off,
 					streams + n, dctx)) < 0)
 			return error;
@@ -430,8 +520,8 @@ int mvm_xorctx_decode(unsigned char *dst, size_t n, const unsigned char *src, si
 	pos = lanes(start);
 	for (i = 0; i < count; i++) {
 		size_t at = place(&pos, cls[i]);
-		dst[2 * i] = streams[at] ^ base[2 * i];
-		dst[2 * i + 1] = streams[count + at] ^ base[2 * i + 1];
+		d[i] = (uint16_t)(streams[at] | streams[count + at] << 8);
 	}
+	apply_deltas(dst, base, d, count);
 	return 0;
 }
