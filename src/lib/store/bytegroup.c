@@ -267,7 +267,7 @@ size_t mvm_plane_compress(unsigned char *dst, size_t cap, const unsigned char *s
 	ZSTD_CCtx *cctx = plane_cctx();
 	size_t z;
 
-	if (!cctx || n < 16)
+	if (!cctx || n < 64 || entropy_bits(src, n) >= RAW_PLANE_BITS)
 		return 0;
 	z = ZSTD_compress2(cctx, dst, cap, src, n);
 	return ZSTD_isError(z) || z >= n ? 0 : z;
@@ -296,12 +296,7 @@ int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const 
 
 		if (off >= cap)
 			return MVM_ETOOLARGE;
-		if (len >= 64 && entropy_bits(planes + starts[j], len) < RAW_PLANE_BITS) {
-			z = ZSTD_compress2(cctx, dst + off, cap - off, planes + starts[j], len);
-			if (ZSTD_isError(z))
-				z = 0;
-		}
-		if (z && z < len) {
+		if ((z = mvm_plane_compress(dst + off, cap - off, planes + starts[j], len))) {
 			h[0] = 1;
 		} else {
 			if (len > cap - off)
