@@ -12,5 +12,6 @@
 #include "mvm/worktree.h"
 #include "mvm/inspect.h"
 #include "mvm/maint.h"
+#include "mvm/audit.h"
 
 #endif

@@ -54,6 +54,14 @@ static const cli_command commands[] = {
 	{ "gc", cmd_gc, CMD_NEED_REPO, "mvm gc [--quiet] [--json]", "Delete data no version, branch, tag or the stage uses", "" },
 	{ "fsck", cmd_fsck, CMD_NEED_REPO, "mvm fsck [--quiet] [--json]", "Verify every chunk, object and reference",
 	  "Exit status 3 when anything is damaged; each problem is printed with its id." },
+	{ "audit", cmd_audit, CMD_NEED_REPO, "mvm audit [--model NAME] [--json] | mvm audit verify [--json]",
+	  "List or verify the audit log of every change",
+	  "Every commit, branch and tag change, gc and registry change appends an entry\n"
+	  "(seq, time, actor, action, object, before, after), written in the same\n"
+	  "transaction as the change and chained by SHA-256 over the previous entry.\n"
+	  "--model NAME lists only entries about that model.\n"
+	  "'verify' re-hashes the chain; exit status 3 names the first entry that was\n"
+	  "edited, removed or reordered." },
 	{ "version", cmd_version, 0, "mvm version", "Print mvm's version", "" },
 	{ "help", cmd_help, 0, "mvm help [COMMAND]", "Show help for mvm or a command", "" },
 	{ NULL, NULL, 0, NULL, NULL, NULL },

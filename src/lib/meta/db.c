@@ -25,6 +25,10 @@ static const char *const migrations[] = {
 	"CREATE TABLE stage(path TEXT PRIMARY KEY, manifest BLOB NOT NULL,"
 	"  mode INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
 	"  ctime_ns INTEGER NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 2: the audit log (hash-chained; docs/FORMAT.md) */
+	"CREATE TABLE audit(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL,"
+	"  before TEXT, after TEXT, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))
