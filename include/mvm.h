@@ -13,5 +13,6 @@
 #include "mvm/inspect.h"
 #include "mvm/maint.h"
 #include "mvm/audit.h"
+#include "mvm/registry.h"
 
 #endif

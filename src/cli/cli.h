@@ -79,6 +79,7 @@ int cmd_tag(cli_ctx *, int, char **);
 int cmd_cat(cli_ctx *, int, char **);
 int cmd_gc(cli_ctx *, int, char **);
 int cmd_fsck(cli_ctx *, int, char **);
+int cmd_model(cli_ctx *, int, char **);
 int cmd_audit(cli_ctx *, int, char **);
 int cmd_version(cli_ctx *, int, char **);
 int cmd_help(cli_ctx *, int, char **);

@@ -54,6 +54,25 @@ static const cli_command commands[] = {
 	{ "gc", cmd_gc, CMD_NEED_REPO, "mvm gc [--quiet] [--json]", "Delete data no version, branch, tag or the stage uses", "" },
 	{ "fsck", cmd_fsck, CMD_NEED_REPO, "mvm fsck [--quiet] [--json]", "Verify every chunk, object and reference",
 	  "Exit status 3 when anything is damaged; each problem is printed with its id." },
+	{ "model", cmd_model, CMD_NEED_REPO, "mvm model SUBCOMMAND ...", "Register, label and promote model versions",
+	  "  create NAME [--description TEXT]      a new model in the registry\n"
+	  "  list [--json]                         all models\n"
+	  "  show NAME [--json]                    versions, states, aliases, metrics\n"
+	  "  archive NAME                          keep readable, refuse new versions\n"
+	  "  register NAME REV [--path SUBPATH] [--note TEXT] [--json]\n"
+	  "                                        pin revision REV as the next version\n"
+	  "                                        number (1, 2, 3...) with its commit's\n"
+	  "                                        params and metrics\n"
+	  "  metric NAME VER KEY=NUMBER...         add or change metrics of a version\n"
+	  "  alias NAME ALIAS VER                  point an alias (production, champion...)\n"
+	  "                                        at a version; -d NAME ALIAS deletes it\n"
+	  "  state NAME VER [STATE] [--json]       move a version forward through\n"
+	  "                                        none -> staging -> production -> archived\n"
+	  "                                        (skipping allowed); without STATE,\n"
+	  "                                        print its transition history\n"
+	  "VER is a version number or an alias. NAME@VER and NAME@ALIAS work as\n"
+	  "revisions everywhere (checkout, diff, log, show, ls, cat NAME@3:PATH).\n"
+	  "Every change is audited ('mvm audit --model NAME')." },
 	{ "audit", cmd_audit, CMD_NEED_REPO, "mvm audit [--model NAME] [--json] | mvm audit verify [--json]",
 	  "List or verify the audit log of every change",
 	  "Every commit, branch and tag change, gc and registry change appends an entry\n"
@@ -93,7 +112,8 @@ static void print_overview(FILE *out)
 		     "mvm versions large model files: chunk-level dedup, tensor-level diff.\n\n");
 	for (c = commands; c->name; c++)
 		fprintf(out, "  %-10s %s\n", c->name, c->summary);
-	fprintf(out, "\nRevisions: id or unique prefix (4+ hex), branch, tag, HEAD, REV~N, REV^.\n"
+	fprintf(out, "\nRevisions: id or unique prefix (4+ hex), branch, tag, HEAD, MODEL@VERSION,\n"
+		     "MODEL@ALIAS, REV~N, REV^.\n"
 		     "Exit status: 0 ok, 1 failed or refused, 2 usage error, 3 corruption found.\n"
 		     "'mvm help COMMAND' or 'mvm COMMAND --help' for details.\n");
 }

@@ -29,6 +29,21 @@ static const char *const migrations[] = {
 	"CREATE TABLE audit(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
 	"  actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL,"
 	"  before TEXT, after TEXT, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);",
+	/* 3: the model registry */
+	"CREATE TABLE models(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+	"  description TEXT NOT NULL, created INTEGER NOT NULL, author TEXT NOT NULL,"
+	"  archived INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE model_versions(model INTEGER NOT NULL, number INTEGER NOT NULL,"
+	"  version BLOB NOT NULL, path TEXT, note TEXT, state TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, author TEXT NOT NULL,"
+	"  PRIMARY KEY(model, number)) WITHOUT ROWID;"
+	"CREATE TABLE model_metrics(model INTEGER NOT NULL, number INTEGER NOT NULL,"
+	"  key TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY(model, number, key)) WITHOUT ROWID;"
+	"CREATE TABLE model_aliases(model INTEGER NOT NULL, alias TEXT NOT NULL,"
+	"  number INTEGER NOT NULL, time INTEGER NOT NULL, PRIMARY KEY(model, alias)) WITHOUT ROWID;"
+	"CREATE TABLE model_states(id INTEGER PRIMARY KEY, model INTEGER NOT NULL,"
+	"  number INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,"
+	"  time INTEGER NOT NULL, actor TEXT NOT NULL);",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))
