@@ -14,5 +14,6 @@
 #include "mvm/maint.h"
 #include "mvm/audit.h"
 #include "mvm/registry.h"
+#include "mvm/release.h"
 
 #endif

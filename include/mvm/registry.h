@@ -115,6 +115,43 @@ int mvm_model_alias_delete(mvm_repo *repo, const char *name, const char *alias);
 /** Move a version to a later state. @return 0, MVM_ECONFLICT for a backward or repeated move. */
 int mvm_model_state_set(mvm_repo *repo, const char *name, const char *ver, mvm_model_state to);
 
+/* ---- gates and protection (used by change requests, mvm/release.h) ---- */
+
+typedef struct {
+	char **rules;              /* metric rules: "accuracy>=current", "loss<0.5" */
+	size_t nrules;
+	char *exec;                /* command run on the checked-out candidate, or NULL */
+} mvm_model_gates;
+
+/*
+ * Set a model's gates. With nrules > 0 the metric rules are replaced; with
+ * `exec` set the exec gate is replaced ("" removes it); `clear` removes
+ * everything (then give neither). Rules are parsed first: a bad rule
+ * changes nothing (MVM_EUSAGE).
+ */
+int mvm_model_gates_set(mvm_repo *repo, const char *name, const char *const *rules, size_t nrules,
+			const char *exec, int clear);
+int mvm_model_gates_get(mvm_model_gates *out, mvm_repo *repo, const char *name);
+void mvm_model_gates_dispose(mvm_model_gates *g);
+
+typedef struct {
+	char *target;              /* alias or environment name */
+	int approvals;             /* approvals a change request to it needs */
+} mvm_protection;
+
+/*
+ * Protect `target` (the alias and the environment of that name): direct
+ * moves are refused, only change requests with `approvals` approvals may
+ * move it. With target NULL, set the approvals every change request of the
+ * model needs (default 1).
+ */
+int mvm_model_protect(mvm_repo *repo, const char *name, const char *target, int approvals);
+/** @return 0, MVM_ENOTFOUND if it was not protected. */
+int mvm_model_unprotect(mvm_repo *repo, const char *name, const char *target);
+/** Protected targets by name and the model's default approvals. Free with mvm_protections_free. */
+int mvm_model_protections(mvm_protection **out, size_t *count, int *approvals, mvm_repo *repo, const char *name);
+void mvm_protections_free(mvm_protection *p, size_t count);
+
 /** Resolve `ver` (number or alias) of a model to its number and version id. */
 int mvm_model_resolve(int64_t *number, mvm_oid *id, mvm_repo *repo, const char *name, const char *ver);
 

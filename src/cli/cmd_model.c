@@ -8,11 +8,13 @@
 #include "cli.h"
 
 /* Options of every subcommand; each subcommand says which it accepts. */
-enum { O_DESC = 1, O_PATH = 2, O_NOTE = 4, O_DELETE = 8, O_JSON = 16 };
+enum { O_DESC = 1, O_PATH = 2, O_NOTE = 4, O_DELETE = 8, O_EXEC = 16, O_CLEAR = 32, O_APPROVALS = 64,
+       O_JSON = 128 };
 
 typedef struct {
 	unsigned seen;
-	const char *description, *path, *note;
+	const char *description, *path, *note, *exec;
+	int approvals;
 } model_opts;
 
 typedef struct {
@@ -190,19 +192,71 @@ static int sub_list(cli_ctx *ctx, const model_opts *o, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static json_t *gates_json(const mvm_model_gates *g)
+{
+	json_t *o = json_object(), *rules = json_array();
+	size_t i;
+
+	for (i = 0; i < g->nrules; i++)
+		json_array_append_new(rules, json_string(g->rules[i]));
+	json_object_set_new(o, "rules", rules);
+	json_object_set_new(o, "exec", str_or_null(g->exec));
+	return o;
+}
+
+static json_t *protected_json(const mvm_protection *p, size_t n)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_object_set_new(o, p[i].target, json_integer(p[i].approvals));
+	return o;
+}
+
+static void print_release_settings(const mvm_model_gates *g, const mvm_protection *p, size_t np, int approvals)
+{
+	size_t i;
+
+	printf("\nChange requests need %d approval%s", approvals, approvals == 1 ? "" : "s");
+	for (i = 0; i < np; i++)
+		printf("%s%s (%d)", i ? ", " : "; protected: ", p[i].target, p[i].approvals);
+	printf("\n");
+	for (i = 0; i < g->nrules; i++)
+		printf("Gate: %s\n", g->rules[i]);
+	if (g->exec)
+		printf("Gate: exec %s\n", g->exec);
+}
+
 static int sub_show(cli_ctx *ctx, const model_opts *o, int argc, char **argv)
 {
+	mvm_model_gates g = { NULL, 0, NULL };
+	mvm_protection *p = NULL;
 	mvm_model *m = NULL;
-	int error;
+	size_t np = 0;
+	int approvals = 1, error;
 
 	(void)argc;
-	if ((error = mvm_model_get(&m, ctx->repo, argv[0])) < 0)
+	if ((error = mvm_model_get(&m, ctx->repo, argv[0])) < 0 ||
+	    (error = mvm_model_gates_get(&g, ctx->repo, argv[0])) < 0 ||
+	    (error = mvm_model_protections(&p, &np, &approvals, ctx->repo, argv[0])) < 0) {
+		mvm_model_free(m);
+		mvm_model_gates_dispose(&g);
 		return cli_fail(error);
-	if (o->seen & O_JSON)
-		cli_json_print(model_json(m, 1));
-	else
+	}
+	if (o->seen & O_JSON) {
+		json_t *j = model_json(m, 1);
+		json_object_set_new(j, "gates", gates_json(&g));
+		json_object_set_new(j, "approvals", json_integer(approvals));
+		json_object_set_new(j, "protected", protected_json(p, np));
+		cli_json_print(j);
+	} else {
 		print_model(m);
+		print_release_settings(&g, p, np, approvals);
+	}
 	mvm_model_free(m);
+	mvm_model_gates_dispose(&g);
+	mvm_protections_free(p, np);
 	return EXIT_OK;
 }
 
@@ -325,6 +379,74 @@ static int sub_state(cli_ctx *ctx, const model_opts *o, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int sub_gate(cli_ctx *ctx, const model_opts *o, int argc, char **argv)
+{
+	mvm_model_gates g = { NULL, 0, NULL };
+	size_t i;
+	int error;
+
+	if (argc > 1 || (o->seen & (O_EXEC | O_CLEAR))) {
+		if ((error = mvm_model_gates_set(ctx->repo, argv[0], (const char *const *)argv + 1, (size_t)(argc - 1),
+						 o->exec, !!(o->seen & O_CLEAR))) < 0)
+			return cli_fail(error);
+	}
+	if ((error = mvm_model_gates_get(&g, ctx->repo, argv[0])) < 0)
+		return cli_fail(error);
+	if (o->seen & O_JSON) {
+		cli_json_print(gates_json(&g));
+	} else {
+		for (i = 0; i < g.nrules; i++)
+			printf("%s\n", g.rules[i]);
+		if (g.exec)
+			printf("exec: %s\n", g.exec);
+		if (!g.nrules && !g.exec)
+			printf("No gates: change requests of %s need only approvals\n", argv[0]);
+	}
+	mvm_model_gates_dispose(&g);
+	return EXIT_OK;
+}
+
+static int list_protections(cli_ctx *ctx, const model_opts *o, const char *name)
+{
+	mvm_protection *p = NULL;
+	size_t n = 0, i;
+	int approvals, error;
+
+	if ((error = mvm_model_protections(&p, &n, &approvals, ctx->repo, name)) < 0)
+		return cli_fail(error);
+	if (o->seen & O_JSON) {
+		json_t *j = json_object();
+		json_object_set_new(j, "approvals", json_integer(approvals));
+		json_object_set_new(j, "protected", protected_json(p, n));
+		cli_json_print(j);
+	} else {
+		printf("Change requests of %s need %d approval%s\n", name, approvals, approvals == 1 ? "" : "s");
+		for (i = 0; i < n; i++)
+			printf("protected: %s (%d approval%s)\n", p[i].target, p[i].approvals, p[i].approvals == 1 ? "" : "s");
+	}
+	mvm_protections_free(p, n);
+	return EXIT_OK;
+}
+
+static int sub_protect(cli_ctx *ctx, const model_opts *o, int argc, char **argv)
+{
+	int error;
+
+	if (o->seen & O_DELETE) {
+		if (argc != 2 || (o->seen & O_APPROVALS))
+			return cli_usage(model_cmd(), "wrong arguments; usage: mvm model protect -d NAME TARGET");
+		if ((error = mvm_model_unprotect(ctx->repo, argv[0], argv[1])) < 0)
+			return cli_fail(error);
+		return EXIT_OK;
+	}
+	if (argc == 1 && !(o->seen & O_APPROVALS))
+		return list_protections(ctx, o, argv[0]);
+	if ((error = mvm_model_protect(ctx->repo, argv[0], argc == 2 ? argv[1] : NULL,
+				       (o->seen & O_APPROVALS) ? o->approvals : 1)) < 0)
+		return cli_fail(error);
+	return EXIT_OK;
+}
+
 static const model_sub subs[] = {
 	{ "create", sub_create, O_DESC, 1, 1, "mvm model create NAME [--description TEXT]" },
 	{ "list", sub_list, O_JSON, 0, 0, "mvm model list [--json]" },
@@ -335,6 +457,10 @@ static const model_sub subs[] = {
 	{ "metric", sub_metric, 0, 3, 1000, "mvm model metric NAME VER KEY=NUMBER..." },
 	{ "alias", sub_alias, O_DELETE, 2, 3, "mvm model alias NAME ALIAS VER | mvm model alias -d NAME ALIAS" },
 	{ "state", sub_state, O_JSON, 2, 3, "mvm model state NAME VER [none|staging|production|archived] [--json]" },
+	{ "gate", sub_gate, O_EXEC | O_CLEAR | O_JSON, 1, 1000,
+	  "mvm model gate NAME [RULE...] [--exec CMD] [--clear] [--json]" },
+	{ "protect", sub_protect, O_APPROVALS | O_DELETE | O_JSON, 1, 2,
+	  "mvm model protect NAME [TARGET] [--approvals N] | mvm model protect -d NAME TARGET" },
 	{ NULL, NULL, 0, 0, 0, NULL },
 };
 
@@ -347,6 +473,9 @@ static int model_opt(int c, const char *arg, void *payload)
 	case 'p': o->path = arg; o->seen |= O_PATH; return 0;
 	case 'N': o->note = arg; o->seen |= O_NOTE; return 0;
 	case 'd': o->seen |= O_DELETE; return 0;
+	case 'X': o->exec = arg; o->seen |= O_EXEC; return 0;
+	case 'C': o->seen |= O_CLEAR; return 0;
+	case 'A': o->seen |= O_APPROVALS; return cli_parse_int(&o->approvals, arg, "--approvals", 1, 100);
 	default: return -1;
 	}
 }
@@ -358,6 +487,9 @@ static const char *opt_name(unsigned bit)
 	case O_PATH: return "--path";
 	case O_NOTE: return "--note";
 	case O_DELETE: return "-d";
+	case O_EXEC: return "--exec";
+	case O_CLEAR: return "--clear";
+	case O_APPROVALS: return "--approvals";
 	default: return "--json";
 	}
 }
@@ -367,10 +499,11 @@ int cmd_model(cli_ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "description", required_argument, NULL, 'D' }, { "path", required_argument, NULL, 'p' },
 		{ "note", required_argument, NULL, 'N' }, { "delete", no_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 } };
+		{ "exec", required_argument, NULL, 'X' }, { "clear", no_argument, NULL, 'C' },
+		{ "approvals", required_argument, NULL, 'A' }, { NULL, 0, NULL, 0 } };
 	const cli_command *cmd = model_cmd();
 	const model_sub *s;
-	model_opts o = { 0, NULL, NULL, NULL };
+	model_opts o = { 0, NULL, NULL, NULL, NULL, 1 };
 	cli_common common;
 	unsigned bit;
 	int first, status, n;
@@ -380,7 +513,8 @@ int cmd_model(cli_ctx *ctx, int argc, char **argv)
 	if (common.json)
 		o.seen |= O_JSON;
 	if (first == argc)
-		return cli_usage(cmd, "give a subcommand (create, list, show, archive, register, metric, alias, state)");
+		return cli_usage(cmd, "give a subcommand (create, list, show, archive, register, metric, alias, state, "
+				      "gate, protect)");
 	for (s = subs; s->name && strcmp(s->name, argv[first]); s++)
 		;
 	if (!s->name)

@@ -70,9 +70,36 @@ static const cli_command commands[] = {
 	  "                                        none -> staging -> production -> archived\n"
 	  "                                        (skipping allowed); without STATE,\n"
 	  "                                        print its transition history\n"
+	  "  gate NAME [RULE...] [--exec CMD] [--clear] [--json]\n"
+	  "                                        set (or list) the gates change requests\n"
+	  "                                        must pass: metric rules like\n"
+	  "                                        'accuracy>=current', 'latency_ms<=1.1*current',\n"
+	  "                                        'loss<0.5' (current = the version the\n"
+	  "                                        target holds now); --exec runs CMD on the\n"
+	  "                                        candidate checked out in $MVM_CANDIDATE_DIR\n"
+	  "                                        (exit 0 passes)\n"
+	  "  protect NAME [TARGET] [--approvals N] only change requests may move the alias or\n"
+	  "                                        environment TARGET, with N approvals;\n"
+	  "                                        without TARGET: approvals every change\n"
+	  "                                        request of NAME needs (default 1);\n"
+	  "                                        -d NAME TARGET unprotects; no options lists\n"
 	  "VER is a version number or an alias. NAME@VER and NAME@ALIAS work as\n"
 	  "revisions everywhere (checkout, diff, log, show, ls, cat NAME@3:PATH).\n"
 	  "Every change is audited ('mvm audit --model NAME')." },
+	{ "change", cmd_change, CMD_NEED_REPO, "mvm change SUBCOMMAND ...",
+	  "Propose, check, approve and apply moves of an alias",
+	  "  open NAME VER --to ALIAS [--reason TEXT] [--json]\n"
+	  "                             propose pointing ALIAS at version VER ({\"id\": N})\n"
+	  "  list [--model NAME] [--open] [--json]\n"
+	  "  show ID [--json]           gates evaluated against the version the target\n"
+	  "                             holds now, metrics side by side, tensor-level diff\n"
+	  "  approve ID                 approve as the current user (never the author)\n"
+	  "  reject ID --reason TEXT    close without applying\n"
+	  "  apply ID [--force]         move the target; refused (exit 1, listing what is\n"
+	  "                             missing) unless every gate passes (the exec gate\n"
+	  "                             runs now) and the approvals reach the model's\n"
+	  "                             requirement; --force overrides and is audited\n"
+	  "The user is MVM_USER, else user.name/user.email." },
 	{ "audit", cmd_audit, CMD_NEED_REPO, "mvm audit [--model NAME] [--json] | mvm audit verify [--json]",
 	  "List or verify the audit log of every change",
 	  "Every commit, branch and tag change, gc and registry change appends an entry\n"

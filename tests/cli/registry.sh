@@ -47,7 +47,7 @@ assert_eq "$(json_get "$SCRATCH/list.json" 'sorted(j[0])')" \
 assert_eq "$(json_get "$SCRATCH/list.json" '[j[0]["versions"], j[0]["latest"], j[0]["description"]]')" \
 	"[0, None, 'support assistant']" "empty model in list"
 assert_eq "$(show chat 'sorted(j)')" \
-	"['aliases', 'archived', 'author', 'description', 'name', 'time', 'versions']" "model show --json keys"
+	"['aliases', 'approvals', 'archived', 'author', 'description', 'gates', 'name', 'protected', 'time', 'versions']" "model show --json keys"
 assert_eq "$(show chat '[j["versions"], j["aliases"], j["archived"], j["author"]]')" \
 	"[[], {}, False, 'Test User <test@example.com>']" "empty model"
 refused 1 "no model named 'nope'" mvm model show nope

@@ -44,6 +44,19 @@ static const char *const migrations[] = {
 	"CREATE TABLE model_states(id INTEGER PRIMARY KEY, model INTEGER NOT NULL,"
 	"  number INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,"
 	"  time INTEGER NOT NULL, actor TEXT NOT NULL);",
+	/* 4: change requests, gates, protected targets */
+	"ALTER TABLE models ADD COLUMN approvals INTEGER NOT NULL DEFAULT 1;"
+	"CREATE TABLE model_gates(id INTEGER PRIMARY KEY, model INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL, rule TEXT NOT NULL);"
+	"CREATE TABLE model_protect(model INTEGER NOT NULL, target TEXT NOT NULL,"
+	"  approvals INTEGER NOT NULL, PRIMARY KEY(model, target)) WITHOUT ROWID;"
+	"CREATE TABLE changes(id INTEGER PRIMARY KEY, model INTEGER NOT NULL,"
+	"  number INTEGER NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,"
+	"  strategy TEXT, weight INTEGER, rollback_if TEXT, reason TEXT,"
+	"  author TEXT NOT NULL, created INTEGER NOT NULL, state TEXT NOT NULL,"
+	"  closed INTEGER, closed_by TEXT, close_reason TEXT, forced INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE change_approvals(change INTEGER NOT NULL, approver TEXT NOT NULL,"
+	"  time INTEGER NOT NULL, PRIMARY KEY(change, approver)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -82,7 +82,8 @@ static int set_txn(mvm_repo *repo, void *payload)
 	int error;
 
 	if ((error = mvm_reg_model_id(&model, NULL, repo->db, a->name)) < 0 ||
-	    (error = mvm_reg_number(&number, repo->db, model, a->name, a->ver)) < 0)
+	    (error = mvm_reg_number(&number, repo->db, model, a->name, a->ver)) < 0 ||
+	    (error = mvm_reg_protect_check(repo->db, model, a->name, a->alias, "alias")) < 0)
 		return error;
 	return mvm_reg_alias_move(repo, model, a->name, a->alias, number);
 }
@@ -109,7 +110,8 @@ static int delete_txn(mvm_repo *repo, void *payload)
 		return error;
 	if (!had)
 		return mvm_error_set(MVM_ENOTFOUND, "model '%s' has no alias '%s'", a->name, a->alias);
-	if ((error = mvm_db_prepare(&st, repo->db, "DELETE FROM model_aliases WHERE model = ? AND alias = ?")) < 0)
+	if ((error = mvm_reg_protect_check(repo->db, model, a->name, a->alias, "alias")) < 0 ||
+	    (error = mvm_db_prepare(&st, repo->db, "DELETE FROM model_aliases WHERE model = ? AND alias = ?")) < 0)
 		return error;
 	sqlite3_bind_int64(st, 1, model);
 	sqlite3_bind_text(st, 2, a->alias, -1, SQLITE_STATIC);

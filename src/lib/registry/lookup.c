@@ -123,3 +123,28 @@ int mvm_registry_lookup(mvm_oid *out, mvm_db *db, const char *spec)
 	free(name);
 	return error;
 }
+
+int mvm_reg_metric_get(int *found, double *value, mvm_db *db, int64_t model, int64_t number, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int error;
+
+	*found = 0;
+	if ((error = mvm_db_prepare(&st, db, "SELECT value FROM model_metrics WHERE model = ? AND number = ? AND key = ?")) < 0)
+		return error;
+	sqlite3_bind_int64(st, 1, model);
+	sqlite3_bind_int64(st, 2, number);
+	sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+	if ((error = mvm_db_step_row(db, st)) > 0)
+		*value = sqlite3_column_double(st, 0);
+	sqlite3_finalize(st);
+	*found = error > 0;
+	return error < 0 ? error : 0;
+}
+
+int mvm_reg_target_holder(int64_t *number, mvm_db *db, int64_t model, int is_deploy, const char *target)
+{
+	if (is_deploy)
+		return 0;  /* deployments are not built yet */
+	return alias_number(number, db, model, target);
+}

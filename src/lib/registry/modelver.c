@@ -187,23 +187,6 @@ typedef struct {
 	size_t n;
 } metric_args;
 
-static int old_metric(int *found, double *value, mvm_db *db, int64_t model, int64_t number, const char *key)
-{
-	sqlite3_stmt *st = NULL;
-	int error;
-
-	if ((error = mvm_db_prepare(&st, db, "SELECT value FROM model_metrics WHERE model = ? AND number = ? AND key = ?")) < 0)
-		return error;
-	sqlite3_bind_int64(st, 1, model);
-	sqlite3_bind_int64(st, 2, number);
-	sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-	if ((error = mvm_db_step_row(db, st)) > 0)
-		*value = sqlite3_column_double(st, 0);
-	sqlite3_finalize(st);
-	*found = error > 0;
-	return error < 0 ? error : 0;
-}
-
 static int metric_one(mvm_repo *repo, const metric_args *a, int64_t model, int64_t number, size_t i)
 {
 	mvm_buf object = MVM_BUF_INIT, suffix = MVM_BUF_INIT;
@@ -211,7 +194,7 @@ static int metric_one(mvm_repo *repo, const metric_args *a, int64_t model, int64
 	double old = 0;
 	int found, error;
 
-	if ((error = old_metric(&found, &old, repo->db, model, number, a->keys[i])) < 0 ||
+	if ((error = mvm_reg_metric_get(&found, &old, repo->db, model, number, a->keys[i])) < 0 ||
 	    (error = put_metric(repo->db, model, number, a->keys[i], a->values[i])) < 0 ||
 	    (error = mvm_buf_printf(&suffix, "/metric/%s", a->keys[i])) < 0 ||
 	    (error = object_name(&object, a->name, number, suffix.ptr)) < 0)

@@ -65,7 +65,7 @@ int mvm_reg_txn(mvm_repo *repo, int (*fn)(mvm_repo *repo, void *payload), void *
 
 	if ((error = mvm_db_begin(repo->db)) < 0)
 		return error;
-	if ((error = fn(repo, payload)) == 0)
+	if ((error = fn(repo, payload)) >= 0)
 		error = mvm_db_commit(repo->db);
 	if (error < 0)
 		mvm_db_rollback(repo->db);
