@@ -1,11 +1,17 @@
 /*
- * mvm/release.h: change requests: proposals to move a model's alias (or,
- * with deployments, an environment) to a version, checked by the model's
- * gates and approved by someone other than their author before they apply.
+ * mvm/release.h: shipping model versions.
  *
- * Gates (mvm_model_gates_set) compare the candidate's metrics with those of
- * the version the target holds now ("current"); an exec gate runs a
- * command on the candidate checked out into a temporary folder.
+ * Change requests propose moving a model's alias, or deploying a version
+ * to an environment; the model's gates (mvm_model_gates_set) compare the
+ * candidate's metrics with those of the version the target holds now
+ * ("current"), an exec gate runs a command on the candidate checked out
+ * into a temporary folder, and someone other than the author approves.
+ *
+ * Deployments: an environment ("prod") of a model serves a stable version
+ * and, during a rollout, a candidate: blue-green (deployed, no traffic
+ * until switched) or canary (a share of requests, by a stable hash of the
+ * request key). Health reports are checked against the deployment's
+ * rollback rules; a breach rolls the candidate back automatically.
  */
 #ifndef MVM_RELEASE_H
 #define MVM_RELEASE_H
@@ -108,5 +114,106 @@ int mvm_change_reject(mvm_repo *repo, int64_t id, const char *reason);
  * the change and the audit log).
  */
 int mvm_change_apply(mvm_repo *repo, int64_t id, int force);
+
+/* ---- deployments ---- */
+
+typedef struct {
+	unsigned int version;
+	const char *strategy;              /* "all" (default), "blue-green" or "canary" */
+	int weight;                        /* canary: percent of requests, 1-99; -1 for 10 */
+	const char *const *rollback_if;    /* health rules that trigger a rollback; none keeps the old ones */
+	size_t nrollback_if;
+} mvm_deploy_options;
+
+#define MVM_DEPLOY_OPTIONS_INIT { 1, NULL, -1, NULL, 0 }
+
+typedef struct {
+	char *env;
+	char *strategy;                    /* of the last deployment */
+	int has_stable;
+	int64_t stable;
+	mvm_oid stable_id;
+	int has_candidate;
+	int64_t candidate;
+	mvm_oid candidate_id;
+	int weight;                        /* percent of requests the candidate gets */
+	char **rollback_if;
+	size_t nrollback_if;
+	int64_t time;                      /* last change */
+} mvm_deployment;
+
+/*
+ * Deploy version `ver` to `env`: "all" makes it stable at once; "blue-green"
+ * makes it the candidate with no traffic; "canary" the candidate with
+ * `weight` percent. The first deployment to an environment is always all at
+ * once. @return 0, MVM_ECONFLICT (protected environment, a rollout under way,
+ * already serving it), MVM_ENOTFOUND, MVM_EUSAGE.
+ */
+int mvm_deploy(mvm_repo *repo, const char *name, const char *ver, const char *env, const mvm_deploy_options *o);
+/** Make the candidate stable (blue-green switch, or a canary at once). */
+int mvm_deploy_switch(mvm_repo *repo, const char *name, const char *env);
+/** Raise a canary to `weight` percent; -1 or 100 makes it stable. */
+int mvm_deploy_promote(mvm_repo *repo, const char *name, const char *env, int weight);
+/** Drop the candidate; the stable version keeps serving. */
+int mvm_deploy_abort(mvm_repo *repo, const char *name, const char *env);
+/*
+ * Roll back: drop a candidate if there is one; then with `to` (a version
+ * that was stable in env before) make it stable; without `to` and with no
+ * candidate, return to the previous stable version.
+ */
+int mvm_deploy_rollback(mvm_repo *repo, const char *name, const char *env, const char *to);
+
+typedef struct {
+	int64_t version;                   /* the version the report was about */
+	int breached;                      /* a rollback rule holds */
+	int rolled_back;                   /* ... and the deployment was rolled back */
+	char *rule;                        /* the first rule that holds, or NULL */
+	char *detail;                      /* "error_rate = 0.2 > 0.05", or NULL */
+} mvm_health_result;
+
+/*
+ * Record health values ("key=number") for `ver` in env (NULL: the candidate,
+ * else the stable version) and check the rollback rules; `current` in a
+ * rule is the stable version's latest value. A breach by the candidate
+ * drops it; by a stable version with no candidate, returns to the previous
+ * stable version. Either is recorded in the history and the audit log.
+ */
+int mvm_deploy_health(mvm_health_result *out, mvm_repo *repo, const char *name, const char *env, const char *ver,
+		      const char *const *kvs, size_t n);
+void mvm_health_result_dispose(mvm_health_result *r);
+
+/** Deployments of a model (env NULL: all, by name). Free with mvm_deployments_free. */
+int mvm_deploy_status(mvm_deployment **out, size_t *count, mvm_repo *repo, const char *name, const char *env);
+void mvm_deployments_free(mvm_deployment *d, size_t count);
+
+typedef struct {
+	int64_t time;
+	char *actor;
+	char *event;                       /* deploy, promote, switch, abort, rollback, auto-rollback, breach */
+	int64_t stable_before, stable_after, candidate;  /* 0 when none */
+	int weight;
+	char *detail;                      /* or NULL */
+} mvm_deploy_event;
+
+/** An environment's history, oldest first. */
+int mvm_deploy_history(mvm_deploy_event **out, size_t *count, mvm_repo *repo, const char *name, const char *env);
+void mvm_deploy_history_free(mvm_deploy_event *e, size_t count);
+
+typedef struct {
+	int64_t number;
+	mvm_oid id;
+	char *path;                        /* the version's subpath, or NULL */
+	int is_candidate;
+} mvm_resolution;
+
+/*
+ * Which version env serves to a request with `key` (NULL: the stable one):
+ * the candidate when mvm_deploy_bucket(key) < weight * 100.
+ */
+int mvm_resolve(mvm_resolution *out, mvm_repo *repo, const char *name, const char *env, const char *key);
+void mvm_resolution_dispose(mvm_resolution *r);
+
+/** Stable bucket 0-9999 of a request key: the first 8 bytes of SHA-256(key), big-endian, mod 10000. */
+uint32_t mvm_deploy_bucket(const char *key, size_t len);
 
 #endif

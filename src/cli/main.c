@@ -87,9 +87,12 @@ static const cli_command commands[] = {
 	  "revisions everywhere (checkout, diff, log, show, ls, cat NAME@3:PATH).\n"
 	  "Every change is audited ('mvm audit --model NAME')." },
 	{ "change", cmd_change, CMD_NEED_REPO, "mvm change SUBCOMMAND ...",
-	  "Propose, check, approve and apply moves of an alias",
+	  "Propose, check, approve and apply alias moves and deployments",
 	  "  open NAME VER --to ALIAS [--reason TEXT] [--json]\n"
 	  "                             propose pointing ALIAS at version VER ({\"id\": N})\n"
+	  "  open NAME VER --deploy ENV [--strategy all|blue-green|canary] [--weight PCT]\n"
+	  "       [--rollback-if RULE]... [--reason TEXT] [--json]\n"
+	  "                             propose deploying VER to ENV (as 'mvm deploy')\n"
 	  "  list [--model NAME] [--open] [--json]\n"
 	  "  show ID [--json]           gates evaluated against the version the target\n"
 	  "                             holds now, metrics side by side, tensor-level diff\n"
@@ -100,6 +103,39 @@ static const cli_command commands[] = {
 	  "                             runs now) and the approvals reach the model's\n"
 	  "                             requirement; --force overrides and is audited\n"
 	  "The user is MVM_USER, else user.name/user.email." },
+	{ "deploy", cmd_deploy, CMD_NEED_REPO, "mvm deploy NAME VER --env ENV [options] | mvm deploy SUBCOMMAND ...",
+	  "Roll a model version out to an environment",
+	  "  NAME VER --env ENV [--strategy all|blue-green|canary] [--weight PCT]\n"
+	  "           [--rollback-if RULE]...\n"
+	  "                     all: VER serves everything at once; blue-green: VER is\n"
+	  "                     deployed beside the stable version with no traffic until\n"
+	  "                     'switch'; canary: VER gets PCT% of requests (default 10).\n"
+	  "                     The first deployment to ENV is always all at once.\n"
+	  "                     --rollback-if replaces ENV's health rules (e.g.\n"
+	  "                     'error_rate>0.05', 'latency_ms>1.5*current'). Refused\n"
+	  "                     for a protected ENV: use 'mvm change open --deploy'.\n"
+	  "  switch NAME --env ENV              make the candidate stable\n"
+	  "  promote NAME --env ENV [--weight PCT]\n"
+	  "                     raise a canary to PCT%; without --weight make it stable\n"
+	  "  abort NAME --env ENV               drop the candidate\n"
+	  "  health NAME --env ENV [--version VER] KEY=NUMBER... [--json]\n"
+	  "                     report health (of the candidate, else the stable\n"
+	  "                     version); when a rollback rule holds, the candidate is\n"
+	  "                     rolled back (a stable version without a rollout returns\n"
+	  "                     to the previous one) and the history says why. In rules,\n"
+	  "                     current = the stable version's latest value.\n"
+	  "  status NAME [--env ENV] [--json]   what each environment serves\n"
+	  "  history NAME --env ENV [--json]    every change of ENV, oldest first\n"
+	  "Subcommand names take precedence over model names." },
+	{ "resolve", cmd_resolve, CMD_NEED_REPO, "mvm resolve NAME --env ENV [--key KEY] [--json]",
+	  "Which version an environment serves to a request",
+	  "Without --key: the stable version. With --key: the candidate when the key's\n"
+	  "bucket (first 8 bytes of SHA-256(KEY), big-endian, mod 10000) is below\n"
+	  "100 x the canary's percent, so a key always gets the same answer." },
+	{ "rollback", cmd_rollback, CMD_NEED_REPO, "mvm rollback NAME --env ENV [--to VER]",
+	  "Go back to the version an environment served before",
+	  "Drops a candidate if a rollout is under way; otherwise returns to the\n"
+	  "previous stable version. --to VER picks a version that served ENV before." },
 	{ "audit", cmd_audit, CMD_NEED_REPO, "mvm audit [--model NAME] [--json] | mvm audit verify [--json]",
 	  "List or verify the audit log of every change",
 	  "Every commit, branch and tag change, gc and registry change appends an entry\n"

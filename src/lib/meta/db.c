@@ -57,6 +57,16 @@ static const char *const migrations[] = {
 	"  closed INTEGER, closed_by TEXT, close_reason TEXT, forced INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE change_approvals(change INTEGER NOT NULL, approver TEXT NOT NULL,"
 	"  time INTEGER NOT NULL, PRIMARY KEY(change, approver)) WITHOUT ROWID;",
+	/* 5: deployments */
+	"CREATE TABLE deployments(model INTEGER NOT NULL, env TEXT NOT NULL, strategy TEXT NOT NULL,"
+	"  stable INTEGER, candidate INTEGER, weight INTEGER NOT NULL, rollback_if TEXT,"
+	"  updated INTEGER NOT NULL, PRIMARY KEY(model, env)) WITHOUT ROWID;"
+	"CREATE TABLE deploy_history(id INTEGER PRIMARY KEY, model INTEGER NOT NULL, env TEXT NOT NULL,"
+	"  time INTEGER NOT NULL, actor TEXT NOT NULL, event TEXT NOT NULL, stable_before INTEGER,"
+	"  stable_after INTEGER, candidate INTEGER, weight INTEGER NOT NULL, detail TEXT);"
+	"CREATE TABLE deploy_health(model INTEGER NOT NULL, env TEXT NOT NULL, number INTEGER NOT NULL,"
+	"  key TEXT NOT NULL, value REAL NOT NULL, time INTEGER NOT NULL,"
+	"  PRIMARY KEY(model, env, number, key)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -52,10 +52,9 @@ static int check_options(const mvm_change_options *o)
 		return mvm_error_set(MVM_EUSAGE, "--strategy, --weight and --rollback-if apply to --deploy only");
 	if (o->to_alias)
 		return mvm_alias_name_check(o->to_alias, "alias");
-	if ((error = mvm_alias_name_check(o->deploy_env, "environment")) < 0)
+	if ((error = mvm_alias_name_check(o->deploy_env, "environment")) < 0 ||
+	    (error = mvm_reg_deploy_options_check(o->strategy, o->weight)) < 0)
 		return error;
-	if (o->deploy_env)  /* deployments are not built yet */
-		return mvm_error_set(MVM_EUSAGE, "--deploy: deployments are not supported yet");
 	for (i = 0; i < o->nrollback_if; i++)
 		if ((error = mvm_rule_parse(&r, o->rollback_if[i])) < 0)
 			return error;
@@ -377,7 +376,7 @@ static int missing_list(mvm_buf *out, const mvm_gate_result *g, size_t n, const 
 static int move_target(mvm_repo *repo, const mvm_change *c, int64_t model)
 {
 	if (c->is_deploy)
-		return mvm_error_set(MVM_ERROR, "deployments are not supported yet");
+		return mvm_reg_deploy_apply(repo, c, model);
 	return mvm_reg_alias_move(repo, model, c->model, c->target, c->number);
 }
 

@@ -144,7 +144,18 @@ int mvm_reg_metric_get(int *found, double *value, mvm_db *db, int64_t model, int
 
 int mvm_reg_target_holder(int64_t *number, mvm_db *db, int64_t model, int is_deploy, const char *target)
 {
-	if (is_deploy)
-		return 0;  /* deployments are not built yet */
-	return alias_number(number, db, model, target);
+	sqlite3_stmt *st = NULL;
+	int error;
+
+	if (!is_deploy)
+		return alias_number(number, db, model, target);
+	if ((error = mvm_db_prepare(&st, db, "SELECT stable FROM deployments WHERE model = ? AND env = ?"
+					     " AND stable IS NOT NULL")) < 0)
+		return error;
+	sqlite3_bind_int64(st, 1, model);
+	sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+	if ((error = mvm_db_step_row(db, st)) > 0)
+		*number = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return error;
 }

@@ -63,6 +63,32 @@ int mvm_reg_change_state_parse(mvm_change_state *out, const char *s);
 int mvm_reg_change_get(mvm_change **out, int64_t *model, mvm_db *db, int64_t id);
 int mvm_reg_change_load(mvm_change *c, int64_t *model, mvm_db *db, sqlite3_stmt *row);
 
+/* --- deploy.c, health.c --- */
+
+/* An environment's row of `deployments`; numbers are 0 when none. */
+typedef struct {
+	int exists;
+	char strategy[16];
+	int64_t stable, candidate;
+	int weight;
+	char *rules;               /* rollback rules, one per line, or NULL */
+	int64_t time;
+} mvm_dep_row;
+
+int mvm_reg_deploy_options_check(const char *strategy, int weight);
+int mvm_reg_dep_load(mvm_dep_row *r, mvm_db *db, int64_t model, const char *env);
+void mvm_reg_dep_dispose(mvm_dep_row *r);
+/** Save `after`, add a history row and an audit entry ("deploy.<event>"). */
+int mvm_reg_dep_commit(mvm_repo *repo, int64_t model, const char *name, const char *env, const char *event,
+		       const mvm_dep_row *before, const mvm_dep_row *after, const char *detail);
+/** Inside a transaction: deploy `number` to env (check_protect: refuse protected environments). */
+int mvm_reg_deploy_locked(mvm_repo *repo, int64_t model, const char *name, const char *env, int64_t number,
+			  const mvm_deploy_options *o, int check_protect);
+/** Apply a change request's deployment (bypasses protection: the change is the approval). */
+int mvm_reg_deploy_apply(mvm_repo *repo, const mvm_change *c, int64_t model);
+/** The stable version before `stable` became stable (0 when none). */
+int mvm_reg_previous_stable(int64_t *out, mvm_db *db, int64_t model, const char *env, int64_t stable);
+
 /* --- protect.c --- */
 
 /** MVM_ECONFLICT when `target` (an alias or environment) of the model is protected. */
