@@ -354,32 +354,71 @@ done:
 	return error;
 }
 
+extern char **environ;
+
+/* environ plus the gate's variables, built before fork: the child only execs. */
+static char **gate_env(mvm_buf *vars, const char *dir, const char *target, const char *model, int64_t number)
+{
+	size_t n = 0, i, k = 0, off[4];
+	char **env;
+
+	mvm_buf_clear(vars);
+	off[0] = vars->size;
+	mvm_buf_printf(vars, "MVM_CANDIDATE_DIR=%s", dir);
+	mvm_buf_putc(vars, '\0');
+	off[1] = vars->size;
+	mvm_buf_printf(vars, "MVM_CANDIDATE_PATH=%s", target);
+	mvm_buf_putc(vars, '\0');
+	off[2] = vars->size;
+	mvm_buf_printf(vars, "MVM_MODEL=%s", model);
+	mvm_buf_putc(vars, '\0');
+	off[3] = vars->size;
+	if (mvm_buf_printf(vars, "MVM_MODEL_VERSION=%lld", (long long)number) < 0)
+		return NULL;
+	while (environ[n])
+		n++;
+	if (!(env = calloc(n + 5, sizeof(*env))))
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], "MVM_CANDIDATE_", 14) && strncmp(environ[i], "MVM_MODEL=", 10) &&
+		    strncmp(environ[i], "MVM_MODEL_VERSION=", 18))
+			env[k++] = environ[i];
+	for (i = 0; i < 4; i++)
+		env[k++] = vars->ptr + off[i];
+	return env;
+}
+
 static int run_command(int *status, const char *cmd, const char *dir, const char *target, const char *model,
 		       int64_t number)
 {
-	char num[24];
+	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
+	mvm_buf vars = MVM_BUF_INIT;
+	char **env;
 	pid_t pid;
+	int error = 0;
 
-	snprintf(num, sizeof(num), "%lld", (long long)number);
+	if (!(env = gate_env(&vars, dir, target, model, number))) {
+		mvm_buf_dispose(&vars);
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	}
 	fflush(stdout);
 	fflush(stderr);
-	if ((pid = fork()) < 0)
-		return mvm_error_set(MVM_ERROR, "cannot start the exec gate: %s", strerror(errno));
-	if (pid == 0) {
+	if ((pid = fork()) < 0) {
+		error = mvm_error_set(MVM_ERROR, "cannot start the exec gate: %s", strerror(errno));
+	} else if (pid == 0) {
 		dup2(2, 1);  /* the gate's output goes to stderr: mvm's stdout stays clean */
-		if (chdir(dir) < 0)
-			_exit(127);
-		setenv("MVM_CANDIDATE_DIR", dir, 1);
-		setenv("MVM_CANDIDATE_PATH", target, 1);
-		setenv("MVM_MODEL", model, 1);
-		setenv("MVM_MODEL_VERSION", num, 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		if (chdir(dir) == 0)
+			execve("/bin/sh", argv, env);
 		_exit(127);
 	}
-	while (waitpid(pid, status, 0) < 0)
-		if (errno != EINTR)
-			return mvm_error_set(MVM_ERROR, "waiting for the exec gate: %s", strerror(errno));
-	return 0;
+	while (pid > 0 && waitpid(pid, status, 0) < 0)
+		if (errno != EINTR) {
+			error = mvm_error_set(MVM_ERROR, "waiting for the exec gate: %s", strerror(errno));
+			break;
+		}
+	free(env);
+	mvm_buf_dispose(&vars);
+	return error;
 }
 
 int mvm_reg_run_exec_gate(mvm_gate_result *res, mvm_repo *repo, const char *cmd, const char *model,

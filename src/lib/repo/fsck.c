@@ -6,9 +6,9 @@
  *   chunks   every chunk decodes to bytes whose SHA-256 is its id
  *   objects  every object's SHA-256 is its id and it decodes
  *   refs     refs, HEAD, registered model versions and the stage name
- *            existing objects; versions name
- *            their trees and parents, trees their manifests, manifests
- *            their chunks with the right lengths
+ *            existing objects; versions name their trees and parents,
+ *            trees their manifests, manifests their chunks with the right
+ *            lengths
  * Problems are reported one by one; the result is MVM_ECORRUPT if any.
  */
 #include <fcntl.h>

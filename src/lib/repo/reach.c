@@ -2,8 +2,8 @@
  * reach.c: what the repository still needs: every version reachable from
  * a ref, HEAD or a registered model version (through parents), their
  * trees, the manifests of those trees and of the stage, and the chunks of
- * those manifests. Results go
- * into the temp tables live_obj and live_chunk, so memory stays bounded.
+ * those manifests. Results go into the temp tables live_obj and
+ * live_chunk, so memory stays bounded.
  */
 #include <stdio.h>
 #include <stdlib.h>
