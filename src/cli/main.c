@@ -77,7 +77,7 @@ static const cli_command commands[] = {
 	  "                                        'loss<0.5' (current = the version the\n"
 	  "                                        target holds now); --exec runs CMD on the\n"
 	  "                                        candidate checked out in $MVM_CANDIDATE_DIR\n"
-	  "                                        (exit 0 passes)\n"
+	  "                                        (exit 0 passes); --exec '' removes it\n"
 	  "  protect NAME [TARGET] [--approvals N] only change requests may move the alias or\n"
 	  "                                        environment TARGET, with N approvals;\n"
 	  "                                        without TARGET: approvals every change\n"
