@@ -12,5 +12,8 @@
 #include "mvm/worktree.h"
 #include "mvm/inspect.h"
 #include "mvm/maint.h"
+#include "mvm/audit.h"
+#include "mvm/registry.h"
+#include "mvm/release.h"
 
 #endif

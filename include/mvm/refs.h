@@ -12,7 +12,8 @@
 
 /*
  * Resolve a revision: full or unique-prefix id (>= 4 hex), branch, tag,
- * HEAD, with any number of ~N and ^ suffixes (first parent).
+ * HEAD, MODEL@VERSION or MODEL@ALIAS (mvm/registry.h), with any number of
+ * ~N and ^ suffixes (first parent).
  * @return 0, MVM_ENOTFOUND, MVM_EAMBIGUOUS.
  */
 int mvm_revparse(mvm_oid *out, mvm_repo *repo, const char *spec);

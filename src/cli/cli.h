@@ -49,6 +49,9 @@ int cli_parse(cli_common *common, const cli_command *cmd, int argc, char **argv,
 	      const struct option *extra, const char *extra_short,
 	      int (*on_opt)(int c, const char *arg, void *payload), void *payload, int *status);
 
+/** Parse an integer option value in [min, max]; prints a one-line error and returns -1 if bad. */
+int cli_parse_int(int *out, const char *arg, const char *opt, int min, int max);
+
 /** Progress callback for mvm_work_options: a bar on stderr when it is a terminal. */
 void cli_progress(const char *stage, uint64_t done, uint64_t total, void *payload);
 void cli_progress_setup(mvm_work_options *w, cli_ctx *ctx);
@@ -79,6 +82,12 @@ int cmd_tag(cli_ctx *, int, char **);
 int cmd_cat(cli_ctx *, int, char **);
 int cmd_gc(cli_ctx *, int, char **);
 int cmd_fsck(cli_ctx *, int, char **);
+int cmd_model(cli_ctx *, int, char **);
+int cmd_change(cli_ctx *, int, char **);
+int cmd_deploy(cli_ctx *, int, char **);
+int cmd_resolve(cli_ctx *, int, char **);
+int cmd_rollback(cli_ctx *, int, char **);
+int cmd_audit(cli_ctx *, int, char **);
 int cmd_version(cli_ctx *, int, char **);
 int cmd_help(cli_ctx *, int, char **);
 

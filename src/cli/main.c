@@ -54,6 +54,96 @@ static const cli_command commands[] = {
 	{ "gc", cmd_gc, CMD_NEED_REPO, "mvm gc [--quiet] [--json]", "Delete data no version, branch, tag or the stage uses", "" },
 	{ "fsck", cmd_fsck, CMD_NEED_REPO, "mvm fsck [--quiet] [--json]", "Verify every chunk, object and reference",
 	  "Exit status 3 when anything is damaged; each problem is printed with its id." },
+	{ "model", cmd_model, CMD_NEED_REPO, "mvm model SUBCOMMAND ...", "Register, label and promote model versions",
+	  "  create NAME [--description TEXT]      a new model in the registry\n"
+	  "  list [--json]                         all models\n"
+	  "  show NAME [--json]                    versions, states, aliases, metrics\n"
+	  "  archive NAME                          keep readable, refuse new versions\n"
+	  "  register NAME REV [--path SUBPATH] [--note TEXT] [--json]\n"
+	  "                                        pin revision REV as the next version\n"
+	  "                                        number (1, 2, 3...) with its commit's\n"
+	  "                                        params and metrics\n"
+	  "  metric NAME VER KEY=NUMBER...         add or change metrics of a version\n"
+	  "  alias NAME ALIAS VER                  point an alias (production, champion...)\n"
+	  "                                        at a version; -d NAME ALIAS deletes it\n"
+	  "  state NAME VER [STATE] [--json]       move a version forward through\n"
+	  "                                        none -> staging -> production -> archived\n"
+	  "                                        (skipping allowed); without STATE,\n"
+	  "                                        print its transition history\n"
+	  "  gate NAME [RULE...] [--exec CMD] [--clear] [--json]\n"
+	  "                                        set (or list) the gates change requests\n"
+	  "                                        must pass: metric rules like\n"
+	  "                                        'accuracy>=current', 'latency_ms<=1.1*current',\n"
+	  "                                        'loss<0.5' (current = the version the\n"
+	  "                                        target holds now); --exec runs CMD on the\n"
+	  "                                        candidate checked out in $MVM_CANDIDATE_DIR\n"
+	  "                                        (exit 0 passes); --exec '' removes it\n"
+	  "  protect NAME [TARGET] [--approvals N] only change requests may move the alias or\n"
+	  "                                        environment TARGET, with N approvals;\n"
+	  "                                        without TARGET: approvals every change\n"
+	  "                                        request of NAME needs (default 1);\n"
+	  "                                        -d NAME TARGET unprotects; no options lists\n"
+	  "VER is a version number or an alias. NAME@VER and NAME@ALIAS work as\n"
+	  "revisions everywhere (checkout, diff, log, show, ls, cat NAME@3:PATH).\n"
+	  "Every change is audited ('mvm audit --model NAME')." },
+	{ "change", cmd_change, CMD_NEED_REPO, "mvm change SUBCOMMAND ...",
+	  "Propose, check, approve and apply alias moves and deployments",
+	  "  open NAME VER --to ALIAS [--reason TEXT] [--json]\n"
+	  "                             propose pointing ALIAS at version VER ({\"id\": N})\n"
+	  "  open NAME VER --deploy ENV [--strategy all|blue-green|canary] [--weight PCT]\n"
+	  "       [--rollback-if RULE]... [--reason TEXT] [--json]\n"
+	  "                             propose deploying VER to ENV (as 'mvm deploy')\n"
+	  "  list [--model NAME] [--open] [--json]\n"
+	  "  show ID [--json]           gates evaluated against the version the target\n"
+	  "                             holds now, metrics side by side, tensor-level diff\n"
+	  "  approve ID                 approve as the current user (never the author)\n"
+	  "  reject ID --reason TEXT    close without applying\n"
+	  "  apply ID [--force]         move the target; refused (exit 1, listing what is\n"
+	  "                             missing) unless every gate passes (the exec gate\n"
+	  "                             runs now) and the approvals reach the model's\n"
+	  "                             requirement; --force overrides and is audited\n"
+	  "The user is MVM_USER, else user.name/user.email." },
+	{ "deploy", cmd_deploy, CMD_NEED_REPO, "mvm deploy NAME VER --env ENV [options] | mvm deploy SUBCOMMAND ...",
+	  "Roll a model version out to an environment",
+	  "  NAME VER --env ENV [--strategy all|blue-green|canary] [--weight PCT]\n"
+	  "           [--rollback-if RULE]...\n"
+	  "                     all: VER serves everything at once; blue-green: VER is\n"
+	  "                     deployed beside the stable version with no traffic until\n"
+	  "                     'switch'; canary: VER gets PCT% of requests (default 10).\n"
+	  "                     The first deployment to ENV is always all at once.\n"
+	  "                     --rollback-if replaces ENV's health rules (e.g.\n"
+	  "                     'error_rate>0.05', 'latency_ms>1.5*current'). Refused\n"
+	  "                     for a protected ENV: use 'mvm change open --deploy'.\n"
+	  "  switch NAME --env ENV              make the candidate stable\n"
+	  "  promote NAME --env ENV [--weight PCT]\n"
+	  "                     raise a canary to PCT%; without --weight make it stable\n"
+	  "  abort NAME --env ENV               drop the candidate\n"
+	  "  health NAME --env ENV [--version VER] KEY=NUMBER... [--json]\n"
+	  "                     report health (of the candidate, else the stable\n"
+	  "                     version); when a rollback rule holds, the candidate is\n"
+	  "                     rolled back (a stable version without a rollout returns\n"
+	  "                     to the previous one) and the history says why. In rules,\n"
+	  "                     current = the stable version's latest value.\n"
+	  "  status NAME [--env ENV] [--json]   what each environment serves\n"
+	  "  history NAME --env ENV [--json]    every change of ENV, oldest first\n"
+	  "Subcommand names take precedence over model names." },
+	{ "resolve", cmd_resolve, CMD_NEED_REPO, "mvm resolve NAME --env ENV [--key KEY] [--json]",
+	  "Which version an environment serves to a request",
+	  "Without --key: the stable version. With --key: the candidate when the key's\n"
+	  "bucket (first 8 bytes of SHA-256(KEY), big-endian, mod 10000) is below\n"
+	  "100 x the canary's percent, so a key always gets the same answer." },
+	{ "rollback", cmd_rollback, CMD_NEED_REPO, "mvm rollback NAME --env ENV [--to VER]",
+	  "Go back to the version an environment served before",
+	  "Drops a candidate if a rollout is under way; otherwise returns to the\n"
+	  "previous stable version. --to VER picks a version that served ENV before." },
+	{ "audit", cmd_audit, CMD_NEED_REPO, "mvm audit [--model NAME] [--json] | mvm audit verify [--json]",
+	  "List or verify the audit log of every change",
+	  "Every commit, branch and tag change, gc and registry change appends an entry\n"
+	  "(seq, time, actor, action, object, before, after), written in the same\n"
+	  "transaction as the change and chained by SHA-256 over the previous entry.\n"
+	  "--model NAME lists only entries about that model.\n"
+	  "'verify' re-hashes the chain; exit status 3 names the first entry that was\n"
+	  "edited, removed or reordered." },
 	{ "version", cmd_version, 0, "mvm version", "Print mvm's version", "" },
 	{ "help", cmd_help, 0, "mvm help [COMMAND]", "Show help for mvm or a command", "" },
 	{ NULL, NULL, 0, NULL, NULL, NULL },
@@ -85,7 +175,8 @@ static void print_overview(FILE *out)
 		     "mvm versions large model files: chunk-level dedup, tensor-level diff.\n\n");
 	for (c = commands; c->name; c++)
 		fprintf(out, "  %-10s %s\n", c->name, c->summary);
-	fprintf(out, "\nRevisions: id or unique prefix (4+ hex), branch, tag, HEAD, REV~N, REV^.\n"
+	fprintf(out, "\nRevisions: id or unique prefix (4+ hex), branch, tag, HEAD, MODEL@VERSION,\n"
+		     "MODEL@ALIAS, REV~N, REV^.\n"
 		     "Exit status: 0 ok, 1 failed or refused, 2 usage error, 3 corruption found.\n"
 		     "'mvm help COMMAND' or 'mvm COMMAND --help' for details.\n");
 }

@@ -70,6 +70,19 @@ int cli_parse(cli_common *common, const cli_command *cmd, int argc, char **argv,
 	return optind;
 }
 
+int cli_parse_int(int *out, const char *arg, const char *opt, int min, int max)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (end == arg || *end || v < min || v > max) {
+		fprintf(stderr, "mvm: error: %s needs a whole number from %d to %d, not '%s'\n", opt, min, max, arg);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 typedef struct {
 	int enabled;
 	double start, last;

@@ -3,7 +3,7 @@
 # line, and failing mutating commands leave the repository untouched.
 . "$(dirname "$0")/lib.sh"
 
-ALL="init config add rm commit status log show ls diff checkout switch branch tag cat gc fsck version help"
+ALL="init config add rm commit status log show ls diff checkout switch branch tag cat gc fsck model change deploy resolve rollback audit version help"
 
 # --- the command table is what the help lists ---
 mvm help >"$SCRATCH/help"
@@ -35,7 +35,9 @@ expect_exit 2 mvm
 
 # --- every repository command outside a repository: exit 1, points at 'mvm init' ---
 for c in "config" "config user.name" "add x" "rm x" "commit -m x" "commit -a -m x" "status" "log" "show HEAD" \
-	"ls HEAD" "diff" "checkout HEAD" "switch main" "branch" "branch b" "tag" "tag t" "cat HEAD:x" "gc" "fsck"; do
+	"ls HEAD" "diff" "checkout HEAD" "switch main" "branch" "branch b" "tag" "tag t" "cat HEAD:x" "gc" "fsck" \
+	"audit" "audit verify" "model list" "model create m" "change list" "change show 1" \
+	"deploy status m" "deploy m 1 --env prod" "resolve m --env prod" "rollback m --env prod"; do
 	# shellcheck disable=SC2086
 	expect_error 1 "mvm init" mvm $c
 	grep -q "not an mvm repository" "$SCRATCH/err" || fail "'mvm $c' outside a repository: $(cat "$SCRATCH/err")"

@@ -25,6 +25,48 @@ static const char *const migrations[] = {
 	"CREATE TABLE stage(path TEXT PRIMARY KEY, manifest BLOB NOT NULL,"
 	"  mode INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
 	"  ctime_ns INTEGER NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 2: the audit log (hash-chained; docs/FORMAT.md) */
+	"CREATE TABLE audit(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL,"
+	"  before TEXT, after TEXT, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);",
+	/* 3: the model registry */
+	"CREATE TABLE models(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+	"  description TEXT NOT NULL, created INTEGER NOT NULL, author TEXT NOT NULL,"
+	"  archived INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE model_versions(model INTEGER NOT NULL, number INTEGER NOT NULL,"
+	"  version BLOB NOT NULL, path TEXT, note TEXT, state TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, author TEXT NOT NULL,"
+	"  PRIMARY KEY(model, number)) WITHOUT ROWID;"
+	"CREATE TABLE model_metrics(model INTEGER NOT NULL, number INTEGER NOT NULL,"
+	"  key TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY(model, number, key)) WITHOUT ROWID;"
+	"CREATE TABLE model_aliases(model INTEGER NOT NULL, alias TEXT NOT NULL,"
+	"  number INTEGER NOT NULL, time INTEGER NOT NULL, PRIMARY KEY(model, alias)) WITHOUT ROWID;"
+	"CREATE TABLE model_states(id INTEGER PRIMARY KEY, model INTEGER NOT NULL,"
+	"  number INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,"
+	"  time INTEGER NOT NULL, actor TEXT NOT NULL);",
+	/* 4: change requests, gates, protected targets */
+	"ALTER TABLE models ADD COLUMN approvals INTEGER NOT NULL DEFAULT 1;"
+	"CREATE TABLE model_gates(id INTEGER PRIMARY KEY, model INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL, rule TEXT NOT NULL);"
+	"CREATE TABLE model_protect(model INTEGER NOT NULL, target TEXT NOT NULL,"
+	"  approvals INTEGER NOT NULL, PRIMARY KEY(model, target)) WITHOUT ROWID;"
+	"CREATE TABLE changes(id INTEGER PRIMARY KEY, model INTEGER NOT NULL,"
+	"  number INTEGER NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,"
+	"  strategy TEXT, weight INTEGER, rollback_if TEXT, reason TEXT,"
+	"  author TEXT NOT NULL, created INTEGER NOT NULL, state TEXT NOT NULL,"
+	"  closed INTEGER, closed_by TEXT, close_reason TEXT, forced INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE change_approvals(change INTEGER NOT NULL, approver TEXT NOT NULL,"
+	"  time INTEGER NOT NULL, PRIMARY KEY(change, approver)) WITHOUT ROWID;",
+	/* 5: deployments */
+	"CREATE TABLE deployments(model INTEGER NOT NULL, env TEXT NOT NULL, strategy TEXT NOT NULL,"
+	"  stable INTEGER, candidate INTEGER, weight INTEGER NOT NULL, rollback_if TEXT,"
+	"  updated INTEGER NOT NULL, PRIMARY KEY(model, env)) WITHOUT ROWID;"
+	"CREATE TABLE deploy_history(id INTEGER PRIMARY KEY, model INTEGER NOT NULL, env TEXT NOT NULL,"
+	"  time INTEGER NOT NULL, actor TEXT NOT NULL, event TEXT NOT NULL, stable_before INTEGER,"
+	"  stable_after INTEGER, candidate INTEGER, weight INTEGER NOT NULL, detail TEXT);"
+	"CREATE TABLE deploy_health(model INTEGER NOT NULL, env TEXT NOT NULL, number INTEGER NOT NULL,"
+	"  key TEXT NOT NULL, value REAL NOT NULL, time INTEGER NOT NULL,"
+	"  PRIMARY KEY(model, env, number, key)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))

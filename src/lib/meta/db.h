@@ -3,7 +3,8 @@
  *
  * Tables: meta (schema version, format settings, HEAD), config, packs,
  * chunks (the global chunk index), objects (manifests, trees, versions),
- * refs and stage (the index of the next version, with its stat cache).
+ * refs, stage (the index of the next version, with its stat cache) and
+ * audit (the hash-chained log of mutations).
  * Schema changes go through numbered migrations in db.c.
  */
 #ifndef MVM_META_DB_H

@@ -1,6 +1,6 @@
 /*
- * commit.c: stage -> tree -> version -> branch update, in one transaction
- * under the writer lock; the branch moves by compare-and-swap.
+ * commit.c: stage -> tree -> version -> branch update -> audit entry, in one
+ * transaction under the writer lock; the branch moves by compare-and-swap.
  */
 #include <errno.h>
 #include <math.h>
@@ -10,6 +10,7 @@
 
 #include "mvm/refs.h"
 #include "mvm/worktree.h"
+#include "audit/audit_internal.h"
 #include "object/object.h"
 #include "add_internal.h"
 #include "refs_internal.h"
@@ -122,6 +123,9 @@ static int commit_locked(mvm_oid *out, mvm_repo *repo, mvm_version *v)
 		mvm_oid_fmt(hex, out);
 		error = mvm_head_set(repo, hex);
 	}
+	if (!error)
+		error = mvm_audit_record_ids(repo, "commit", strncmp(head.ptr, "refs/", 5) ? "HEAD" : head.ptr,
+					     has_parent ? &parent_id : NULL, out);
 done:
 	mvm_version_free(parent);
 	mvm_buf_dispose(&head);

@@ -5,9 +5,10 @@
  *            bounds); every chunk row points at an entry of its pack's index
  *   chunks   every chunk decodes to bytes whose SHA-256 is its id
  *   objects  every object's SHA-256 is its id and it decodes
- *   refs     refs, HEAD and the stage name existing objects; versions name
- *            their trees and parents, trees their manifests, manifests
- *            their chunks with the right lengths
+ *   refs     refs, HEAD, registered model versions and the stage name
+ *            existing objects; versions name their trees and parents,
+ *            trees their manifests, manifests their chunks with the right
+ *            lengths
  * Problems are reported one by one; the result is MVM_ECORRUPT if any.
  */
 #include <fcntl.h>
@@ -309,7 +310,8 @@ static void check_refs(fsck_ctx *c)
 		check_history(c, &id, "HEAD");
 	else if (error != MVM_ENOTFOUND)
 		report(c, "ref", "HEAD", mvm_error_last());
-	if ((q = query(c, "SELECT name, target FROM refs"))) {
+	if ((q = query(c, "SELECT name, target FROM refs UNION ALL SELECT 'model ' || m.name || '@' || v.number,"
+			  " v.version FROM model_versions v JOIN models m ON m.id = v.model"))) {
 		while (next_row(c, q)) {
 			c->stats->refs++;
 			if (mvm_db_column_oid(&id, q, 1) == 0)

@@ -2,7 +2,7 @@
  * gc.c: drop what nothing reaches, then compact packs.
  *
  * 1. mark live objects and chunks (reach.c);
- * 2. one transaction deletes dead object and chunk rows;
+ * 2. one transaction deletes dead object and chunk rows (and is audited);
  * 3. packs left without rows are deleted; packs with some dead bytes have
  *    their live chunks copied (still encoded) into new packs, which are
  *    sealed and indexed (re-pointing the rows) before the old file goes;
@@ -10,15 +10,26 @@
  * A kill at any point leaves a consistent repository; re-running finishes.
  */
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "mvm/maint.h"
+#include "audit/audit_internal.h"
 #include "util/fs.h"
 #include "reach.h"
 #include "repo_internal.h"
+
+static int audit_gc(mvm_repo *repo, const mvm_gc_stats *stats)
+{
+	char after[96];
+
+	snprintf(after, sizeof(after), "{\"chunks_removed\":%llu,\"objects_removed\":%llu}",
+		 (unsigned long long)stats->chunks_removed, (unsigned long long)stats->objects_removed);
+	return mvm_audit_record(repo, "gc", "repository", NULL, after);
+}
 
 static int delete_dead(mvm_repo *repo, mvm_gc_stats *stats)
 {
@@ -31,6 +42,8 @@ static int delete_dead(mvm_repo *repo, mvm_gc_stats *stats)
 		error = mvm_db_exec(repo->db, "DELETE FROM chunks WHERE id NOT IN (SELECT id FROM live_chunk)");
 		stats->chunks_removed = (uint64_t)sqlite3_changes(repo->db->sql);
 	}
+	if (!error)
+		error = audit_gc(repo, stats);
 	if (!error)
 		error = mvm_db_commit(repo->db);
 	if (error < 0)

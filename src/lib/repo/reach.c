@@ -1,8 +1,9 @@
 /*
  * reach.c: what the repository still needs: every version reachable from
- * a ref or HEAD (through parents), their trees, the manifests of those
- * trees and of the stage, and the chunks of those manifests. Results go
- * into the temp tables live_obj and live_chunk, so memory stays bounded.
+ * a ref, HEAD or a registered model version (through parents), their
+ * trees, the manifests of those trees and of the stage, and the chunks of
+ * those manifests. Results go into the temp tables live_obj and
+ * live_chunk, so memory stays bounded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +100,7 @@ int mvm_reach_mark(mvm_repo *repo)
 	else if (error == MVM_ENOTFOUND)
 		error = 0;
 	if (error < 0 || (error = mvm_db_prepare(&st, repo->db,
-		"SELECT target FROM refs UNION SELECT manifest FROM stage")) < 0)
+		"SELECT target FROM refs UNION SELECT manifest FROM stage UNION SELECT version FROM model_versions")) < 0)
 		return error;
 	while (!error && (error = mvm_db_step_row(repo->db, st)) > 0) {
 		int type = 0;

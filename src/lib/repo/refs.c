@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "mvm/refs.h"
+#include "audit/audit_internal.h"
 #include "object/object.h"
 #include "refs_internal.h"
 #include "repo_internal.h"
@@ -186,12 +187,19 @@ static int create_ref(mvm_repo *repo, const char *kind, const char *name, const 
 
 	if ((error = mvm_ref_name_check(name)) < 0 || (error = mvm_repo_lock(repo)) < 0 ||
 	    (error = mvm_version_read(&v, repo->db, target)) < 0 ||
-	    (error = mvm_buf_printf(&full, "refs/%s/%s", kind, name)) < 0)
+	    (error = mvm_buf_printf(&full, "refs/%s/%s", kind, name)) < 0 ||
+	    (error = mvm_db_begin(repo->db)) < 0)
 		goto done;
 	if ((error = mvm_ref_cas(repo, full.ptr, target, NULL, message)) == MVM_EEXISTS)
 		error = mvm_error_set(MVM_EEXISTS, "%s '%s' already exists",
 				      strcmp(kind, "tags") ? "branch" : "tag", name);
+	if (!error)
+		error = mvm_audit_record_ids(repo, strcmp(kind, "tags") ? "branch.create" : "tag.create", full.ptr,
+					     NULL, target);
+	if (!error)
+		error = mvm_db_commit(repo->db);
 done:
+	mvm_db_rollback(repo->db);
 	mvm_version_free(v);
 	mvm_buf_dispose(&full);
 	return error;
@@ -211,6 +219,7 @@ int mvm_branch_delete(mvm_repo *repo, const char *name)
 {
 	mvm_buf full = MVM_BUF_INIT, head = MVM_BUF_INIT;
 	sqlite3_stmt *st = NULL;
+	mvm_oid old;
 	int error;
 
 	if ((error = mvm_repo_lock(repo)) < 0 || (error = mvm_buf_printf(&full, "refs/heads/%s", name)) < 0 ||
@@ -220,13 +229,19 @@ int mvm_branch_delete(mvm_repo *repo, const char *name)
 		error = mvm_error_set(MVM_ECONFLICT, "cannot delete branch '%s': it is checked out", name);
 		goto done;
 	}
-	if ((error = mvm_db_prepare(&st, repo->db, "DELETE FROM refs WHERE name = ?")) < 0)
+	if ((error = mvm_db_begin(repo->db)) < 0 ||
+	    (error = mvm_db_prepare(&st, repo->db, "DELETE FROM refs WHERE name = ? RETURNING target")) < 0)
 		goto done;
 	sqlite3_bind_text(st, 1, full.ptr, -1, SQLITE_STATIC);
-	if ((error = mvm_db_step_done(repo->db, st)) == 0 && sqlite3_changes(repo->db->sql) == 0)
+	if ((error = mvm_db_step_row(repo->db, st)) == 0)
 		error = mvm_error_set(MVM_ENOTFOUND, "branch '%s' not found", name);
+	else if (error > 0 && (error = mvm_db_column_oid(&old, st, 0)) == 0 &&
+		 (error = mvm_db_step_row(repo->db, st)) == 0 &&
+		 (error = mvm_audit_record_ids(repo, "branch.delete", full.ptr, &old, NULL)) == 0)
+		error = mvm_db_commit(repo->db);
 done:
 	sqlite3_finalize(st);
+	mvm_db_rollback(repo->db);
 	mvm_buf_dispose(&full);
 	mvm_buf_dispose(&head);
 	return error;

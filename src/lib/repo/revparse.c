@@ -1,12 +1,14 @@
 /*
  * revparse.c: revision specs: ids and prefixes, branches, tags, HEAD,
- * followed by any number of ~N and ^ (first-parent steps).
+ * MODEL@VERSION and MODEL@ALIAS (the registry), followed by any number of
+ * ~N and ^ (first-parent steps).
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "object/object.h"
+#include "registry/registry_internal.h"
 #include "refs_internal.h"
 #include "repo_internal.h"
 
@@ -28,6 +30,8 @@ static int resolve_base(mvm_oid *out, mvm_repo *repo, const char *name)
 
 	if (!strcmp(name, "HEAD"))
 		return mvm_head_id(out, repo);
+	if (strchr(name, '@'))  /* never in ref names or ids */
+		return mvm_registry_lookup(out, repo->db, name);
 	if (mvm_buf_printf(&full, "refs/heads/%s", name) == 0 && mvm_ref_read(out, repo, full.ptr) == 0)
 		goto found;
 	mvm_buf_clear(&full);
