@@ -53,6 +53,41 @@ say "Going back to the base model: mvm checkout HEAD~1"
 echo "verifying with sha256sum:"
 sha256sum -c "$DEMO/v1.sha256"
 
+say "Releasing: register both versions of the model 'chat' and serve version 1 in prod"
+"$MVM" switch -q main
+"$MVM" model create chat --description "demo assistant"
+"$MVM" model register chat HEAD~1 --note "base"
+"$MVM" model metric chat 1 accuracy=0.81 latency_ms=40
+"$MVM" model register chat HEAD --note "fine-tune"
+"$MVM" deploy chat 1 --env prod
+"$MVM" model gate chat 'accuracy>=current' 'latency_ms<=1.1*current'
+"$MVM" model protect chat prod
+
+say "A change request to canary version 2 at 10%: gates fail until version 2 has its metrics"
+cr=$("$MVM" change open chat 2 --deploy prod --strategy canary --weight 10 \
+	--rollback-if 'error_rate>0.05' --reason "domain fine-tune" --json |
+	/usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+"$MVM" change apply "$cr" || echo "(refused, as it should be: no metrics, no approval)"
+"$MVM" model metric chat 2 accuracy=0.86 latency_ms=41
+MVM_USER="Reviewer <reviewer@example.com>" "$MVM" change approve "$cr"
+"$MVM" change show "$cr" | head -20
+"$MVM" change apply "$cr"
+"$MVM" deploy status chat --env prod
+echo "which version serves each request key (stable hash; ~10% get version 2):"
+for key in user-1 user-2 user-3 user-4 user-5 user-6 user-7 user-8; do
+	printf '  %s -> chat version %s\n' "$key" \
+		"$("$MVM" resolve chat --env prod --key "$key" --json | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')"
+done
+
+say "The canary misbehaves: a health report breaks the rollback rule"
+"$MVM" deploy health chat --env prod error_rate=0.09
+"$MVM" deploy status chat --env prod
+"$MVM" deploy history chat --env prod
+
+say "Every change above is in the hash-chained audit log"
+"$MVM" audit --model chat | tail -8
+"$MVM" audit verify
+
 say "Checking the whole repository: mvm fsck"
 "$MVM" fsck
 say "Done. Everything above ran in a throwaway folder, now removed."

@@ -1,11 +1,13 @@
 /*
  * restore.c: write one stored file into the working tree.
  *
- * Chunks are decoded on the pool in batches of ~8 MiB, written in order by
- * the calling thread through the sequential writer (O_DIRECT where the file
- * system allows: no page-cache copy), and hashed on a second thread; the
- * whole-file SHA-256 must match the manifest before the temp file is
- * renamed over the destination, so a damaged store never yields a wrong file.
+ * Chunks are decoded on the pool in batches of ~8 MiB, one worker per
+ * batch in flight (a worker waiting on a pack read leaves the core to the
+ * others), written in order by the calling thread through the sequential
+ * writer (O_DIRECT where the file system allows: no page-cache copy), and
+ * hashed on a second thread; the whole-file SHA-256 must match the
+ * manifest before the temp file is renamed over the destination, so a
+ * damaged store never yields a wrong file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,7 +155,7 @@ int mvm_restore_init(mvm_restore *r, mvm_repo *repo)
 	r->out.fd = -1;
 	if (!(r->batches = calloc(RESTORE_BATCHES, sizeof(rbatch))))
 		return mvm_error_set(MVM_ERROR, "out of memory");
-	if ((error = mvm_pool_new(&r->pool, 0)) < 0 || (error = mvm_pool_new(&r->hasher, 1)) < 0)
+	if ((error = mvm_pool_new(&r->pool, RESTORE_BATCHES)) < 0 || (error = mvm_pool_new(&r->hasher, 1)) < 0)
 		return error;
 	return 0;
 }
