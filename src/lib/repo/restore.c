@@ -34,6 +34,8 @@ typedef struct {
 	size_t first, count;
 	unsigned char *buf;
 	size_t cap, len;
+	mvm_chunk_loc *locs;          /* count entries */
+	size_t locs_cap;
 	mvm_buf scratch;
 	int error;
 	char msg[256];
@@ -46,16 +48,18 @@ static void decode_run(mvm_job *job)
 	size_t i, off = 0;
 	int error = 0;
 
-	for (i = b->first; i < b->first + b->count && !error; i++) {
-		mvm_chunk_loc loc;
-		if ((error = mvm_store_locate(&loc, b->repo->store, &b->m->chunks[i].id)) < 0)
+	/* locate every chunk first and start reading them all, then decode in order */
+	for (i = 0; i < b->count && !error; i++) {
+		if ((error = mvm_store_locate(&b->locs[i], b->repo->store, &b->m->chunks[b->first + i].id)) < 0)
 			break;
-		if (loc.raw_len != b->m->chunks[i].len) {
+		if (b->locs[i].raw_len != b->m->chunks[b->first + i].len)
 			error = mvm_error_set(MVM_ECORRUPT, "chunk length in the store does not match the manifest");
-			break;
-		}
-		error = mvm_store_read(b->buf + off, b->repo->store, &loc, &b->scratch);
-		off += loc.raw_len;
+		else
+			mvm_store_prefetch(b->repo->store, &b->locs[i]);
+	}
+	for (i = 0; i < b->count && !error; i++) {
+		error = mvm_store_read(b->buf + off, b->repo->store, &b->locs[i], &b->scratch);
+		off += b->locs[i].raw_len;
 	}
 	if (error < 0) {
 		b->error = error;
@@ -87,6 +91,12 @@ static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next)
 	while (*next < m->nchunks && (b->len == 0 || b->len + m->chunks[*next].len <= RESTORE_BATCH))
 		b->len += m->chunks[(*next)++].len;
 	b->count = *next - b->first;
+	if (b->count > b->locs_cap) {
+		free(b->locs);
+		if (!(b->locs = malloc(b->count * sizeof(*b->locs))))
+			return mvm_error_set(MVM_ERROR, "out of memory for checkout buffers");
+		b->locs_cap = b->count;
+	}
 	if (b->len > b->cap) {
 		free(b->buf);
 		if (!(b->buf = malloc(b->len)))
@@ -170,6 +180,7 @@ void mvm_restore_dispose(mvm_restore *r)
 	mvm_seqfile_dispose(&r->out);
 	for (k = 0; b && k < RESTORE_BATCHES; k++) {
 		free(b[k].buf);
+		free(b[k].locs);
 		mvm_buf_dispose(&b[k].scratch);
 	}
 	free(b);

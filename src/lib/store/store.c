@@ -173,6 +173,20 @@ static int pack_fd_locked(int *out, mvm_store *st, int64_t pack)
 	return 0;
 }
 
+void mvm_store_prefetch(mvm_store *st, const mvm_chunk_loc *loc)
+{
+	mvm_chunk_loc base;
+	int fd;
+
+	pthread_mutex_lock(&st->lock);
+	if (pack_fd_locked(&fd, st, loc->pack) == 0)
+		posix_fadvise(fd, (off_t)loc->offset, loc->stored_len, POSIX_FADV_WILLNEED);
+	if (loc->has_base && locate_locked(&base, st, &loc->base) == 0 && pack_fd_locked(&fd, st, base.pack) == 0)
+		posix_fadvise(fd, (off_t)base.offset, base.stored_len, POSIX_FADV_WILLNEED);
+	mvm_error_clear();
+	pthread_mutex_unlock(&st->lock);
+}
+
 int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc)
 {
 	int fd = -1, error;

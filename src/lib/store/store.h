@@ -45,6 +45,12 @@ int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *
 int mvm_store_root(mvm_oid *out, mvm_store *st, const mvm_oid *id);
 /** Read stored (still encoded) bytes of the chunk at loc into out. */
 int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc);
+/*
+ * Ask the kernel to start reading the chunk at loc, and its base when it
+ * is a delta, so that a read soon after finds them cached. Only a hint:
+ * errors are ignored.
+ */
+void mvm_store_prefetch(mvm_store *st, const mvm_chunk_loc *loc);
 /** Locate and decode one chunk into out. */
 int mvm_store_get(mvm_buf *out, mvm_store *st, const mvm_oid *id);
 
