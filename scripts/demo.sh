@@ -73,11 +73,15 @@ MVM_USER="Reviewer <reviewer@example.com>" "$MVM" change approve "$cr"
 "$MVM" change show "$cr" | head -20
 "$MVM" change apply "$cr"
 "$MVM" deploy status chat --env prod
-echo "which version serves each request key (stable hash; ~10% get version 2):"
-for key in user-1 user-2 user-3 user-4 user-5 user-6 user-7 user-8; do
-	printf '  %s -> chat version %s\n' "$key" \
-		"$("$MVM" resolve chat --env prod --key "$key" --json | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')"
+echo "which version serves a request: a stable hash of its key, ~10% of keys get version 2"
+v2=0
+for i in $(seq 1 50); do
+	v=$("$MVM" resolve chat --env prod --key "user-$i" --json |
+		/usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
+	[ "$i" -le 3 ] && echo "  user-$i -> chat version $v"
+	[ "$v" = 2 ] && v2=$((v2 + 1))
 done
+echo "  ... $v2 of 50 keys get version 2"
 
 say "The canary misbehaves: a health report breaks the rollback rule"
 "$MVM" deploy health chat --env prod error_rate=0.09
