@@ -150,29 +150,53 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 	}
 }
 
+/*
+ * Pass 1: ids and dedup lookups; for new chunks with a base, ask the
+ * kernel to start reading the base now (cold packs would otherwise stall
+ * this worker on every one). Pass 2: encode the new chunks.
+ */
+static int identify_chunks(batch *b, mvm_store *store)
+{
+	size_t i, off = 0;
+	mvm_chunk_loc loc;
+	int error = 0, has;
+
+	for (i = 0; i < b->nchunks && !error; i++) {
+		if ((error = mvm_sha256_buf(&b->ids[i], b->buf + off, b->lens[i])) < 0)
+			break;
+		off += b->lens[i];
+		b->is_new[i] = 0;
+		b->is_delta[i] = 0;
+		if (!store)
+			continue;
+		if ((has = mvm_store_has(store, &b->ids[i])) < 0) {
+			error = has;
+			break;
+		}
+		b->is_new[i] = !has;
+		if (!has && b->has_base[i]) {
+			if (mvm_store_locate(&loc, store, &b->bases[i]) == 0)
+				mvm_store_prefetch(store, &loc);
+			else
+				mvm_error_clear(); /* encode_chunk copes with a missing base */
+		}
+	}
+	return error;
+}
+
 static void chunk_job_run(mvm_job *job)
 {
 	batch *b = (batch *)job;
 	mvm_store *store = b->s->scan->store;
-	size_t i, off = 0, out_off = 0;
-	int error = 0, has;
+	size_t i, off = 0, out_off = 0, n;
+	int error = identify_chunks(b, store);
 
 	for (i = 0; i < b->nchunks && !error; i++) {
-		const unsigned char *p = b->buf + off;
-		size_t n;
-
-		if ((error = mvm_sha256_buf(&b->ids[i], p, b->lens[i])) < 0)
-			break;
-		b->is_new[i] = 0;
-		b->is_delta[i] = 0;
-		if (store && (has = mvm_store_has(store, &b->ids[i])) == 0) {
+		if (b->is_new[i]) {
 			b->out_off[i] = out_off;
-			b->is_new[i] = 1;
-			error = encode_chunk(b, i, p, &n);
+			error = encode_chunk(b, i, b->buf + off, &n);
 			b->out_len[i] = (uint32_t)n;
 			out_off += mvm_codec_bound(b->lens[i]);
-		} else if (store && has < 0) {
-			error = has;
 		}
 		off += b->lens[i];
 	}
