@@ -52,8 +52,11 @@ static const cli_command commands[] = {
 	{ "cat", cmd_cat, CMD_NEED_REPO, "mvm cat REV:PATH [--tensor NAME]", "Write a file or one tensor to stdout",
 	  "--tensor writes that tensor's raw bytes, decoding only the chunks holding it." },
 	{ "gc", cmd_gc, CMD_NEED_REPO, "mvm gc [--quiet] [--json]", "Delete data no version, branch, tag or the stage uses", "" },
-	{ "fsck", cmd_fsck, CMD_NEED_REPO, "mvm fsck [--quiet] [--json]", "Verify every chunk, object and reference",
-	  "Exit status 3 when anything is damaged; each problem is printed with its id." },
+	{ "fsck", cmd_fsck, CMD_NEED_REPO, "mvm fsck [--quiet] [--json]",
+	  "Verify every chunk, object, reference and the audit log",
+	  "Decodes and re-hashes every chunk, checks every object and reference, and\n"
+	  "re-hashes the audit chain. Exit status 3 when anything is damaged; each\n"
+	  "problem is printed with its id." },
 	{ "model", cmd_model, CMD_NEED_REPO, "mvm model SUBCOMMAND ...", "Register, label and promote model versions",
 	  "  create NAME [--description TEXT]      a new model in the registry\n"
 	  "  list [--json]                         all models\n"

@@ -101,6 +101,9 @@ tamper() {
 	rm -rf t && cp -a repo t
 	sql t/.mvm/mvm.db "$@"
 	(cd t && expect_error 3 "$want" mvm audit verify)
+	# fsck checks the chain too
+	msg=$want
+	(cd t && expect_exit 3 mvm fsck -q && cat "$SCRATCH/out" "$SCRATCH/err" | grep -q "$msg") || fail "fsck missed: $msg"
 }
 want="audit entry 3 was altered"; tamper "UPDATE audit SET actor = 'Mallory <m@example.com>' WHERE seq = 3"
 want="audit entry 2 was altered"; tamper "UPDATE audit SET after = NULL WHERE seq = 2"

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mvm/audit.h"
 #include "mvm/maint.h"
 #include "mvm/refs.h"
 #include "object/object.h"
@@ -328,6 +329,16 @@ static void check_refs(fsck_ctx *c)
 	mvm_db_exec(c->repo->db, "DROP TABLE IF EXISTS temp.fsck_seen");
 }
 
+/* The audit log's hash chain (mvm audit verify does the same on its own). */
+static void check_audit(fsck_ctx *c)
+{
+	uint64_t count = 0;
+
+	if (mvm_audit_verify(&count, c->repo) < 0)
+		report(c, "audit", "log", mvm_error_last());
+	mvm_error_clear();
+}
+
 int mvm_fsck(mvm_fsck_stats *out, mvm_repo *repo, mvm_fsck_cb cb, void *payload,
 	     mvm_progress_cb progress, void *progress_payload)
 {
@@ -344,6 +355,7 @@ int mvm_fsck(mvm_fsck_stats *out, mvm_repo *repo, mvm_fsck_cb cb, void *payload,
 	check_packs(&c);
 	check_objects(&c);
 	check_refs(&c);
+	check_audit(&c);
 	if (out->problems)
 		return mvm_error_set(MVM_ECORRUPT, "%llu problem%s found", (unsigned long long)out->problems,
 				     out->problems == 1 ? "" : "s");
