@@ -17,22 +17,6 @@ typedef struct {
 	const char *name, *alias, *ver;
 } alias_args;
 
-/* Current target of an alias: 1 and *number when set, 0 when not. */
-static int alias_get(int64_t *number, mvm_db *db, int64_t model, const char *alias)
-{
-	sqlite3_stmt *st = NULL;
-	int error;
-
-	if ((error = mvm_db_prepare(&st, db, "SELECT number FROM model_aliases WHERE model = ? AND alias = ?")) < 0)
-		return error;
-	sqlite3_bind_int64(st, 1, model);
-	sqlite3_bind_text(st, 2, alias, -1, SQLITE_STATIC);
-	if ((error = mvm_db_step_row(db, st)) > 0)
-		*number = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return error;
-}
-
 static int alias_audit(mvm_repo *repo, const char *action, const char *name, const char *alias,
 		       const int64_t *before, const int64_t *after)
 {
@@ -56,7 +40,7 @@ int mvm_reg_alias_move(mvm_repo *repo, int64_t model, const char *name, const ch
 	int64_t old = 0;
 	int had, error;
 
-	if ((had = alias_get(&old, repo->db, model, alias)) < 0)
+	if ((had = mvm_reg_alias_number(&old, repo->db, model, alias)) < 0)
 		return had;
 	if (had && old == number)
 		return 0;
@@ -106,7 +90,7 @@ static int delete_txn(mvm_repo *repo, void *payload)
 	int had, error;
 
 	if ((error = mvm_reg_model_id(&model, NULL, repo->db, a->name)) < 0 ||
-	    (had = error = alias_get(&old, repo->db, model, a->alias)) < 0)
+	    (had = error = mvm_reg_alias_number(&old, repo->db, model, a->alias)) < 0)
 		return error;
 	if (!had)
 		return mvm_error_set(MVM_ENOTFOUND, "model '%s' has no alias '%s'", a->name, a->alias);

@@ -17,9 +17,7 @@
 
 typedef struct {
 	const char *name, *env, *ver;
-	char **keys;
-	double *values;
-	size_t n;
+	mvm_reg_values v;
 	mvm_health_result *out;
 } health_args;
 
@@ -135,9 +133,9 @@ static int report_audit(mvm_repo *repo, const health_args *a, int64_t number)
 	int error;
 
 	mvm_buf_printf(&after, "version %lld:", (long long)number);
-	for (i = 0; i < a->n; i++) {
-		mvm_reg_fmt_number(v, a->values[i]);
-		mvm_buf_printf(&after, " %s=%s", a->keys[i], v);
+	for (i = 0; i < a->v.n; i++) {
+		mvm_reg_fmt_number(v, a->v.values[i]);
+		mvm_buf_printf(&after, " %s=%s", a->v.keys[i], v);
 	}
 	if ((error = mvm_buf_printf(&object, "model/%s/env/%s", a->name, a->env)) == 0)
 		error = mvm_audit_record(repo, "deploy.health", object.ptr, NULL, after.ptr);
@@ -178,8 +176,8 @@ static int health_txn(mvm_repo *repo, void *payload)
 	if ((error = served_number(&number, repo, model, a, &row)) < 0)
 		goto done;
 	a->out->version = number;
-	for (i = 0; i < a->n && !error; i++)
-		error = put_value(repo->db, model, a->env, number, a->keys[i], a->values[i]);
+	for (i = 0; i < a->v.n && !error; i++)
+		error = put_value(repo->db, model, a->env, number, a->v.keys[i], a->v.values[i]);
 	if (error || (error = report_audit(repo, a, number)) < 0 ||
 	    (error = check_rules(a->out, repo->db, model, a->env, &row, number)) < 0)
 		goto done;
@@ -193,29 +191,14 @@ done:
 int mvm_deploy_health(mvm_health_result *out, mvm_repo *repo, const char *name, const char *env, const char *ver,
 		      const char *const *kvs, size_t n)
 {
-	health_args a = { name, env, ver, calloc(n + 1, sizeof(char *)), calloc(n + 1, sizeof(double)), 0, out };
-	size_t i, k;
-	int error = 0;
+	health_args a = { name, env, ver, { NULL, NULL, 0 }, out };
+	int error;
 
 	memset(out, 0, sizeof(*out));
-	if (!a.keys || !a.values)
-		error = mvm_error_set(MVM_ERROR, "out of memory");
-	else if (!n)
-		error = mvm_error_set(MVM_EUSAGE, "give at least one KEY=NUMBER");
-	for (i = 0; i < n && !error; i++) {
-		if ((error = mvm_reg_parse_metric(&a.keys[i], &a.values[i], kvs[i])) < 0)
-			break;
-		a.n++;
-		for (k = 0; k < i && !error; k++)
-			if (!strcmp(a.keys[k], a.keys[i]))
-				error = mvm_error_set(MVM_EUSAGE, "health value %s given twice", a.keys[i]);
-	}
-	if (!error && (error = mvm_alias_name_check(env, "environment")) == 0)
+	if ((error = mvm_reg_values_parse(&a.v, kvs, n, "health value")) == 0 &&
+	    (error = mvm_alias_name_check(env, "environment")) == 0)
 		error = mvm_reg_txn(repo, health_txn, &a);
-	for (i = 0; i < a.n; i++)
-		free(a.keys[i]);
-	free(a.keys);
-	free(a.values);
+	mvm_reg_values_dispose(&a.v);
 	if (error < 0)
 		mvm_health_result_dispose(out);
 	return error;

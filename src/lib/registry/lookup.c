@@ -60,7 +60,7 @@ static int number_exists(mvm_db *db, int64_t model, int64_t number)
 	return error;
 }
 
-static int alias_number(int64_t *number, mvm_db *db, int64_t model, const char *alias)
+int mvm_reg_alias_number(int64_t *number, mvm_db *db, int64_t model, const char *alias)
 {
 	sqlite3_stmt *st = NULL;
 	int error;
@@ -84,7 +84,7 @@ int mvm_reg_number(int64_t *number, mvm_db *db, int64_t model, const char *name,
 			error = mvm_error_set(MVM_ENOTFOUND, "model '%s' has no version %s", name, ver);
 		return error < 0 ? error : 0;
 	}
-	if ((error = alias_number(number, db, model, ver)) == 0)
+	if ((error = mvm_reg_alias_number(number, db, model, ver)) == 0)
 		error = mvm_error_set(MVM_ENOTFOUND, "model '%s' has no version or alias '%s'", name, ver);
 	return error < 0 ? error : 0;
 }
@@ -148,7 +148,7 @@ int mvm_reg_target_holder(int64_t *number, mvm_db *db, int64_t model, int is_dep
 	int error;
 
 	if (!is_deploy)
-		return alias_number(number, db, model, target);
+		return mvm_reg_alias_number(number, db, model, target);
 	if ((error = mvm_db_prepare(&st, db, "SELECT stable FROM deployments WHERE model = ? AND env = ?"
 					     " AND stable IS NOT NULL")) < 0)
 		return error;

@@ -182,9 +182,7 @@ done:
 
 typedef struct {
 	const char *name, *ver;
-	char **keys;
-	double *values;
-	size_t n;
+	mvm_reg_values v;
 } metric_args;
 
 static int metric_one(mvm_repo *repo, const metric_args *a, int64_t model, int64_t number, size_t i)
@@ -194,13 +192,13 @@ static int metric_one(mvm_repo *repo, const metric_args *a, int64_t model, int64
 	double old = 0;
 	int found, error;
 
-	if ((error = mvm_reg_metric_get(&found, &old, repo->db, model, number, a->keys[i])) < 0 ||
-	    (error = put_metric(repo->db, model, number, a->keys[i], a->values[i])) < 0 ||
-	    (error = mvm_buf_printf(&suffix, "/metric/%s", a->keys[i])) < 0 ||
+	if ((error = mvm_reg_metric_get(&found, &old, repo->db, model, number, a->v.keys[i])) < 0 ||
+	    (error = put_metric(repo->db, model, number, a->v.keys[i], a->v.values[i])) < 0 ||
+	    (error = mvm_buf_printf(&suffix, "/metric/%s", a->v.keys[i])) < 0 ||
 	    (error = object_name(&object, a->name, number, suffix.ptr)) < 0)
 		goto done;
 	mvm_reg_fmt_number(before, old);
-	mvm_reg_fmt_number(after, a->values[i]);
+	mvm_reg_fmt_number(after, a->v.values[i]);
 	error = mvm_audit_record(repo, "model.metric", object.ptr, found ? before : NULL, after);
 done:
 	mvm_buf_dispose(&object);
@@ -218,35 +216,19 @@ static int metric_txn(mvm_repo *repo, void *payload)
 	if ((error = mvm_reg_model_id(&model, NULL, repo->db, a->name)) < 0 ||
 	    (error = mvm_reg_number(&number, repo->db, model, a->name, a->ver)) < 0)
 		return error;
-	for (i = 0; i < a->n && !error; i++)
+	for (i = 0; i < a->v.n && !error; i++)
 		error = metric_one(repo, a, model, number, i);
 	return error;
 }
 
 int mvm_model_metric_set(mvm_repo *repo, const char *name, const char *ver, const char *const *kvs, size_t n)
 {
-	metric_args a = { name, ver, calloc(n + 1, sizeof(char *)), calloc(n + 1, sizeof(double)), 0 };
-	size_t i, k;
-	int error = 0;
+	metric_args a = { name, ver, { NULL, NULL, 0 } };
+	int error;
 
-	if (!a.keys || !a.values)
-		error = mvm_error_set(MVM_ERROR, "out of memory");
-	else if (!n)
-		error = mvm_error_set(MVM_EUSAGE, "give at least one KEY=NUMBER");
-	for (i = 0; i < n && !error; i++) {
-		if ((error = mvm_reg_parse_metric(&a.keys[i], &a.values[i], kvs[i])) < 0)
-			break;
-		a.n++;
-		for (k = 0; k < i && !error; k++)
-			if (!strcmp(a.keys[k], a.keys[i]))
-				error = mvm_error_set(MVM_EUSAGE, "metric %s given twice", a.keys[i]);
-	}
-	if (!error)
+	if ((error = mvm_reg_values_parse(&a.v, kvs, n, "metric")) == 0)
 		error = mvm_reg_txn(repo, metric_txn, &a);
-	for (i = 0; i < a.n; i++)
-		free(a.keys[i]);
-	free(a.keys);
-	free(a.values);
+	mvm_reg_values_dispose(&a.v);
 	return error;
 }
 

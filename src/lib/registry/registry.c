@@ -89,6 +89,40 @@ int mvm_reg_parse_metric(char **key, double *value, const char *kv)
 	return 0;
 }
 
+int mvm_reg_values_parse(mvm_reg_values *out, const char *const *kvs, size_t n, const char *what)
+{
+	size_t i, k;
+	int error = 0;
+
+	out->n = 0;
+	out->keys = calloc(n + 1, sizeof(char *));
+	out->values = calloc(n + 1, sizeof(double));
+	if (!out->keys || !out->values)
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	if (!n)
+		return mvm_error_set(MVM_EUSAGE, "give at least one KEY=NUMBER");
+	for (i = 0; i < n && !error; i++) {
+		if ((error = mvm_reg_parse_metric(&out->keys[i], &out->values[i], kvs[i])) < 0)
+			break;
+		out->n++;
+		for (k = 0; k < i && !error; k++)
+			if (!strcmp(out->keys[k], out->keys[i]))
+				error = mvm_error_set(MVM_EUSAGE, "%s %s given twice", what, out->keys[i]);
+	}
+	return error;
+}
+
+void mvm_reg_values_dispose(mvm_reg_values *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		free(v->keys[i]);
+	free(v->keys);
+	free(v->values);
+	memset(v, 0, sizeof(*v));
+}
+
 void mvm_reg_fmt_number(char out[32], double v)
 {
 	snprintf(out, 32, "%.15g", v);

@@ -22,6 +22,8 @@ int mvm_reg_model_id(int64_t *id, int *archived, mvm_db *db, const char *name);
 int mvm_reg_number(int64_t *number, mvm_db *db, int64_t model, const char *name, const char *ver);
 /** The version id a model version pins. */
 int mvm_reg_version_id(mvm_oid *out, mvm_db *db, int64_t model, int64_t number);
+/** The version an alias points at: 1 and *number when set, 0 when not. */
+int mvm_reg_alias_number(int64_t *number, mvm_db *db, int64_t model, const char *alias);
 /** The version an alias (or an environment's stable version) holds: 1 and *number, or 0 when none. */
 int mvm_reg_target_holder(int64_t *number, mvm_db *db, int64_t model, int is_deploy, const char *target);
 /** A model version's metric: *found 0 when it has none. */
@@ -33,6 +35,16 @@ int mvm_reg_metric_get(int *found, double *value, mvm_db *db, int64_t model, int
 int mvm_reg_txn(mvm_repo *repo, int (*fn)(mvm_repo *repo, void *payload), void *payload);
 /** Parse "key=number" (finite). `key` is allocated. @return 0 or MVM_EUSAGE. */
 int mvm_reg_parse_metric(char **key, double *value, const char *kv);
+/* KEY=NUMBER arguments (metrics, health values), each key at most once. */
+typedef struct {
+	char **keys;
+	double *values;
+	size_t n;
+} mvm_reg_values;
+
+/** Parse kvs[0..n) (at least one); `what` names them in errors ("metric"). */
+int mvm_reg_values_parse(mvm_reg_values *out, const char *const *kvs, size_t n, const char *what);
+void mvm_reg_values_dispose(mvm_reg_values *v);
 /** Format a metric value the way audit entries and messages show it. */
 void mvm_reg_fmt_number(char out[32], double v);
 
