@@ -249,6 +249,8 @@ int mvm_commit(mvm_oid *out, mvm_repo *repo, const mvm_commit_options *opts)
 		error = mvm_error_set(MVM_EUSAGE, "a run id is a positive number");
 		goto done;
 	}
+	if (opts->run && (error = mvm_runs_exists(repo->db, opts->run)) < 0)
+		goto done;  /* before -a stages anything */
 	if ((error = parse_kvs(v, opts)) < 0 || (error = mvm_repo_author(&author, repo)) < 0 ||
 	    (error = mvm_repo_lock(repo)) < 0)
 		goto done;
