@@ -251,7 +251,7 @@ static int parse_cmp(mvm_filter **out, parser *p)
 	mvm_filter *f;
 	int error;
 
-	if (p->tok.type != T_WORD)
+	if (p->tok.type != T_WORD || is_keyword(p, "and") || is_keyword(p, "or"))
 		return fail_at(p, "expected a field (params.KEY, metrics.KEY, tags.KEY, status, name, id)");
 	if (!(f = node_new(N_CMP)))
 		return oom();
@@ -281,7 +281,7 @@ static int parse_term(mvm_filter **out, parser *p)
 		return error;
 	if (p->tok.type != T_RPAREN) {
 		char what[64];
-		snprintf(what, sizeof(what), "expected ')' to close the '(' at column %zu", open.col);
+		snprintf(what, sizeof(what), "expected ')' (for the '(' at column %zu)", open.col);
 		return fail_at(p, what);
 	}
 	next(p);
