@@ -369,7 +369,7 @@ static int num_cmp(double a, double b)
 	return a < b ? -1 : a > b ? 1 : 0;
 }
 
-static int text_number(double *out, const char *s)
+int mvm_run_text_number(double *out, const char *s)
 {
 	char *end;
 
@@ -386,7 +386,7 @@ static int match_cmp(const mvm_filter *f, const mvm_run *r)
 
 	if (kind == 0)
 		return 0;
-	if (kind == 2 && f->is_num && text_number(&v, str))
+	if (kind == 2 && f->is_num && mvm_run_text_number(&v, str))
 		return holds(f->op, num_cmp(v, f->num));
 	if (kind == 1 && f->is_num)
 		return holds(f->op, num_cmp(num, f->num));

@@ -36,6 +36,9 @@ int mvm_run_field_parse(mvm_run_field *out, const char *text, size_t len);
 /** A field's value in a run: 1 number (*num), 2 text (*str), 0 absent. */
 int mvm_run_field_value(double *num, const char **str, const mvm_run *r, const mvm_run_field *f);
 
+/** Whether text is a whole finite number (then *out holds it). */
+int mvm_run_text_number(double *out, const char *s);
+
 typedef struct mvm_filter mvm_filter;
 
 /*

@@ -359,6 +359,8 @@ static int sort_runs(mvm_run *runs, size_t n, const char *sort)
 	}
 	for (i = 0; i < n; i++) {
 		keys[i].kind = mvm_run_field_value(&keys[i].num, &keys[i].str, &runs[i], &f);
+		if (keys[i].kind == 2 && mvm_run_text_number(&keys[i].num, keys[i].str))
+			keys[i].kind = 1;  /* params like lr=0.01 sort as numbers */
 		keys[i].desc = desc;
 		keys[i].idx = i;
 	}
