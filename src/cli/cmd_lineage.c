@@ -50,7 +50,9 @@ static int details_load(node_details *d, mvm_repo *repo, const mvm_lineage *l)
 	for (i = 0; i < l->nnodes && !error; i++) {
 		if (l->nodes[i].kind == MVM_LINEAGE_RUN)
 			error = mvm_run_get(&d->runs[i], repo, l->nodes[i].run);
-		else if ((error = mvm_version_lookup(&d->versions[i], repo, &l->nodes[i].version)) == 0)
+		else if ((error = mvm_version_lookup(&d->versions[i], repo, &l->nodes[i].version)) == MVM_ENOTFOUND)
+			error = 0;  /* collected by gc: shown as gone */
+		else if (error == 0)
 			error = mvm_version_info_get(&d->infos[i], repo, &l->nodes[i].version);
 	}
 	return error;
@@ -96,7 +98,7 @@ static json_t *node_json(const mvm_lineage_node *n, const node_details *d, size_
 		return o;
 	}
 	json_object_set_new(o, "id", cli_json_oid(&n->version));
-	json_object_set_new(o, "message", json_string(d->versions[i]->message));
+	json_object_set_new(o, "message", d->versions[i] ? json_string(d->versions[i]->message) : json_null());
 	json_object_set_new(o, "kind", d->infos[i].kind ? json_string(d->infos[i].kind) : json_null());
 	json_object_set_new(o, "run", d->infos[i].run ? json_integer(d->infos[i].run) : json_null());
 	json_object_set_new(o, "rows", rows_json(&d->infos[i]));
@@ -141,6 +143,10 @@ static void print_label(const mvm_lineage_node *n, const node_details *d, size_t
 		return;
 	}
 	mvm_oid_fmt(hex, &n->version);
+	if (!d->versions[i]) {
+		printf("version %.12s (gone: collected by gc)", hex);
+		return;
+	}
 	printf("version %.12s \"%s\"", hex, d->versions[i]->message);
 	if (d->infos[i].kind)
 		printf(" [%s", d->infos[i].kind);
@@ -203,7 +209,8 @@ static void print_dot(const mvm_lineage *l, const node_details *d)
 		} else {
 			mvm_oid_fmt(hex, &n->version);
 			snprintf(label, sizeof(label), "%.12s%s%s\n%s", hex, d->infos[i].kind ? " " : "",
-				 d->infos[i].kind ? d->infos[i].kind : "", d->versions[i]->message);
+				 d->infos[i].kind ? d->infos[i].kind : "",
+				 d->versions[i] ? d->versions[i]->message : "(gone)");
 		}
 		printf("  ");
 		dot_string(key);

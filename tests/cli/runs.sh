@@ -57,7 +57,7 @@ if [ -n "$HAVE_GIT" ]; then
 fi
 
 # --- two runs of the program through run exec ---
-MVM_RUN_ENV=FOO,UNSET_VAR FOO=hello mvm run exec --name train-a --param lr=0.1 --param seed=1 --input "$DS" \
+MVM_RUN_ENV=FOO,UNSET_VAR FOO=hello "$MVM" run exec --name train-a --param lr=0.1 --param seed=1 --input "$DS" \
 	--output model.safetensors -- sh train.sh >"$SCRATCH/a.out"
 grep -q "^training on 100 rows with lr=0.1 (run 1, 1 input)$" "$SCRATCH/a.out" || fail "stdout passes through"
 grep -q "^mvm:metric loss=0.5905 step=4$" "$SCRATCH/a.out" || fail "metric lines pass through too"

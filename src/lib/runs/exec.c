@@ -145,7 +145,7 @@ static void git_state(provenance *pv)
 static int env_vars(provenance *pv)
 {
 	const char *list = getenv("MVM_RUN_ENV"), *p, *v;
-	size_t off[64], n = 0, len, i;
+	size_t off[64], n = 0, len = 0, i;
 	char name[256];
 
 	for (p = list; p && *p; p += len + (p[len] == ',')) {
@@ -301,7 +301,8 @@ static int on_line(runner *r, char *line, size_t len)
 	r->line_no++;
 	fwrite(line, 1, len, r->echo);
 	fflush(r->echo);
-	line[len] = '\0';
+	if (len && line[len - 1] == '\n')
+		line[len - 1] = '\0';  /* not line[len]: that is the next line's first byte */
 	if ((rc = mvm_runs_metric_line(pts, MAX_POINTS_PER_LINE, &n, line)) < 0) {
 		fprintf(stderr, "mvm: warning: run %" PRId64 ", output line %" PRId64 " ignored: %s\n", r->run,
 			r->line_no, mvm_error_last());
