@@ -33,6 +33,9 @@ printf '{"x": 1}\n{"x": 2}' >data/eval.jsonl   # no newline after the last row
 mvm add data
 mvm commit -q -m "data v1" --kind dataset
 DS=$(head_id)
+get mvm show "$DS" --json
+assert_eq "$(jq_ '[j["kind"], j["run"], j["rows"]]')" \
+	"['dataset', None, {'data/eval.jsonl': 2, 'data/train.jsonl': 100}]" "dataset version: kind and rows"
 
 # --- the training-like program, committed to git so the runs are clean ---
 cat >train.sh <<'EOF'
