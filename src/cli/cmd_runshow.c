@@ -120,7 +120,7 @@ static void print_kvs(const char *title, const mvm_param *p, size_t n)
 
 	if (!n)
 		return;
-	printf("%-9s", title);
+	printf("%-8s", title);
 	for (i = 0; i < n; i++)
 		printf(" %s=%s", p[i].key, p[i].value);
 	printf("\n");
@@ -154,7 +154,7 @@ static void print_ids(const char *title, const mvm_oid *ids, size_t n)
 
 	for (i = 0; i < n; i++) {
 		mvm_oid_fmt(hex, &ids[i]);
-		printf("%-9s %s\n", i ? "" : title, hex);
+		printf("%-8s %s\n", i ? "" : title, hex);
 	}
 }
 
