@@ -374,6 +374,8 @@ static void print_repro(const mvm_oid *version, const mvm_run *r, const char *sc
 		mvm_oid_fmt(hex, &r->inputs[i]);
 		printf("# input MVM_INPUT_%zu = %s\n", i + 1, hex);
 	}
+	for (i = 0; i < r->nparams; i++)
+		printf("# param %s = %s\n", r->params[i].key, r->params[i].value);
 	if (r->code_commit)
 		printf("# code: git commit %s (clean)\n", r->code_commit);
 	else

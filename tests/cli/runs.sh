@@ -194,6 +194,7 @@ mvm repro "$MA" >"$SCRATCH/repro.txt"
 grep -qx "mvm run exec --name train-a --param lr=0.1 --param seed=1 --input $DS --output model.safetensors -- sh train.sh" \
 	"$SCRATCH/repro.txt" || { cat "$SCRATCH/repro.txt" >&2; fail "repro command"; }
 grep -q "^# input MVM_INPUT_1 = $DS$" "$SCRATCH/repro.txt" || fail "repro names the input"
+grep -q "^# param lr = 0.1$" "$SCRATCH/repro.txt" || fail "repro names the params"
 grep -qx "FOO=hello \\\\" "$SCRATCH/repro.txt" || fail "repro sets the recorded environment"
 get mvm repro "$MA" --json
 assert_eq "$(jq_ '[j["version"], j["run"], j["command"], j["inputs"]]')" \
