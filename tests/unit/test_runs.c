@@ -2,7 +2,9 @@
  * test_runs.c: the run filter of 'mvm run list' (valid filters, precedence
  * of and/or and parentheses, numbers against text, malformed filters
  * refused with the column of the offending token), metric lines of
- * 'mvm run exec', and the SVG plot's structure.
+ * 'mvm run exec', the SVG plot's structure, and the runs API against a
+ * real repository (steps, refusals that write nothing, commit --run,
+ * dataset rows, lineage both ways, repro refusals, the audit chain).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "mvm.h"
 #include "runs/filter.h"
 #include "runs/runs_internal.h"
 
@@ -209,6 +213,154 @@ static void test_runs__plot(void **state)
 	mvm_buf_dispose(&svg);
 }
 
+/* ---- the API against a repository ---- */
+
+#define ok(expr) do { int rc_ = (expr); if (rc_ != 0) fail_msg("%s: %d %s", #expr, rc_, mvm_error_last()); } while (0)
+
+static char dir[] = "/tmp/mvm-runs-XXXXXX";
+static mvm_repo *repo;
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void commit_paths(mvm_oid *out, const char *path, const char *kind, int64_t run)
+{
+	mvm_commit_options o = MVM_COMMIT_OPTIONS_INIT;
+
+	ok(mvm_add(repo, &path, 1, NULL));
+	o.message = "m";
+	o.kind = kind;
+	o.run = run;
+	ok(mvm_commit(out, repo, &o));
+}
+
+static size_t audit_entries(void)
+{
+	mvm_audit_entry *e = NULL;
+	size_t n = 0;
+
+	ok(mvm_audit_list(&e, &n, repo, NULL));
+	mvm_audit_free(e, n);
+	return n;
+}
+
+static int setup_repo(void **state)
+{
+	(void)state;
+	setenv("MVM_USER", "Ada <ada@example.com>", 1);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chdir(dir), 0);
+	return mvm_repo_init(&repo, ".");
+}
+
+static int teardown_repo(void **state)
+{
+	char cmd[64];
+
+	(void)state;
+	mvm_repo_free(repo);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static void test_runs__api(void **state)
+{
+	const char *params[] = { "lr=0.1" }, *tags[] = { "team=nlp" }, *inputs[] = { "HEAD" };
+	const char *loss[] = { "loss=0.5" }, *bad[] = { "loss=1", "bad key=2" }, *more[] = { "batch=32" };
+	mvm_run_start_options so = MVM_RUN_START_OPTIONS_INIT;
+	const mvm_run_series *s;
+	mvm_version_info info;
+	mvm_lineage *l = NULL;
+	mvm_run *r = NULL, *list = NULL;
+	mvm_version *v = NULL;
+	mvm_oid data, model;
+	size_t n, before;
+	uint64_t entries;
+	int64_t id;
+
+	(void)state;
+	write_file("train.jsonl", "{\"x\": 1}\n{\"x\": 2}\n{\"x\": 3}");
+	commit_paths(&data, "train.jsonl", "dataset", 0);
+	so.name = "first";
+	so.params = params;
+	so.nparams = 1;
+	so.tags = tags;
+	so.ntags = 1;
+	so.inputs = inputs;
+	so.ninputs = 1;
+	ok(mvm_run_start(&id, repo, &so));
+	assert_int_equal(id, 1);
+	ok(mvm_run_log(repo, id, loss, 1, -1));          /* step 0 */
+	ok(mvm_run_log(repo, id, loss, 1, -1));          /* step 1 */
+	loss[0] = "loss=0.25";
+	ok(mvm_run_log(repo, id, loss, 1, 1));           /* replaces step 1 */
+	ok(mvm_run_log(repo, id, loss, 1, 10));
+	loss[0] = "loss=0.2";
+	ok(mvm_run_log(repo, id, loss, 1, -1));          /* step 11 */
+	ok(mvm_run_param_set(repo, id, more, 1));
+	before = audit_entries();
+	assert_int_equal(mvm_run_log(repo, id, bad, 2, -1), MVM_EUSAGE);
+	assert_int_equal(mvm_run_log(repo, 7, loss, 1, -1), MVM_ENOTFOUND);
+	assert_int_equal(audit_entries(), before);
+
+	ok(mvm_run_get(&r, repo, id));
+	assert_non_null(s = mvm_run_series_find(r, "loss"));
+	assert_int_equal(s->n, 4);
+	assert_int_equal(s->steps[1], 1);
+	assert_true(s->values[1] == 0.25);
+	assert_int_equal(s->steps[3], 11);
+	assert_true(s->last == 0.2 && s->min == 0.2 && s->max == 0.5);
+	assert_int_equal(r->ninputs, 1);
+	assert_int_equal(mvm_oid_cmp(&r->inputs[0], &data), 0);
+	assert_string_equal(mvm_run_param(r, "batch"), "32");
+	mvm_run_free(r);
+
+	write_file("model.bin", "weights");
+	commit_paths(&model, "model.bin", NULL, id);
+	ok(mvm_version_lookup(&v, repo, &model));
+	assert_int_equal(v->nparams, 2);
+	assert_string_equal(v->params[1].key, "lr");
+	assert_int_equal(v->nmetrics, 1);
+	assert_true(v->metrics[0].value == 0.2);
+	mvm_version_free(v);
+	ok(mvm_version_info_get(&info, repo, &data));
+	assert_string_equal(info.kind, "dataset");
+	assert_int_equal(info.nfiles, 1);
+	assert_int_equal(info.files[0].rows, 3);
+	mvm_version_info_dispose(&info);
+
+	ok(mvm_run_end(repo, id, MVM_RUN_FAILED));
+	assert_int_equal(mvm_run_end(repo, id, MVM_RUN_OK), MVM_ECONFLICT);
+	assert_int_equal(mvm_run_log(repo, id, loss, 1, -1), MVM_ECONFLICT);
+	ok(mvm_run_list(&list, &n, repo, "status = 'failed' and (metrics.loss < 0.3 or tags.team = 'x')", "-id"));
+	assert_int_equal(n, 1);
+	mvm_run_list_free(list, n);
+	assert_int_equal(mvm_run_list(&list, &n, repo, "status = ", NULL), MVM_EUSAGE);
+
+	ok(mvm_lineage_get(&l, repo, &model, 0, 0));
+	assert_int_equal(l->nnodes, 3);
+	assert_int_equal(l->nodes[1].kind, MVM_LINEAGE_RUN);
+	assert_int_equal(mvm_oid_cmp(&l->nodes[2].version, &data), 0);
+	assert_int_equal(l->nedges, 2);
+	mvm_lineage_free(l);
+	ok(mvm_lineage_get(&l, repo, &data, 1, 0));
+	assert_int_equal(l->nnodes, 3);
+	assert_int_equal(mvm_oid_cmp(&l->nodes[2].version, &model), 0);
+	mvm_lineage_free(l);
+
+	assert_int_equal(mvm_repro_get(&r, repo, &data), MVM_ENOTFOUND);
+	assert_int_equal(mvm_repro_get(&r, repo, &model), MVM_ECONFLICT);   /* no command */
+	assert_non_null(strstr(mvm_error_last(), "has no command"));
+	ok(mvm_audit_verify(&entries, repo));
+	assert_true(entries > before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_runs__filter_malformed),
 		cmocka_unit_test(test_runs__metric_lines),
 		cmocka_unit_test(test_runs__plot),
+		cmocka_unit_test_setup_teardown(test_runs__api, setup_repo, teardown_repo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
