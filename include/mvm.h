@@ -15,5 +15,6 @@
 #include "mvm/audit.h"
 #include "mvm/registry.h"
 #include "mvm/release.h"
+#include "mvm/runs.h"
 
 #endif

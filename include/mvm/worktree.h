@@ -35,11 +35,17 @@ typedef struct {
 	size_t nmetrics;
 	int all;                     /* stage modified and deleted tracked files first */
 	mvm_work_options work;
+	int64_t run;                 /* link to this run (mvm/runs.h): its params and last
+					metric values join the version's; 0 for none */
+	const char *kind;            /* "dataset" (rows of .jsonl files recorded) or "model"; or NULL */
 } mvm_commit_options;
 
-#define MVM_COMMIT_OPTIONS_INIT { 1, NULL, NULL, 0, NULL, 0, 0, MVM_WORK_OPTIONS_INIT }
+#define MVM_COMMIT_OPTIONS_INIT { 1, NULL, NULL, 0, NULL, 0, 0, MVM_WORK_OPTIONS_INIT, 0, NULL }
 
-/** @return 0, MVM_ENOTHING when the stage equals HEAD, MVM_ECONFLICT if HEAD moved. */
+/*
+ * @return 0, MVM_ENOTHING when the stage equals HEAD, MVM_ECONFLICT if HEAD
+ * moved, MVM_ENOTFOUND for an unknown run, MVM_EUSAGE for an unknown kind.
+ */
 int mvm_commit(mvm_oid *out, mvm_repo *repo, const mvm_commit_options *opts);
 
 typedef struct {

@@ -64,6 +64,12 @@ json_t *cli_json_oid(const mvm_oid *id);
 const char *cli_size(char buf[32], uint64_t bytes);
 const char *cli_time(char buf[64], int64_t t);
 
+/* cmd_runshow.c: the read side of 'mvm run' */
+json_t *cli_run_json(const mvm_run *r, int full);
+int cli_run_show(cli_ctx *ctx, int json, const char *id);
+int cli_run_list(cli_ctx *ctx, int json, const char *filter, const char *sort);
+int cli_run_compare(cli_ctx *ctx, int json, char **ids, int n);
+
 /* commands */
 int cmd_init(cli_ctx *, int, char **);
 int cmd_config(cli_ctx *, int, char **);
@@ -88,6 +94,9 @@ int cmd_deploy(cli_ctx *, int, char **);
 int cmd_resolve(cli_ctx *, int, char **);
 int cmd_rollback(cli_ctx *, int, char **);
 int cmd_audit(cli_ctx *, int, char **);
+int cmd_run(cli_ctx *, int, char **);
+int cmd_lineage(cli_ctx *, int, char **);
+int cmd_repro(cli_ctx *, int, char **);
 int cmd_version(cli_ctx *, int, char **);
 int cmd_help(cli_ctx *, int, char **);
 

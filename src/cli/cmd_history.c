@@ -142,9 +142,35 @@ static int load_version_tree(mvm_version **v, mvm_tree **t, cli_ctx *ctx, const 
 	return 0;
 }
 
+/* What mvm/runs.h knows of the version: kind, run, dataset rows. */
+static void add_info_json(json_t *o, const mvm_version_info *info)
+{
+	json_t *rows = json_object();
+	size_t i;
+
+	for (i = 0; i < info->nfiles; i++)
+		json_object_set_new(rows, info->files[i].path, json_integer(info->files[i].rows));
+	json_object_set_new(o, "kind", info->kind ? json_string(info->kind) : json_null());
+	json_object_set_new(o, "run", info->run ? json_integer(info->run) : json_null());
+	json_object_set_new(o, "rows", rows);
+}
+
+static void print_info(const mvm_version_info *info)
+{
+	size_t i;
+
+	if (info->kind)
+		printf("Kind:   %s\n", info->kind);
+	if (info->run)
+		printf("Run:    %lld (mvm run show %lld)\n", (long long)info->run, (long long)info->run);
+	for (i = 0; i < info->nfiles; i++)
+		printf("Rows:   %s: %lld\n", info->files[i].path, (long long)info->files[i].rows);
+}
+
 int cmd_show(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_command *cmd = cli_find("show");
+	mvm_version_info info = { NULL, 0, NULL, 0 };
 	mvm_version *v = NULL;
 	mvm_tree *t = NULL;
 	cli_common common;
@@ -154,7 +180,8 @@ int cmd_show(cli_ctx *ctx, int argc, char **argv)
 		return status;
 	if (argc - first > 1)
 		return cli_usage(cmd, "show takes one revision");
-	if ((error = load_version_tree(&v, &t, ctx, first < argc ? argv[first] : "HEAD")) < 0) {
+	if ((error = load_version_tree(&v, &t, ctx, first < argc ? argv[first] : "HEAD")) < 0 ||
+	    (error = mvm_version_info_get(&info, ctx->repo, &v->id)) < 0) {
 		status = cli_fail(error);
 		goto done;
 	}
@@ -162,13 +189,16 @@ int cmd_show(cli_ctx *ctx, int argc, char **argv)
 		json_t *o = version_json(v);
 		json_object_set_new(o, "tree", cli_json_oid(&v->tree));
 		json_object_set_new(o, "files", tree_json(t));
+		add_info_json(o, &info);
 		cli_json_print(o);
 	} else {
+		print_info(&info);
 		print_version(v);
 		print_tree(t);
 	}
 	status = EXIT_OK;
 done:
+	mvm_version_info_dispose(&info);
 	mvm_version_free(v);
 	mvm_tree_free(t);
 	return status;

@@ -63,6 +63,12 @@ static int commit_opt(int c, const char *arg, void *payload)
 	case 'a': a->o->all = 1; return 0;
 	case 'P': a->params[a->o->nparams++] = arg; return 0;
 	case 'M': a->metrics[a->o->nmetrics++] = arg; return 0;
+	case 'K': a->o->kind = arg; return 0;
+	case 'R':
+		if (mvm_run_id_parse(&a->o->run, arg) == 0)
+			return 0;
+		fprintf(stderr, "mvm: error: --run: %s\n", mvm_error_last());
+		return -1;
 	}
 	return -1;
 }
@@ -72,6 +78,7 @@ int cmd_commit(cli_ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "message", required_argument, NULL, 'm' }, { "all", no_argument, NULL, 'a' },
 		{ "param", required_argument, NULL, 'P' }, { "metric", required_argument, NULL, 'M' },
+		{ "run", required_argument, NULL, 'R' }, { "kind", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 } };
 	const cli_command *cmd = cli_find("commit");
 	mvm_commit_options o = MVM_COMMIT_OPTIONS_INIT;

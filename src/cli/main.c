@@ -23,9 +23,14 @@ static const cli_command commands[] = {
 	{ "rm", cmd_rm, CMD_NEED_REPO, "mvm rm [--cached] PATH...", "Unstage and delete tracked files",
 	  "--cached keeps the working file and only unstages it." },
 	{ "commit", cmd_commit, CMD_NEED_REPO,
-	  "mvm commit -m MSG [-a] [--param K=V]... [--metric K=V]...", "Record the staged files as a version",
+	  "mvm commit -m MSG [-a] [--param K=V]... [--metric K=V]... [--run ID] [--kind dataset|model]",
+	  "Record the staged files as a version",
 	  "-a first stages every tracked file that changed or was deleted.\n"
-	  "--param records a training setting, --metric a number (e.g. --metric eval_loss=1.92)." },
+	  "--param records a training setting, --metric a number (e.g. --metric eval_loss=1.92).\n"
+	  "--run ID links the version to run ID (mvm run): the run's params and last metric\n"
+	  "values become the version's (--param and --metric win).\n"
+	  "--kind dataset marks a dataset version and records the rows (lines) of each\n"
+	  ".jsonl file (mvm lineage shows them)." },
 	{ "status", cmd_status, CMD_NEED_REPO, "mvm status [--json]", "Show staged, modified and untracked files",
 	  "Unchanged files are recognized by their size, mtime and inode and never re-read." },
 	{ "log", cmd_log, CMD_NEED_REPO, "mvm log [REV] [-n N] [--json]", "List versions, newest first",
@@ -147,6 +152,51 @@ static const cli_command commands[] = {
 	  "--model NAME lists only entries about that model.\n"
 	  "'verify' re-hashes the chain; exit status 3 names the first entry that was\n"
 	  "edited, removed or reordered." },
+	{ "run", cmd_run, CMD_NEED_REPO, "mvm run SUBCOMMAND ...", "Track experiment runs: params, metrics, inputs, outputs",
+	  "  start [--name NAME] [--param K=V]... [--tag K=V]... [--input REV]... [--json]\n"
+	  "                             start a run; prints its id (1, 2, 3...)\n"
+	  "  log ID KEY=NUMBER... [--step N]\n"
+	  "                             append metric points (a series per key; without\n"
+	  "                             --step each key's next step: 0, 1, 2...)\n"
+	  "  param ID KEY=VALUE...      add or change params\n"
+	  "  end ID [--status ok|failed]\n"
+	  "  show ID [--json]           params, tags, metric series, command, inputs, outputs\n"
+	  "  list [--filter EXPR] [--sort [-]FIELD] [--json]\n"
+	  "                             EXPR compares params.KEY, metrics.KEY (last value),\n"
+	  "                             tags.KEY, status, name or id with = != < <= > >=\n"
+	  "                             against a number or a 'quoted string', joined by\n"
+	  "                             and, or and parentheses:\n"
+	  "                             \"metrics.loss < 0.5 and (params.lr = 0.1 or status = 'failed')\"\n"
+	  "                             --sort metrics.loss (ascending), -metrics.acc (descending)\n"
+	  "  compare ID ID... [--json]  params and metrics that differ; each series'\n"
+	  "                             last / min / max\n"
+	  "  exec [--name NAME] [--param K=V]... [--input REV]... [--output PATH]... -- COMMAND ARGS...\n"
+	  "                             run COMMAND as a run: records the command line,\n"
+	  "                             host, git commit and dirty flag of the current\n"
+	  "                             folder, the variables named in MVM_RUN_ENV (A,B,...),\n"
+	  "                             start/end time and exit status. The command gets\n"
+	  "                             MVM_PARAM_<KEY>, MVM_INPUT_<n> (version ids, n from 1),\n"
+	  "                             MVM_INPUT_COUNT and MVM_RUN_ID; its stdout passes\n"
+	  "                             through, and lines 'mvm:metric loss=0.31 step=100'\n"
+	  "                             are logged. When it succeeds the outputs are committed\n"
+	  "                             (\"run NAME\") and linked to the run; when it fails\n"
+	  "                             the run is failed and mvm exits 1\n"
+	  "  plot ID... --metric KEY [--out FILE.svg]\n"
+	  "                             an SVG line chart of KEY, one line per run\n"
+	  "Every change is audited ('mvm audit'). 'mvm commit --run ID' links a version\n"
+	  "to a run; see also 'mvm lineage' and 'mvm repro'." },
+	{ "lineage", cmd_lineage, CMD_NEED_REPO, "mvm lineage REV [--downstream] [--depth N] [--json | --dot]",
+	  "Show what a version was made from, or what was made from it",
+	  "Upstream (default): the version, the run that made it, that run's input\n"
+	  "versions, the runs that made them, and so on. --downstream: the runs that read\n"
+	  "the version and the versions they made, transitively. --depth N follows at\n"
+	  "most N runs. --dot prints a Graphviz graph (mvm lineage HEAD --dot | dot -Tsvg)." },
+	{ "repro", cmd_repro, CMD_NEED_REPO, "mvm repro REV [--json]", "Print how to reproduce a version",
+	  "Prints the inputs (with their ids), the command, params, the code's git commit\n"
+	  "and the recorded environment, then the commands that make the version again.\n"
+	  "Refused (exit 1, naming what is missing) when the version was not made by a\n"
+	  "run, the run has no command (not from 'mvm run exec'), or the code had\n"
+	  "uncommitted changes." },
 	{ "version", cmd_version, 0, "mvm version", "Print mvm's version", "" },
 	{ "help", cmd_help, 0, "mvm help [COMMAND]", "Show help for mvm or a command", "" },
 	{ NULL, NULL, 0, NULL, NULL, NULL },

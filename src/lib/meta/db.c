@@ -67,6 +67,21 @@ static const char *const migrations[] = {
 	"CREATE TABLE deploy_health(model INTEGER NOT NULL, env TEXT NOT NULL, number INTEGER NOT NULL,"
 	"  key TEXT NOT NULL, value REAL NOT NULL, time INTEGER NOT NULL,"
 	"  PRIMARY KEY(model, env, number, key)) WITHOUT ROWID;",
+	/* 6: runs, metric series, datasets and lineage */
+	"CREATE TABLE runs(id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,"
+	"  author TEXT NOT NULL, started INTEGER NOT NULL, ended INTEGER, command TEXT, outputs TEXT,"
+	"  exit_code INTEGER, host TEXT, code_commit TEXT, code_dirty INTEGER);"
+	"CREATE TABLE run_params(run INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
+	"  value TEXT NOT NULL, PRIMARY KEY(run, kind, key)) WITHOUT ROWID;"
+	"CREATE TABLE run_metrics(run INTEGER NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,"
+	"  value REAL NOT NULL, time INTEGER NOT NULL, PRIMARY KEY(run, key, step)) WITHOUT ROWID;"
+	"CREATE TABLE run_inputs(run INTEGER NOT NULL, n INTEGER NOT NULL, version BLOB NOT NULL,"
+	"  PRIMARY KEY(run, n)) WITHOUT ROWID;"
+	"CREATE INDEX run_inputs_by_version ON run_inputs(version);"
+	"CREATE TABLE version_info(version BLOB PRIMARY KEY, kind TEXT, run INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX version_info_by_run ON version_info(run);"
+	"CREATE TABLE dataset_files(version BLOB NOT NULL, path TEXT NOT NULL, rows INTEGER NOT NULL,"
+	"  PRIMARY KEY(version, path)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))

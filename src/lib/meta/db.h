@@ -3,8 +3,10 @@
  *
  * Tables: meta (schema version, format settings, HEAD), config, packs,
  * chunks (the global chunk index), objects (manifests, trees, versions),
- * refs, stage (the index of the next version, with its stat cache) and
- * audit (the hash-chained log of mutations).
+ * refs, stage (the index of the next version, with its stat cache),
+ * audit (the hash-chained log of mutations), the registry's tables and the
+ * runs' (runs, run_params, run_metrics, run_inputs, version_info,
+ * dataset_files; docs/FORMAT.md).
  * Schema changes go through numbered migrations in db.c.
  */
 #ifndef MVM_META_DB_H

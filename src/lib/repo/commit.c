@@ -12,6 +12,7 @@
 #include "mvm/worktree.h"
 #include "audit/audit_internal.h"
 #include "object/object.h"
+#include "runs/runs_internal.h"
 #include "add_internal.h"
 #include "refs_internal.h"
 
@@ -90,14 +91,107 @@ static int parse_kvs(mvm_version *v, const mvm_commit_options *o)
 	return error;
 }
 
+/* ---- datasets: rows (lines) of each .jsonl file ---- */
+
+typedef struct {
+	int64_t lines;
+	char last;
+} line_count;
+
+static int count_lines(const void *p, size_t n, void *payload)
+{
+	line_count *c = payload;
+	const char *s = p, *end = s + n;
+
+	while (s < end && (s = memchr(s, '\n', (size_t)(end - s)))) {
+		c->lines++;
+		s++;
+	}
+	if (n)
+		c->last = ((const char *)p)[n - 1];
+	return 0;
+}
+
+static int jsonl_rows(int64_t *rows, mvm_repo *repo, const mvm_oid *manifest)
+{
+	line_count c = { 0, '\n' };
+	mvm_manifest *m = NULL;
+	int error;
+
+	if ((error = mvm_manifest_read(&m, repo->db, manifest)) < 0)
+		return error;
+	error = mvm_manifest_read_range(repo, m, 0, m->size, count_lines, &c);
+	*rows = c.lines + (c.last != '\n');
+	mvm_manifest_free(m);
+	return error;
+}
+
+static void dataset_files_free(mvm_dataset_file *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(f[i].path);
+	free(f);
+}
+
+static int dataset_files(mvm_dataset_file **out, size_t *count, mvm_repo *repo, const mvm_oid *tree_id)
+{
+	mvm_dataset_file *f = NULL;
+	mvm_tree *t = NULL;
+	size_t i, n = 0, len;
+	int error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = mvm_tree_read(&t, repo->db, tree_id)) < 0)
+		return error;
+	if (!(f = calloc(t->count + 1, sizeof(*f))))
+		error = mvm_error_set(MVM_ERROR, "out of memory");
+	for (i = 0; i < t->count && !error; i++) {
+		len = strlen(t->entries[i].path);
+		if (len < 6 || strcmp(t->entries[i].path + len - 6, ".jsonl"))
+			continue;
+		if (!(f[n].path = strdup(t->entries[i].path)))
+			error = mvm_error_set(MVM_ERROR, "out of memory");
+		else
+			error = jsonl_rows(&f[n].rows, repo, &t->entries[i].manifest);
+		n++;
+	}
+	mvm_tree_free(t);
+	if (error < 0) {
+		dataset_files_free(f, n);
+		return error;
+	}
+	*out = f;
+	*count = n;
+	return 0;
+}
+
+/* After the version is written: its link to a run, its kind and dataset rows. */
+static int link_version(mvm_repo *repo, const mvm_version *v, const mvm_oid *id, const mvm_commit_options *o)
+{
+	mvm_dataset_file *files = NULL;
+	size_t n = 0;
+	int error;
+
+	if (o->kind && !strcmp(o->kind, "dataset") && (error = dataset_files(&files, &n, repo, &v->tree)) < 0)
+		return error;
+	error = mvm_runs_link_version(repo->db, v->author, id, o->run, o->kind, files, n);
+	dataset_files_free(files, n);
+	return error;
+}
+
 /* Inside the transaction: build, compare with the parent, write, move HEAD. */
-static int commit_locked(mvm_oid *out, mvm_repo *repo, mvm_version *v)
+static int commit_locked(mvm_oid *out, mvm_repo *repo, mvm_version *v, const mvm_commit_options *o)
 {
 	mvm_buf head = MVM_BUF_INIT, enc = MVM_BUF_INIT;
 	mvm_version *parent = NULL;
 	mvm_oid parent_id;
 	int has_parent, empty = 0, error;
 
+	if (o->run && (error = mvm_runs_version_fill(v, repo->db, o->run)) < 0)
+		goto done;
 	if ((error = mvm_head_id(&parent_id, repo)) < 0 && error != MVM_ENOTFOUND)
 		goto done;
 	has_parent = error == 0;
@@ -126,6 +220,8 @@ static int commit_locked(mvm_oid *out, mvm_repo *repo, mvm_version *v)
 	if (!error)
 		error = mvm_audit_record_ids(repo, "commit", strncmp(head.ptr, "refs/", 5) ? "HEAD" : head.ptr,
 					     has_parent ? &parent_id : NULL, out);
+	if (!error)
+		error = link_version(repo, v, out, o);
 done:
 	mvm_version_free(parent);
 	mvm_buf_dispose(&head);
@@ -145,6 +241,16 @@ int mvm_commit(mvm_oid *out, mvm_repo *repo, const mvm_commit_options *opts)
 		error = mvm_error_set(MVM_EUSAGE, "a commit needs a message (-m MSG)");
 		goto done;
 	}
+	if (opts->kind && strcmp(opts->kind, "dataset") && strcmp(opts->kind, "model")) {
+		error = mvm_error_set(MVM_EUSAGE, "unknown kind '%s' (use dataset or model)", opts->kind);
+		goto done;
+	}
+	if (opts->run < 0) {
+		error = mvm_error_set(MVM_EUSAGE, "a run id is a positive number");
+		goto done;
+	}
+	if (opts->run && (error = mvm_runs_exists(repo->db, opts->run)) < 0)
+		goto done;  /* before -a stages anything */
 	if ((error = parse_kvs(v, opts)) < 0 || (error = mvm_repo_author(&author, repo)) < 0 ||
 	    (error = mvm_repo_lock(repo)) < 0)
 		goto done;
@@ -158,7 +264,7 @@ int mvm_commit(mvm_oid *out, mvm_repo *repo, const mvm_commit_options *opts)
 	v->time = (int64_t)time(NULL);
 	if ((error = mvm_db_begin(repo->db)) < 0)
 		goto done;
-	if ((error = commit_locked(out, repo, v)) == 0)
+	if ((error = commit_locked(out, repo, v, opts)) == 0)
 		error = mvm_db_commit(repo->db);
 	if (error < 0)
 		mvm_db_rollback(repo->db);
