@@ -92,6 +92,34 @@ say "Every change above is in the hash-chained audit log"
 "$MVM" audit --model chat | tail -8
 "$MVM" audit verify
 
+say "Experiments: a dataset version and two training runs that read it"
+mkdir -p data
+for i in $(seq 1 200); do echo "{\"text\": \"example $i\", \"label\": $((i % 2))}"; done > data/train.jsonl
+"$MVM" add data
+"$MVM" commit -m "training data v1" --kind dataset
+cat > "$DEMO/train.sh" <<'TRAIN'
+#!/bin/sh
+# a stand-in for a training script: reads the dataset version it was given,
+# reports a loss curve, writes weights
+rows=$("$MVM" cat "$MVM_INPUT_1:data/train.jsonl" | wc -l)
+for step in 1 2 3 4 5; do
+	echo "mvm:metric loss=$(awk -v s="$step" -v lr="$MVM_PARAM_LR" 'BEGIN {printf "%.3f", 2.5 / (1 + s * lr * 10)}') step=$step"
+done
+echo "trained on $rows rows"
+"$STGEN" --size-mb 8 --seed "$MVM_PARAM_SEED" model-small.safetensors
+TRAIN
+chmod +x "$DEMO/train.sh"
+export MVM STGEN
+"$MVM" run exec --name lr-0.1 --param lr=0.1 --param seed=1 --input HEAD --output model-small.safetensors -- "$DEMO/train.sh"
+"$MVM" run exec --name lr-0.3 --param lr=0.3 --param seed=2 --input HEAD~1 --output model-small.safetensors -- "$DEMO/train.sh"
+"$MVM" run list --sort metrics.loss
+"$MVM" run compare 1 2
+"$MVM" run plot 1 2 --metric loss --out "$DEMO/loss.svg" && echo "loss curves written as SVG ($(wc -c < "$DEMO/loss.svg") bytes)"
+say "Lineage: what produced the last model, and what was built from the dataset"
+"$MVM" lineage HEAD
+"$MVM" lineage --downstream HEAD~2
+"$MVM" repro HEAD
+
 say "Checking the whole repository: mvm fsck"
 "$MVM" fsck
 say "Done. Everything above ran in a throwaway folder, now removed."
