@@ -14,7 +14,9 @@ static const cli_command commands[] = {
 	{ "config", cmd_config, CMD_NEED_REPO, "mvm config [KEY [VALUE]]", "Read or set configuration",
 	  "Without KEY lists all settings; with KEY prints it; with VALUE sets it.\n"
 	  "Keys: user.name, user.email (MVM_USER=\"Name <email>\" overrides both),\n"
-	  "core.compression (zstd level for new chunks, default 1)." },
+	  "core.compression (zstd level for new chunks, default 1),\n"
+	  "registry.admins (comma-separated emails or \"Name <email>\" who may\n"
+	  "'change apply --force')." },
 	{ "add", cmd_add, CMD_NEED_REPO, "mvm add [--quiet] PATH...", "Stage files for the next version",
 	  "Stores each file as content-defined chunks (cut at tensor starts for\n"
 	  "safetensors and GGUF), compressing and storing only chunks the repository\n"
@@ -109,7 +111,8 @@ static const cli_command commands[] = {
 	  "  apply ID [--force]         move the target; refused (exit 1, listing what is\n"
 	  "                             missing) unless every gate passes (the exec gate\n"
 	  "                             runs now) and the approvals reach the model's\n"
-	  "                             requirement; --force overrides and is audited\n"
+	  "                             requirement; --force (registry admins only:\n"
+	  "                             config registry.admins) overrides, audited\n"
 	  "The user is MVM_USER, else user.name/user.email." },
 	{ "deploy", cmd_deploy, CMD_NEED_REPO, "mvm deploy NAME VER --env ENV [options] | mvm deploy SUBCOMMAND ...",
 	  "Roll a model version out to an environment",

@@ -104,7 +104,10 @@ as "$BOB" mvm change approve 3 >/dev/null
 refused 1 "1 of 2 required approvals" mvm change apply 3
 as "$CY" mvm change approve 3 >/dev/null
 refused 1 "accuracy>=current" mvm change apply 3
-# --force: applies anyway, recorded as forced with what was missing
+# --force: only for registry admins; then applies anyway, recorded as forced with what was missing
+refused 1 "only registry admins may --force" mvm change apply 3 --force
+mvm config registry.admins "bob@example.com, Ada <ada@example.com>"
+refused 1 "only registry admins may --force" as "$CY" mvm change apply 3 --force
 mvm change apply 3 --force >/dev/null
 assert_eq "$(alias_of production)" 1 "forced apply moved the alias"
 assert_eq "$(change_get 3 '[j["state"], j["forced"]]')" "['applied', True]" "forced change"

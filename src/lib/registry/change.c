@@ -402,6 +402,45 @@ static int apply_audit(mvm_repo *repo, const mvm_change *c, const char *me, cons
 	return error;
 }
 
+/* The email inside "Name <email>", or the whole identity when it has none. */
+static void identity_email(const char **start, size_t *len, const char *who)
+{
+	const char *lt = strchr(who, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+
+	*start = lt && gt ? lt + 1 : who;
+	*len = lt && gt ? (size_t)(gt - lt - 1) : strlen(who);
+}
+
+/*
+ * --force is for the identities listed in config registry.admins (comma-
+ * separated emails or "Name <email>"); everyone else must pass the gates.
+ */
+static int must_be_admin(mvm_repo *repo, const char *me)
+{
+	mvm_buf admins = MVM_BUF_INIT;
+	const char *p, *mine, *theirs;
+	size_t mine_len, theirs_len;
+	int error, found = 0;
+
+	if ((error = mvm_config_get(&admins, repo, "registry.admins")) < 0 && error != MVM_ENOTFOUND)
+		return error;
+	identity_email(&mine, &mine_len, me);
+	for (p = error ? "" : admins.ptr; *p && !found; p += *p == ',') {
+		size_t n = strcspn(p, ",");
+		char one[256];
+		snprintf(one, sizeof(one), "%.*s", (int)n, p);
+		identity_email(&theirs, &theirs_len, one + strspn(one, " "));
+		while (theirs_len && theirs[theirs_len - 1] == ' ')
+			theirs_len--;
+		found = theirs_len == mine_len && !strncmp(theirs, mine, mine_len);
+		p += n;
+	}
+	mvm_buf_dispose(&admins);
+	mvm_error_clear();
+	return found ? 0 : mvm_error_set(MVM_ECONFLICT, "only registry admins may --force a change; %s is not "
+				  "listed in config registry.admins", me);
+}
+
 static int apply_txn(mvm_repo *repo, void *payload)
 {
 	change_args *a = payload;
@@ -416,11 +455,12 @@ static int apply_txn(mvm_repo *repo, void *payload)
 	    (error = gates_now(&g, &n, repo, c, model, a->exec)) < 0 || (error = missing_list(&missing, g, n, c)) < 0)
 		goto done;
 	if (missing.size && !a->force) {
-		error = mvm_error_set(MVM_ECONFLICT, "change %lld cannot be applied: %s (use --force to override)",
+		error = mvm_error_set(MVM_ECONFLICT, "change %lld cannot be applied: %s (an admin may use --force)",
 				      (long long)a->id, missing.ptr);
 		goto done;
 	}
-	if ((error = mvm_repo_author(&me, repo)) < 0 || (error = move_target(repo, c, model)) < 0 ||
+	if ((error = mvm_repo_author(&me, repo)) < 0 || (a->force && (error = must_be_admin(repo, me.ptr)) < 0) ||
+	    (error = move_target(repo, c, model)) < 0 ||
 	    (error = close_change(repo, c, MVM_CHANGE_APPLIED, me.ptr, NULL, a->force)) < 0)
 		goto done;
 	error = apply_audit(repo, c, me.ptr, mvm_buf_cstr(&missing), a->force);

@@ -15,7 +15,7 @@
 #include "repo_internal.h"
 
 static const char *const config_keys[] = {
-	"user.name", "user.email", "core.compression", NULL,
+	"user.name", "user.email", "core.compression", "registry.admins", NULL,
 };
 
 const char *const *mvm_config_keys(void)
