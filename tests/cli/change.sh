@@ -107,6 +107,9 @@ refused 1 "accuracy>=current" mvm change apply 3
 # --force: only for registry admins; then applies anyway, recorded as forced with what was missing
 refused 1 "only registry admins may --force" mvm change apply 3 --force
 mvm config registry.admins "bob@example.com, Ada <ada@example.com>"
+mvm audit --json >"$SCRATCH/ca.json"
+assert_eq "$(json_get "$SCRATCH/ca.json" '[(e["object"], e["after"]) for e in j if e["action"] == "config.set"]')" \
+	"[('config/registry.admins', 'bob@example.com, Ada <ada@example.com>')]" "config change audited"
 refused 1 "only registry admins may --force" as "$CY" mvm change apply 3 --force
 mvm change apply 3 --force >/dev/null
 assert_eq "$(alias_of production)" 1 "forced apply moved the alias"

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "audit/audit_internal.h"
 #include "repo_internal.h"
 
 static const char *const config_keys[] = {
@@ -257,11 +258,13 @@ int mvm_config_get(mvm_buf *out, mvm_repo *repo, const char *key)
 	return error;
 }
 
+/* Setting a key is audited (registry.admins decides who may force a change). */
 int mvm_config_set(mvm_repo *repo, const char *key, const char *value)
 {
+	mvm_buf old = MVM_BUF_INIT, object = MVM_BUF_INIT;
 	sqlite3_stmt *st = NULL;
+	int error, had = 1;
 	char *end;
-	int error;
 
 	if ((error = key_check(key)) < 0)
 		return error;
@@ -270,13 +273,25 @@ int mvm_config_set(mvm_repo *repo, const char *key, const char *value)
 		if (*end || end == value || v < -7 || v > 19)
 			return mvm_error_set(MVM_EUSAGE, "core.compression must be a zstd level from -7 to 19");
 	}
-	if ((error = mvm_repo_lock(repo)) < 0 ||
-	    (error = mvm_db_prepare(&st, repo->db, "INSERT OR REPLACE INTO config(key, value) VALUES(?, ?)")) < 0)
+	if ((error = mvm_repo_lock(repo)) < 0 || (error = mvm_db_begin(repo->db)) < 0)
 		return error;
+	if ((error = mvm_config_get(&old, repo, key)) == MVM_ENOTFOUND)
+		error = 0, had = 0;
+	if (error < 0 || (error = mvm_buf_printf(&object, "config/%s", key)) < 0 ||
+	    (error = mvm_db_prepare(&st, repo->db, "INSERT OR REPLACE INTO config(key, value) VALUES(?, ?)")) < 0)
+		goto done;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	error = mvm_db_step_done(repo->db, st);
+	if ((error = mvm_db_step_done(repo->db, st)) < 0 ||
+	    (error = mvm_audit_record(repo, "config.set", object.ptr, had ? old.ptr : NULL, value)) < 0)
+		goto done;
+	error = mvm_db_commit(repo->db);
+done:
+	if (error < 0)
+		mvm_db_rollback(repo->db);
 	sqlite3_finalize(st);
+	mvm_buf_dispose(&old);
+	mvm_buf_dispose(&object);
 	return error;
 }
 
