@@ -79,7 +79,7 @@ int mvm_model_alias_set(mvm_repo *repo, const char *name, const char *alias, con
 
 	if ((error = mvm_alias_name_check(alias, "alias")) < 0)
 		return error;
-	return mvm_reg_txn(repo, set_txn, &a);
+	return mvm_repo_txn(repo, set_txn, &a);
 }
 
 static int delete_txn(mvm_repo *repo, void *payload)
@@ -110,5 +110,5 @@ int mvm_model_alias_delete(mvm_repo *repo, const char *name, const char *alias)
 {
 	alias_args a = { name, alias, NULL };
 
-	return mvm_reg_txn(repo, delete_txn, &a);
+	return mvm_repo_txn(repo, delete_txn, &a);
 }

@@ -164,7 +164,7 @@ int mvm_change_open(int64_t *id, mvm_repo *repo, const char *name, const char *v
 	open_args a = { name, ver, o, 0 };
 	int error;
 
-	if ((error = check_options(o)) < 0 || (error = mvm_reg_txn(repo, open_txn, &a)) < 0)
+	if ((error = check_options(o)) < 0 || (error = mvm_repo_txn(repo, open_txn, &a)) < 0)
 		return error;
 	if (id)
 		*id = a.id;
@@ -229,7 +229,7 @@ int mvm_change_approve(mvm_repo *repo, int64_t id)
 {
 	change_args a = { id, NULL, 0, NULL };
 
-	return mvm_reg_txn(repo, approve_txn, &a);
+	return mvm_repo_txn(repo, approve_txn, &a);
 }
 
 static int close_change(mvm_repo *repo, const mvm_change *c, mvm_change_state state, const char *by,
@@ -279,7 +279,7 @@ int mvm_change_reject(mvm_repo *repo, int64_t id, const char *reason)
 
 	if (!reason || !*reason)
 		return mvm_error_set(MVM_EUSAGE, "rejecting a change needs a reason (--reason TEXT)");
-	return mvm_reg_txn(repo, reject_txn, &a);
+	return mvm_repo_txn(repo, reject_txn, &a);
 }
 
 /* ---- gates ---- */
@@ -486,7 +486,7 @@ int mvm_change_apply(mvm_repo *repo, int64_t id, int force)
 	if (!force && (error = run_exec_gate(&exec_res, repo, c, model)) < 0)
 		goto done;
 	a.exec = exec_res.rule ? &exec_res : NULL;
-	error = mvm_reg_txn(repo, apply_txn, &a);
+	error = mvm_repo_txn(repo, apply_txn, &a);
 done:
 	free(exec_res.rule);
 	free(exec_res.detail);

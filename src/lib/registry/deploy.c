@@ -392,7 +392,7 @@ static int run(deploy_op op, mvm_repo *repo, const char *name, const char *env, 
 	for (i = 0; o && i < o->nrollback_if; i++)
 		if ((error = mvm_rule_parse(&r, o->rollback_if[i])) < 0)
 			return error;
-	return mvm_reg_txn(repo, deploy_txn, &a);
+	return mvm_repo_txn(repo, deploy_txn, &a);
 }
 
 int mvm_deploy(mvm_repo *repo, const char *name, const char *ver, const char *env, const mvm_deploy_options *o)

@@ -198,7 +198,7 @@ int mvm_model_gates_set(mvm_repo *repo, const char *name, const char *const *rul
 			return error;
 	if (exec && strchr(exec, '\n'))
 		return mvm_error_set(MVM_EUSAGE, "--exec takes a one-line command");
-	return mvm_reg_txn(repo, gates_txn, &a);
+	return mvm_repo_txn(repo, gates_txn, &a);
 }
 
 /* ---- evaluation ---- */

@@ -197,7 +197,7 @@ int mvm_deploy_health(mvm_health_result *out, mvm_repo *repo, const char *name, 
 	memset(out, 0, sizeof(*out));
 	if ((error = mvm_reg_values_parse(&a.v, kvs, n, "health value")) == 0 &&
 	    (error = mvm_alias_name_check(env, "environment")) == 0)
-		error = mvm_reg_txn(repo, health_txn, &a);
+		error = mvm_repo_txn(repo, health_txn, &a);
 	mvm_reg_values_dispose(&a.v);
 	if (error < 0)
 		mvm_health_result_dispose(out);

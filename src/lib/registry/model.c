@@ -52,7 +52,7 @@ int mvm_model_create(mvm_repo *repo, const char *name, const char *description)
 
 	if ((error = mvm_model_name_check(name)) < 0)
 		return error;
-	return mvm_reg_txn(repo, create_txn, &a);
+	return mvm_repo_txn(repo, create_txn, &a);
 }
 
 static int set_archived(mvm_repo *repo, int64_t id)
@@ -87,7 +87,7 @@ static int archive_model_txn(mvm_repo *repo, void *payload)
 
 int mvm_model_archive(mvm_repo *repo, const char *name)
 {
-	return mvm_reg_txn(repo, archive_model_txn, (void *)name);
+	return mvm_repo_txn(repo, archive_model_txn, (void *)name);
 }
 
 /* ---- reading ---- */

@@ -170,7 +170,7 @@ int mvm_model_register(int64_t *number, mvm_repo *repo, const char *name, const 
 	    (error = mvm_version_read(&a.v, repo->db, &id)) < 0 ||
 	    (a.path && (error = path_check(repo, &id, a.path, rev)) < 0))
 		goto done;
-	if ((error = mvm_reg_txn(repo, register_txn, &a)) == 0 && number)
+	if ((error = mvm_repo_txn(repo, register_txn, &a)) == 0 && number)
 		*number = a.number;
 done:
 	free(a.path);
@@ -227,7 +227,7 @@ int mvm_model_metric_set(mvm_repo *repo, const char *name, const char *ver, cons
 	int error;
 
 	if ((error = mvm_reg_values_parse(&a.v, kvs, n, "metric")) == 0)
-		error = mvm_reg_txn(repo, metric_txn, &a);
+		error = mvm_repo_txn(repo, metric_txn, &a);
 	mvm_reg_values_dispose(&a.v);
 	return error;
 }
@@ -314,7 +314,7 @@ int mvm_model_state_set(mvm_repo *repo, const char *name, const char *ver, mvm_m
 
 	if ((unsigned)to > MVM_STATE_ARCHIVED)
 		return mvm_error_set(MVM_EUSAGE, "unknown state %d", (int)to);
-	return mvm_reg_txn(repo, state_txn, &a);
+	return mvm_repo_txn(repo, state_txn, &a);
 }
 
 int mvm_model_resolve(int64_t *number, mvm_oid *id, mvm_repo *repo, const char *name, const char *ver)

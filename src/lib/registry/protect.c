@@ -149,7 +149,7 @@ int mvm_model_protect(mvm_repo *repo, const char *name, const char *target, int 
 		return mvm_error_set(MVM_EUSAGE, "--approvals must be from 1 to 100");
 	if (target && (error = mvm_alias_name_check(target, "alias or environment")) < 0)
 		return error;
-	return mvm_reg_txn(repo, protect_txn, &a);
+	return mvm_repo_txn(repo, protect_txn, &a);
 }
 
 int mvm_model_unprotect(mvm_repo *repo, const char *name, const char *target)
@@ -158,7 +158,7 @@ int mvm_model_unprotect(mvm_repo *repo, const char *name, const char *target)
 
 	if (!target)
 		return mvm_error_set(MVM_EUSAGE, "name the alias or environment to unprotect");
-	return mvm_reg_txn(repo, protect_txn, &a);
+	return mvm_repo_txn(repo, protect_txn, &a);
 }
 
 int mvm_model_protections(mvm_protection **out, size_t *count, int *approvals, mvm_repo *repo, const char *name)

@@ -59,19 +59,6 @@ int mvm_alias_name_check(const char *name, const char *what)
 	return 0;
 }
 
-int mvm_reg_txn(mvm_repo *repo, int (*fn)(mvm_repo *repo, void *payload), void *payload)
-{
-	int error;
-
-	if ((error = mvm_db_begin(repo->db)) < 0)
-		return error;
-	if ((error = fn(repo, payload)) >= 0)
-		error = mvm_db_commit(repo->db);
-	if (error < 0)
-		mvm_db_rollback(repo->db);
-	return error;
-}
-
 int mvm_reg_parse_metric(char **key, double *value, const char *kv)
 {
 	const char *eq = strchr(kv, '=');

@@ -31,8 +31,6 @@ int mvm_reg_metric_get(int *found, double *value, mvm_db *db, int64_t model, int
 
 /* --- registry.c: transactions and small shared pieces --- */
 
-/** Run fn inside BEGIN IMMEDIATE ... COMMIT; roll back when it fails. */
-int mvm_reg_txn(mvm_repo *repo, int (*fn)(mvm_repo *repo, void *payload), void *payload);
 /** Parse "key=number" (finite). `key` is allocated. @return 0 or MVM_EUSAGE. */
 int mvm_reg_parse_metric(char **key, double *value, const char *kv);
 /* KEY=NUMBER arguments (metrics, health values), each key at most once. */

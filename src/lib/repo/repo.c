@@ -331,3 +331,16 @@ int mvm_repo_author(mvm_buf *out, mvm_repo *repo)
 	mvm_buf_dispose(&email);
 	return error;
 }
+
+int mvm_repo_txn(mvm_repo *repo, int (*fn)(mvm_repo *repo, void *payload), void *payload)
+{
+	int error;
+
+	if ((error = mvm_db_begin(repo->db)) < 0)
+		return error;
+	if ((error = fn(repo, payload)) >= 0)
+		error = mvm_db_commit(repo->db);
+	if (error < 0)
+		mvm_db_rollback(repo->db);
+	return error;
+}

@@ -77,4 +77,7 @@ size_t mvm_manifest_chunk_at(const mvm_manifest *m, uint64_t off);
 int mvm_manifest_read_range(mvm_repo *repo, const mvm_manifest *m, uint64_t offset, uint64_t length,
 			    int (*sink)(const void *p, size_t n, void *payload), void *payload);
 
+/** Run fn inside BEGIN IMMEDIATE ... COMMIT; roll back when it fails. */
+int mvm_repo_txn(mvm_repo *repo, int (*fn)(mvm_repo *repo, void *payload), void *payload);
+
 #endif

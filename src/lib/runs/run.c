@@ -50,19 +50,6 @@ int mvm_run_id_parse(int64_t *out, const char *s)
 	return 0;
 }
 
-int mvm_runs_txn(mvm_repo *repo, int (*fn)(mvm_repo *repo, void *payload), void *payload)
-{
-	int error;
-
-	if ((error = mvm_db_begin(repo->db)) < 0)
-		return error;
-	if ((error = fn(repo, payload)) >= 0)
-		error = mvm_db_commit(repo->db);
-	if (error < 0)
-		mvm_db_rollback(repo->db);
-	return error;
-}
-
 static int key_check(const char *key, const char *what)
 {
 	size_t i, n = strlen(key);
@@ -352,7 +339,7 @@ int mvm_runs_start(int64_t *id, mvm_repo *repo, const mvm_run_start_options *o, 
 		if ((error = mvm_revparse(&inputs[i], repo, o->inputs[i])) < 0)
 			mvm_error_wrap(error, "--input %s", o->inputs[i]);
 	if (!error)
-		error = mvm_runs_txn(repo, start_txn, &a);
+		error = mvm_repo_txn(repo, start_txn, &a);
 done:
 	free(inputs);
 	return error;
@@ -402,7 +389,7 @@ int mvm_run_param_set(mvm_repo *repo, int64_t id, const char *const *kvs, size_t
 		return mvm_error_set(MVM_EUSAGE, "give one or more KEY=VALUE params");
 	if ((error = check_kvs(kvs, n, "param")) < 0)
 		return error;
-	return mvm_runs_txn(repo, param_txn, &a);
+	return mvm_repo_txn(repo, param_txn, &a);
 }
 
 /* ---- metrics ---- */
@@ -483,7 +470,7 @@ int mvm_run_log_points(mvm_repo *repo, int64_t id, const mvm_run_point *pts, siz
 		if (!isfinite(pts[i].value))
 			return mvm_error_set(MVM_EUSAGE, "metric %s: the value is not a finite number", pts[i].key);
 	}
-	return mvm_runs_txn(repo, log_txn, &a);
+	return mvm_repo_txn(repo, log_txn, &a);
 }
 
 int mvm_run_log(mvm_repo *repo, int64_t id, const char *const *kvs, size_t n, int64_t step)
@@ -552,7 +539,7 @@ int mvm_runs_end(mvm_repo *repo, int64_t id, mvm_run_status status, int has_exit
 
 	if (status == MVM_RUN_RUNNING)
 		return mvm_error_set(MVM_EUSAGE, "a run ends as ok or failed");
-	return mvm_runs_txn(repo, end_txn, &a);
+	return mvm_repo_txn(repo, end_txn, &a);
 }
 
 int mvm_run_end(mvm_repo *repo, int64_t id, mvm_run_status status)

@@ -29,8 +29,6 @@ int mvm_runs_exists(mvm_db *db, int64_t id);
 
 /* --- run.c --- */
 
-/** Run fn inside BEGIN IMMEDIATE ... COMMIT; roll back when it fails. */
-int mvm_runs_txn(mvm_repo *repo, int (*fn)(mvm_repo *repo, void *payload), void *payload);
 /** Split "key=value" (key non-empty); *key is allocated. `what` names the option in errors. */
 int mvm_runs_split_kv(char **key, const char **value, const char *kv, const char *what);
 
