@@ -57,7 +57,9 @@ typedef struct {
 	mvm_codec_hint *hints;
 	mvm_oid *bases;               /* parent version's chunk for the same bytes */
 	unsigned char *has_base, *is_delta;
+	mvm_chunk_loc *base_locs;     /* where the root of bases[i] is stored */
 	mvm_buf base_bytes;           /* worker scratch: decoded base */
+	mvm_buf base_stored;          /* worker scratch: the base as stored */
 	mvm_buf full;                 /* worker scratch: the chunk's own encoding */
 	unsigned char *is_new;
 	unsigned char *out;
@@ -112,14 +114,13 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 	mvm_store *store = b->s->scan->store;
 	unsigned char *dst = b->out + b->out_off[i];
 	size_t cap = mvm_codec_bound(b->lens[i]), dn = 0;
-	mvm_oid root;
 
-	if (b->has_base[i] && mvm_store_root(&root, store, &b->bases[i]) == 0 &&
-	    mvm_store_get(&b->base_bytes, store, &root) == 0 && b->base_bytes.size == b->lens[i] &&
-	    mvm_codec_encode_xor(dst, cap, &dn, &b->codec[i], p, b->base_bytes.ptr, &root, b->lens[i],
+	if (b->has_base[i] && b->base_locs[i].raw_len == b->lens[i] &&
+	    mvm_buf_grow(&b->base_bytes, b->lens[i]) == 0 &&
+	    mvm_store_read(b->base_bytes.ptr, store, &b->base_locs[i], &b->base_stored) == 0 &&
+	    mvm_codec_encode_xor(dst, cap, &dn, &b->codec[i], p, b->base_bytes.ptr, &b->bases[i], b->lens[i],
 				 &b->hints[i]) == 0 &&
 	    dn && dn < DELTA_GOOD_ENOUGH * b->lens[i]) {
-		b->bases[i] = root;
 		b->is_delta[i] = 1;
 		*n = dn;
 		return 0;
@@ -143,7 +144,6 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 			*n = fn;
 			return 0;
 		}
-		b->bases[i] = root;
 		b->is_delta[i] = 1;
 		*n = dn;
 		return 0;
@@ -151,14 +151,33 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 }
 
 /*
- * Pass 1: ids and dedup lookups; for new chunks with a base, ask the
- * kernel to start reading the base now (cold packs would otherwise stall
+ * Where a new chunk's delta base is stored: the parent's chunk, or that
+ * chunk's own base when it is a delta (one hop at most). bases[i] becomes
+ * the root's id; has_base[i] is cleared when the base cannot be found.
+ */
+static void find_base(batch *b, size_t i, mvm_store *store)
+{
+	mvm_chunk_loc *loc = &b->base_locs[i];
+	int ok = mvm_store_locate(loc, store, &b->bases[i]) == 0;
+
+	if (ok && loc->has_base) { /* the parent's chunk is a delta: take its base */
+		b->bases[i] = loc->base;
+		ok = mvm_store_locate(loc, store, &b->bases[i]) == 0 && !loc->has_base;
+	}
+	b->has_base[i] = (unsigned char)ok;
+	if (ok)
+		mvm_store_prefetch(store, loc);
+	mvm_error_clear(); /* no base: the chunk is coded on its own */
+}
+
+/*
+ * Pass 1: ids and dedup lookups; for new chunks with a base, find it and
+ * ask the kernel to start reading it now (cold packs would otherwise stall
  * this worker on every one). Pass 2: encode the new chunks.
  */
 static int identify_chunks(batch *b, mvm_store *store)
 {
 	size_t i, off = 0;
-	mvm_chunk_loc loc;
 	int error = 0, has;
 
 	for (i = 0; i < b->nchunks && !error; i++) {
@@ -174,12 +193,8 @@ static int identify_chunks(batch *b, mvm_store *store)
 			break;
 		}
 		b->is_new[i] = !has;
-		if (!has && b->has_base[i]) {
-			if (mvm_store_locate(&loc, store, &b->bases[i]) == 0)
-				mvm_store_prefetch(store, &loc);
-			else
-				mvm_error_clear(); /* encode_chunk copes with a missing base */
-		}
+		if (!has && b->has_base[i])
+			find_base(b, i, store);
 	}
 	return error;
 }
@@ -339,6 +354,7 @@ static int batch_reserve(batch *b, size_t n)
 	    !(b->codec = realloc(b->codec, n * sizeof(*b->codec))) ||
 	    !(b->hints = realloc(b->hints, n * sizeof(*b->hints))) ||
 	    !(b->bases = realloc(b->bases, n * sizeof(*b->bases))) ||
+	    !(b->base_locs = realloc(b->base_locs, n * sizeof(*b->base_locs))) ||
 	    !(b->has_base = realloc(b->has_base, n)) ||
 	    !(b->is_delta = realloc(b->is_delta, n)) ||
 	    !(b->is_new = realloc(b->is_new, n)))
@@ -600,7 +616,9 @@ static void scan_dispose(scan_state *s)
 		free(b->bases);
 		free(b->has_base);
 		free(b->is_delta);
+		free(b->base_locs);
 		mvm_buf_dispose(&b->base_bytes);
+		mvm_buf_dispose(&b->base_stored);
 		mvm_buf_dispose(&b->full);
 		free(b->is_new);
 		free(b->out);

@@ -245,17 +245,6 @@ int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *
 	return error;
 }
 
-int mvm_store_root(mvm_oid *out, mvm_store *st, const mvm_oid *id)
-{
-	mvm_chunk_loc loc;
-	int error;
-
-	*out = *id;
-	if ((error = mvm_store_locate(&loc, st, id)) == 0 && mvm_codec_is_delta(loc.codec))
-		*out = loc.base;
-	return error;
-}
-
 int mvm_store_get(mvm_buf *out, mvm_store *st, const mvm_oid *id)
 {
 	mvm_buf scratch = MVM_BUF_INIT;

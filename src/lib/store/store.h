@@ -41,8 +41,6 @@ int mvm_store_has(mvm_store *st, const mvm_oid *id);
  * A delta chunk (codec 3) reads its base too: one hop, never more.
  */
 int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *scratch);
-/** The chunk a delta should be taken against: `id` itself, or its base if it is a delta. */
-int mvm_store_root(mvm_oid *out, mvm_store *st, const mvm_oid *id);
 /** Read stored (still encoded) bytes of the chunk at loc into out. */
 int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc);
 /*
