@@ -199,31 +199,31 @@ static void join(unsigned char *dst, const unsigned char *const *plane, size_t n
 }
 
 /*
- * Order-0 entropy of a plane in bits per byte, estimated from about
- * ENTROPY_SAMPLES evenly spaced bytes: it only decides whether a plane is
- * worth coding (mantissa planes sit near 8 bits, exponent planes near 3),
- * so a sample is as good as the whole plane at a fraction of the cost.
+ * Whether a plane looks random enough to store raw (mantissa planes sit
+ * near 8 bits per byte, exponent planes near 3), judged on about
+ * ENTROPY_SAMPLES evenly spaced bytes by their collision entropy
+ * H2 = -log2(sum p^2). H2 never exceeds the order-0 entropy, so a plane
+ * called random here really is above RAW_PLANE_BITS; one that is not may
+ * still be tried with zstd, which then falls back to raw. No logarithm per
+ * byte value: the test is sum c^2 <= count^2 / 2^RAW_PLANE_BITS.
  */
 #define ENTROPY_SAMPLES 4096
+#define RAW_PLANE_BITS 7.6
 
-static double entropy_bits(const unsigned char *p, size_t n)
+static int looks_random(const unsigned char *p, size_t n)
 {
 	uint32_t h[256];
 	size_t i, stride = n > ENTROPY_SAMPLES ? n / ENTROPY_SAMPLES : 1, count = 0;
-	double e = 0;
+	uint64_t sq = 0;
 	int b;
 
 	memset(h, 0, sizeof(h));
 	for (i = 0; i < n; i += stride, count++)
 		h[p[i]]++;
 	for (b = 0; b < 256; b++)
-		if (h[b])
-			e -= (double)h[b] / (double)count * log2((double)h[b] / (double)count);
-	return e;
+		sq += (uint64_t)h[b] * h[b];
+	return (double)sq <= (double)count * (double)count / exp2(RAW_PLANE_BITS);
 }
-
-/* Planes whose order-0 entropy is above this are stored raw. */
-#define RAW_PLANE_BITS 7.6
 
 /*
  * Planes are coded by zstd at its fastest setting with Huffman-coded
@@ -267,7 +267,7 @@ size_t mvm_plane_compress(unsigned char *dst, size_t cap, const unsigned char *s
 	ZSTD_CCtx *cctx = plane_cctx();
 	size_t z;
 
-	if (!cctx || n < 64 || entropy_bits(src, n) >= RAW_PLANE_BITS)
+	if (!cctx || n < 64 || looks_random(src, n))
 		return 0;
 	z = ZSTD_compress2(cctx, dst, cap, src, n);
 	return ZSTD_isError(z) || z >= n ? 0 : z;
