@@ -48,8 +48,16 @@ typedef struct {
  */
 int mvm_commit(mvm_oid *out, mvm_repo *repo, const mvm_commit_options *opts);
 
+/** How a staged path differs from HEAD. */
+typedef enum {
+	MVM_STAGED_ADDED = 'A',
+	MVM_STAGED_MODIFIED = 'M',
+	MVM_STAGED_REMOVED = 'D',
+} mvm_staged_change;
+
 typedef struct {
 	char **staged;      size_t nstaged;     /* stage differs from HEAD */
+	unsigned char *staged_change;           /* mvm_staged_change of each staged path */
 	char **modified;    size_t nmodified;   /* working file differs from stage */
 	char **deleted;     size_t ndeleted;    /* tracked, gone from disk */
 	char **untracked;   size_t nuntracked;

@@ -140,6 +140,36 @@ static void print_group(const char *title, const char *tag, char **list, size_t 
 		printf("  %-10s %s\n", tag, list[i]);
 }
 
+static const char *staged_word(unsigned char change)
+{
+	return change == MVM_STAGED_ADDED ? "added" : change == MVM_STAGED_REMOVED ? "removed" : "modified";
+}
+
+static json_t *staged_changes_json(const mvm_status *st)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < st->nstaged; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "path", json_string(st->staged[i]));
+		json_object_set_new(o, "change", json_string(staged_word(st->staged_change[i])));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static void print_staged(const mvm_status *st)
+{
+	size_t i;
+
+	if (!st->nstaged)
+		return;
+	printf("Staged for the next commit:\n");
+	for (i = 0; i < st->nstaged; i++)
+		printf("  %-10s %s\n", staged_word(st->staged_change[i]), st->staged[i]);
+}
+
 int cmd_status(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_command *cmd = cli_find("status");
@@ -161,6 +191,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 		json_object_set_new(o, "branch", branch.size ? json_string(branch.ptr) : json_null());
 		json_object_set_new(o, "head", has_head ? cli_json_oid(&head) : json_null());
 		json_object_set_new(o, "staged", json_strings(st->staged, st->nstaged));
+		json_object_set_new(o, "staged_changes", staged_changes_json(st));
 		json_object_set_new(o, "modified", json_strings(st->modified, st->nmodified));
 		json_object_set_new(o, "deleted", json_strings(st->deleted, st->ndeleted));
 		json_object_set_new(o, "untracked", json_strings(st->untracked, st->nuntracked));
@@ -171,7 +202,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 			mvm_oid_fmt(hex, &head);
 		printf("On %s%s%s\n", branch.size ? "branch " : "detached HEAD at ",
 		       branch.size ? branch.ptr : (has_head ? hex : "?"), has_head ? "" : " (no commits yet)");
-		print_group("Staged for the next commit", "staged", st->staged, st->nstaged);
+		print_staged(st);
 		print_group("Changed since staged (mvm add to stage)", "modified", st->modified, st->nmodified);
 		print_group("Deleted since staged", "deleted", st->deleted, st->ndeleted);
 		print_group("Untracked", "untracked", st->untracked, st->nuntracked);

@@ -11,8 +11,22 @@ cd repo
 # --- status --json shape on an empty repository ---
 mvm status --json >"$SCRATCH/st.json"
 assert_eq "$(json_get "$SCRATCH/st.json" 'sorted(j)')" \
-	"['branch', 'deleted', 'head', 'modified', 'staged', 'untracked']" "status --json keys"
+	"['branch', 'deleted', 'head', 'modified', 'staged', 'staged_changes', 'untracked']" "status --json keys"
 assert_eq "$(json_get "$SCRATCH/st.json" '[j["branch"], j["head"]]')" "['main', None]" "empty repo branch/head"
+
+# --- staged changes say what they are: added, modified, removed ---
+mvm init -q "$SCRATCH/kinds"
+(
+	cd "$SCRATCH/kinds"
+	echo 1 >keep && echo 2 >gone && echo 3 >edit
+	mvm add keep gone edit && mvm commit -q -m one
+	mvm rm --cached gone && echo 4 >edit && echo 5 >new && mvm add edit new
+	mvm status --json >"$SCRATCH/kinds.json"
+	assert_eq "$(json_get "$SCRATCH/kinds.json" '[(c["path"], c["change"]) for c in j["staged_changes"]]')" \
+		"[('edit', 'modified'), ('gone', 'removed'), ('new', 'added')]" "staged change kinds"
+	mvm status >"$SCRATCH/kinds.txt"
+	grep -q "^  removed    gone$" "$SCRATCH/kinds.txt" || fail "status does not say 'removed'"
+)
 
 # --- recursive add of a folder ---
 mkdir -p ckpt/sub/deeper

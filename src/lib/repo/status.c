@@ -26,6 +26,17 @@ static int push(char ***list, size_t *n, const char *s)
 	return 0;
 }
 
+static int push_staged(mvm_status *out, const char *path, mvm_staged_change change)
+{
+	unsigned char *nc = realloc(out->staged_change, out->nstaged + 1);
+
+	if (!nc)
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	out->staged_change = nc;
+	nc[out->nstaged] = (unsigned char)change;
+	return push(&out->staged, &out->nstaged, path);
+}
+
 static int staged_changes(mvm_status *out, const mvm_tree *head, const mvm_stage_entry *stage, size_t n)
 {
 	size_t i = 0, j = 0;
@@ -34,13 +45,13 @@ static int staged_changes(mvm_status *out, const mvm_tree *head, const mvm_stage
 	while (!error && (i < head->count || j < n)) {
 		int c = i == head->count ? 1 : j == n ? -1 : strcmp(head->entries[i].path, stage[j].path);
 		if (c < 0) {
-			error = push(&out->staged, &out->nstaged, head->entries[i++].path);
+			error = push_staged(out, head->entries[i++].path, MVM_STAGED_REMOVED);
 		} else if (c > 0) {
-			error = push(&out->staged, &out->nstaged, stage[j++].path);
+			error = push_staged(out, stage[j++].path, MVM_STAGED_ADDED);
 		} else {
 			if (mvm_oid_cmp(&head->entries[i].manifest, &stage[j].manifest) ||
 			    head->entries[i].mode != stage[j].mode)
-				error = push(&out->staged, &out->nstaged, stage[j].path);
+				error = push_staged(out, stage[j].path, MVM_STAGED_MODIFIED);
 			i++;
 			j++;
 		}
@@ -165,6 +176,7 @@ void mvm_status_free(mvm_status *st)
 	if (!st)
 		return;
 	free_list(st->staged, st->nstaged);
+	free(st->staged_change);
 	free_list(st->modified, st->nmodified);
 	free_list(st->deleted, st->ndeleted);
 	free_list(st->untracked, st->nuntracked);
