@@ -418,6 +418,48 @@ static void test_store__damaged_index_is_detected(void **state)
 	mvm_buf_dispose(&path);
 }
 
+/*
+ * A reader located a chunk, then gc moved it to another pack and deleted
+ * the old one (as gc does: new pack indexed, rows repointed, old pack row
+ * and file removed). The read must find it in its new place; with no other
+ * copy, the error is corruption, not a crash.
+ */
+static void test_store__read_after_gc_moved_the_chunk(void **state)
+{
+	fixture *f = *state;
+	unsigned char src[5000], back[5000];
+	mvm_chunk_loc loc;
+	mvm_buf old = MVM_BUF_INIT, moved = MVM_BUF_INIT, sql = MVM_BUF_INIT, scratch = MVM_BUF_INIT;
+	char cmd[512];
+	mvm_oid id;
+
+	fill(src, sizeof(src), 3, 1);
+	assert_int_equal(mvm_sha256_buf(&id, src, sizeof(src)), 0);
+	assert_int_equal(mvm_store_write(f->st, &id, src, sizeof(src), sizeof(src), MVM_CODEC_RAW, NULL), 0);
+	assert_int_equal(mvm_store_flush(f->st), 0);
+	assert_int_equal(mvm_store_locate(&loc, f->st, &id), 0);
+	assert_int_equal(only_pack(&old, f->dir), 0);
+	mvm_buf_printf(&moved, "%s/packs/pack-moved.pack", f->dir);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", old.ptr, moved.ptr);
+	assert_int_equal(system(cmd), 0);
+	mvm_buf_printf(&sql, "INSERT INTO packs(name, size, chunks) SELECT 'pack-moved.pack', size, chunks FROM packs"
+			     " WHERE id = %lld; UPDATE chunks SET pack = last_insert_rowid(); DELETE FROM packs"
+			     " WHERE id = %lld", (long long)loc.pack, (long long)loc.pack);
+	assert_int_equal(mvm_db_exec(f->db, sql.ptr), 0);
+	assert_int_equal(unlink(old.ptr), 0);
+	assert_int_equal(mvm_store_read(back, f->st, &loc, &scratch), 0);
+	assert_memory_equal(back, src, sizeof(src));
+	/* no copy anywhere (and no handle still open on it): corruption */
+	assert_int_equal(unlink(moved.ptr), 0);
+	mvm_store_drop_handles(f->st);
+	assert_int_equal(mvm_store_locate(&loc, f->st, &id), 0);
+	assert_int_equal(mvm_store_read(back, f->st, &loc, &scratch), MVM_ECORRUPT);
+	mvm_buf_dispose(&old);
+	mvm_buf_dispose(&moved);
+	mvm_buf_dispose(&sql);
+	mvm_buf_dispose(&scratch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_store__fdelta_every_value),
 		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__read_after_gc_moved_the_chunk, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,6 +79,7 @@ static int locate_locked(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
 	mvm_db_bind_oid(q, 1, id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
+		out->id = *id;
 		out->pack = sqlite3_column_int64(q, 0);
 		out->offset = (uint64_t)sqlite3_column_int64(q, 1);
 		out->stored_len = (uint32_t)sqlite3_column_int64(q, 2);
@@ -154,10 +155,13 @@ static int pack_fd_locked(int *out, mvm_store *st, int64_t pack)
 			*out = st->handles[i].fd;
 			return 0;
 		}
-	if ((error = mvm_store_pack_path(&path, st, pack)) < 0)
-		return error;
+	if ((error = mvm_store_pack_path(&path, st, pack)) < 0) {
+		mvm_buf_dispose(&path);
+		return error == MVM_ECORRUPT ? mvm_error_wrap(MVM_ENOTFOUND, "opening a pack") : error;
+	}
 	if ((fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0) {
-		error = mvm_error_set(MVM_ECORRUPT, "pack %s is missing: %s", path.ptr, strerror(errno));
+		error = mvm_error_set(errno == ENOENT ? MVM_ENOTFOUND : MVM_ECORRUPT, "pack %s is missing: %s",
+				      path.ptr, strerror(errno));
 		mvm_buf_dispose(&path);
 		return error;
 	}
@@ -187,23 +191,50 @@ void mvm_store_prefetch(mvm_store *st, const mvm_chunk_loc *loc)
 	pthread_mutex_unlock(&st->lock);
 }
 
+/* A private descriptor of the chunk's pack (another thread may evict the cached one). */
+static int pack_fd_dup(int *out, mvm_store *st, int64_t pack)
+{
+	int fd = -1, error;
+
+	pthread_mutex_lock(&st->lock);
+	if ((error = pack_fd_locked(&fd, st, pack)) == 0 && (*out = dup(fd)) < 0)
+		error = mvm_error_set(MVM_ERROR, "cannot duplicate a pack handle: %s", strerror(errno));
+	pthread_mutex_unlock(&st->lock);
+	return error;
+}
+
+/*
+ * The pack named by loc is gone: gc moved the chunk into a new pack after
+ * the caller located it. Look it up again; the same stored bytes must be
+ * found elsewhere, or the store really is damaged.
+ */
+static int relocate(mvm_chunk_loc *now, mvm_store *st, const mvm_chunk_loc *loc)
+{
+	char hex[MVM_OID_HEXSZ + 1];
+
+	if (mvm_store_locate(now, st, &loc->id) == 0 && now->pack != loc->pack &&
+	    now->stored_len == loc->stored_len && now->codec == loc->codec)
+		return 0;
+	mvm_oid_fmt(hex, &loc->id);
+	return mvm_error_set(MVM_ECORRUPT, "chunk %s: its pack is missing and no other pack holds it", hex);
+}
+
 int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc)
 {
+	mvm_chunk_loc now = *loc;
 	int fd = -1, error;
 
 	if (loc->stored_len > mvm_codec_bound(MVM_PACK_MAX_RAW))
 		return mvm_error_set(MVM_ECORRUPT, "chunk index entry has an impossible length");
-	/* dup under the lock: another thread may evict (close) the cached fd meanwhile */
-	pthread_mutex_lock(&st->lock);
-	if ((error = pack_fd_locked(&fd, st, loc->pack)) == 0 && (fd = dup(fd)) < 0)
-		error = mvm_error_set(MVM_ERROR, "cannot duplicate a pack handle: %s", strerror(errno));
-	pthread_mutex_unlock(&st->lock);
+	if ((error = pack_fd_dup(&fd, st, loc->pack)) == MVM_ENOTFOUND &&
+	    (error = relocate(&now, st, loc)) == 0)
+		error = pack_fd_dup(&fd, st, now.pack);
 	if (error < 0)
-		return error;
+		return error == MVM_ENOTFOUND ? mvm_error_wrap(MVM_ECORRUPT, "reading a chunk") : error;
 	mvm_buf_clear(out);
-	if ((error = mvm_buf_grow(out, loc->stored_len)) == 0 &&
-	    (error = mvm_fs_pread_all(fd, out->ptr, loc->stored_len, loc->offset, "pack")) == 0)
-		out->size = loc->stored_len;
+	if ((error = mvm_buf_grow(out, now.stored_len)) == 0 &&
+	    (error = mvm_fs_pread_all(fd, out->ptr, now.stored_len, now.offset, "pack")) == 0)
+		out->size = now.stored_len;
 	close(fd);
 	return error;
 }

@@ -18,6 +18,7 @@
 typedef struct mvm_store mvm_store;
 
 typedef struct {
+	mvm_oid id;               /* the chunk located */
 	int64_t pack;
 	uint64_t offset;
 	uint32_t stored_len, raw_len, codec;
