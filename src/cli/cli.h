@@ -37,6 +37,25 @@ int cli_fail(int error);
 int cli_usage(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
+ * What one subcommand (of model, change, deploy, run) takes: the option
+ * bits it accepts and requires (opt_names[i] names bit 1 << i) and how many
+ * operands.
+ */
+typedef struct {
+	const char *const *opt_names;
+	unsigned allowed, required;
+	int min_args, max_args;
+	const char *usage;
+} cli_sub_rules;
+
+/*
+ * Check the options seen and the n operands given to subcommand `what`
+ * ("model create") against its rules: 0, or the usage status after the
+ * one-line error.
+ */
+int cli_sub_check(const cli_command *cmd, const char *what, const cli_sub_rules *r, unsigned seen, int n);
+
+/*
  * Parse options shared by every command plus the command's own.
  * Returns the index of the first operand, or -1 after printing an error
  * (then *status holds the exit code, 0 for --help).

@@ -468,13 +468,14 @@ int cmd_change(cli_ctx *ctx, int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' }, { "model", required_argument, NULL, 'm' },
 		{ "open", no_argument, NULL, 'o' }, { NULL, 0, NULL, 0 } };
 	static const char *const names[] = { "--to", "--deploy", "--strategy", "--weight", "--rollback-if", "--reason",
-					     "--force", "--model", "--open", "--json" };
+					     "--force", "--model", "--open", "--json", NULL };
 	const cli_command *cmd = change_cmd();
 	mvm_change_options init = MVM_CHANGE_OPTIONS_INIT;
 	const change_sub *s;
 	change_opts o;
 	cli_common common;
-	int first, status, n, i;
+	char what[64];
+	int first, status, n;
 
 	memset(&o, 0, sizeof(o));
 	o.co = init;
@@ -489,11 +490,10 @@ int cmd_change(cli_ctx *ctx, int argc, char **argv)
 		;
 	if (!s->name)
 		return cli_usage(cmd, "unknown change subcommand '%s'", argv[first]);
-	for (i = 0; i < 10; i++)
-		if ((o.seen & (1u << i)) && !(s->allowed & (1u << i)))
-			return cli_usage(cmd, "%s does not apply to 'change %s'", names[i], s->name);
+	snprintf(what, sizeof(what), "change %s", s->name);
 	n = argc - first - 1;
-	if (n < s->min_args || n > s->max_args)
-		return cli_usage(cmd, "wrong arguments for 'change %s'; usage: %s", s->name, s->usage);
+	if ((status = cli_sub_check(cmd, what, &(cli_sub_rules){ names, s->allowed, 0, s->min_args, s->max_args,
+								 s->usage }, o.seen, n)) != 0)
+		return status;
 	return s->fn(ctx, &o, n, argv + first + 1);
 }

@@ -254,18 +254,9 @@ static int deploy_opt(int c, const char *arg, void *payload)
 	}
 }
 
-static const char *opt_name(unsigned bit)
-{
-	static const char *const names[] = { "--env", "--strategy", "--weight", "--rollback-if", "--version", "--key",
-					     "--to", "--json" };
-	int i = 0;
-
-	while (bit > 1) {
-		bit >>= 1;
-		i++;
-	}
-	return names[i];
-}
+/* Names of the option bits, in bit order. */
+static const char *const opt_names[] = { "--env", "--strategy", "--weight", "--rollback-if", "--version", "--key",
+					 "--to", "--json", NULL };
 
 /* Parse options, then check them against what the (sub)command accepts and requires. */
 static int parse(deploy_opts *o, const cli_command *cmd, int argc, char **argv, int *status)
@@ -289,18 +280,12 @@ static int parse(deploy_opts *o, const cli_command *cmd, int argc, char **argv, 
 	return first;
 }
 
-static int check_opts(const cli_command *cmd, const deploy_opts *o, unsigned allowed, unsigned required,
-		      const char *what)
+/* Options and operand count of (sub)command `what` against its rules (cli_sub_check). */
+static int check_opts(const cli_command *cmd, const deploy_opts *o, const char *what, unsigned allowed,
+		      unsigned required, int n, int min_args, int max_args, const char *usage)
 {
-	unsigned bit;
-
-	for (bit = 1; bit <= O_JSON; bit <<= 1) {
-		if ((o->seen & bit) && !(allowed & bit))
-			return cli_usage(cmd, "%s does not apply to '%s'", opt_name(bit), what);
-		if ((required & bit) && !(o->seen & bit))
-			return cli_usage(cmd, "'%s' needs %s", what, opt_name(bit));
-	}
-	return 0;
+	return cli_sub_check(cmd, what, &(cli_sub_rules){ opt_names, allowed, required, min_args, max_args, usage },
+			     o->seen, n);
 }
 
 int cmd_deploy(cli_ctx *ctx, int argc, char **argv)
@@ -320,11 +305,9 @@ int cmd_deploy(cli_ctx *ctx, int argc, char **argv)
 	if (s->name)
 		first++;
 	snprintf(what, sizeof(what), "deploy%s%s", s->name ? " " : "", s->name ? s->name : "");
-	if ((error = check_opts(cmd, &o, s->allowed, s->required, what)) != 0)
-		return error;
 	n = argc - first;
-	if (n < s->min_args || n > s->max_args)
-		return cli_usage(cmd, "wrong arguments for '%s'; usage: %s", what, s->usage);
+	if ((error = check_opts(cmd, &o, what, s->allowed, s->required, n, s->min_args, s->max_args, s->usage)) != 0)
+		return error;
 	return s->fn(ctx, &o, n, argv + first);
 }
 
@@ -338,10 +321,8 @@ int cmd_resolve(cli_ctx *ctx, int argc, char **argv)
 
 	if ((first = parse(&o, cmd, argc, argv, &status)) < 0)
 		return status;
-	if ((error = check_opts(cmd, &o, O_ENV | O_KEY | O_JSON, O_ENV, "resolve")) != 0)
+	if ((error = check_opts(cmd, &o, "resolve", O_ENV | O_KEY | O_JSON, O_ENV, argc - first, 1, 1, cmd->usage)) != 0)
 		return error;
-	if (argc - first != 1)
-		return cli_usage(cmd, "give exactly one model name");
 	if ((error = mvm_resolve(&r, ctx->repo, argv[first], o.env, o.key)) < 0)
 		return cli_fail(error);
 	if (o.seen & O_JSON) {
@@ -368,10 +349,8 @@ int cmd_rollback(cli_ctx *ctx, int argc, char **argv)
 
 	if ((first = parse(&o, cmd, argc, argv, &status)) < 0)
 		return status;
-	if ((error = check_opts(cmd, &o, O_ENV | O_TO, O_ENV, "rollback")) != 0)
+	if ((error = check_opts(cmd, &o, "rollback", O_ENV | O_TO, O_ENV, argc - first, 1, 1, cmd->usage)) != 0)
 		return error;
-	if (argc - first != 1)
-		return cli_usage(cmd, "give exactly one model name");
 	if ((error = mvm_deploy_rollback(ctx->repo, argv[first], o.env, o.to)) < 0)
 		return cli_fail(error);
 	return print_status_after(ctx, argv[first], o.env);

@@ -480,19 +480,9 @@ static int model_opt(int c, const char *arg, void *payload)
 	}
 }
 
-static const char *opt_name(unsigned bit)
-{
-	switch (bit) {
-	case O_DESC: return "--description";
-	case O_PATH: return "--path";
-	case O_NOTE: return "--note";
-	case O_DELETE: return "-d";
-	case O_EXEC: return "--exec";
-	case O_CLEAR: return "--clear";
-	case O_APPROVALS: return "--approvals";
-	default: return "--json";
-	}
-}
+/* Names of the option bits, in bit order. */
+static const char *const opt_names[] = { "--description", "--path", "--note", "-d", "--exec", "--clear",
+					 "--approvals", "--json", NULL };
 
 int cmd_model(cli_ctx *ctx, int argc, char **argv)
 {
@@ -505,7 +495,7 @@ int cmd_model(cli_ctx *ctx, int argc, char **argv)
 	const model_sub *s;
 	model_opts o = { 0, NULL, NULL, NULL, NULL, 1 };
 	cli_common common;
-	unsigned bit;
+	char what[64];
 	int first, status, n;
 
 	if ((first = cli_parse(&common, cmd, argc, argv, opts, "d", model_opt, &o, &status)) < 0)
@@ -519,11 +509,10 @@ int cmd_model(cli_ctx *ctx, int argc, char **argv)
 		;
 	if (!s->name)
 		return cli_usage(cmd, "unknown model subcommand '%s'", argv[first]);
-	for (bit = 1; bit <= O_JSON; bit <<= 1)
-		if ((o.seen & bit) && !(s->allowed & bit))
-			return cli_usage(cmd, "%s does not apply to 'model %s'", opt_name(bit), s->name);
+	snprintf(what, sizeof(what), "model %s", s->name);
 	n = argc - first - 1;
-	if (n < s->min_args || n > s->max_args)
-		return cli_usage(cmd, "wrong arguments for 'model %s'; usage: %s", s->name, s->usage);
+	if ((status = cli_sub_check(cmd, what, &(cli_sub_rules){ opt_names, s->allowed, 0, s->min_args, s->max_args,
+								 s->usage }, o.seen, n)) != 0)
+		return status;
 	return s->fn(ctx, &o, n, argv + first + 1);
 }

@@ -272,25 +272,16 @@ static int run_opt(int c, const char *arg, void *payload)
 	}
 }
 
-static const char *opt_name(unsigned bit)
-{
-	static const char *const names[] = { "--name", "--param", "--tag", "--input", "--output", "--step",
-					     "--status", "--filter", "--sort", "--metric", "--out", "--json" };
-	int i = 0;
-
-	while (bit > 1 && i < 11) {
-		bit >>= 1;
-		i++;
-	}
-	return names[i];
-}
+/* Names of the option bits, in bit order. */
+static const char *const opt_names[] = { "--name", "--param", "--tag", "--input", "--output", "--step", "--status",
+					 "--filter", "--sort", "--metric", "--out", "--json", NULL };
 
 static int dispatch(cli_ctx *ctx, run_opts *o, int argc, char **argv, int first)
 {
 	const cli_command *cmd = run_cmd();
 	const run_sub *s;
-	unsigned bit;
-	int n;
+	char what[64];
+	int n, status;
 
 	if (first == argc)
 		return cli_usage(cmd, "give a subcommand (start, log, param, end, show, list, compare, exec, plot)");
@@ -298,14 +289,13 @@ static int dispatch(cli_ctx *ctx, run_opts *o, int argc, char **argv, int first)
 		;
 	if (!s->name)
 		return cli_usage(cmd, "unknown run subcommand '%s'", argv[first]);
-	for (bit = 1; bit <= O_JSON; bit <<= 1)
-		if ((o->seen & bit) && !(s->allowed & bit))
-			return cli_usage(cmd, "%s does not apply to 'run %s'", opt_name(bit), s->name);
 	if (o->command && strcmp(s->name, "exec"))
 		return cli_usage(cmd, "'--' and a command apply only to 'run exec'");
+	snprintf(what, sizeof(what), "run %s", s->name);
 	n = argc - first - 1;
-	if (n < s->min_args || n > s->max_args)
-		return cli_usage(cmd, "wrong arguments for 'run %s'; usage: %s", s->name, s->usage);
+	if ((status = cli_sub_check(cmd, what, &(cli_sub_rules){ opt_names, s->allowed, 0, s->min_args, s->max_args,
+								 s->usage }, o->seen, n)) != 0)
+		return status;
 	return s->fn(ctx, o, n, argv + first + 1);
 }
 

@@ -31,6 +31,21 @@ int cli_usage(const cli_command *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_sub_check(const cli_command *cmd, const char *what, const cli_sub_rules *r, unsigned seen, int n)
+{
+	unsigned i;
+
+	for (i = 0; r->opt_names[i]; i++) {
+		if ((seen & (1u << i)) && !(r->allowed & (1u << i)))
+			return cli_usage(cmd, "%s does not apply to '%s'", r->opt_names[i], what);
+		if ((r->required & (1u << i)) && !(seen & (1u << i)))
+			return cli_usage(cmd, "'%s' needs %s", what, r->opt_names[i]);
+	}
+	if (n < r->min_args || n > r->max_args)
+		return cli_usage(cmd, "wrong arguments for '%s'; usage: %s", what, r->usage);
+	return 0;
+}
+
 int cli_parse(cli_common *common, const cli_command *cmd, int argc, char **argv,
 	      const struct option *extra, const char *extra_short,
 	      int (*on_opt)(int c, const char *arg, void *payload), void *payload, int *status)

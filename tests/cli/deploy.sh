@@ -128,7 +128,7 @@ refused 1 "has no version 9" mvm deploy chat 9 --env dev
 refused 2 "does not apply to 'deploy status'" mvm deploy status chat --strategy all
 refused 2 "does not apply to 'rollback'" mvm rollback chat --env prod --key k
 refused 2 "'resolve' needs --env" mvm resolve chat
-refused 2 "give exactly one model name" mvm resolve --env prod
+refused 2 "wrong arguments for 'resolve'" mvm resolve --env prod
 refused 2 "wrong arguments for 'deploy'" mvm deploy chat --env prod
 expect_exit 0 mvm audit verify
 for c in deploy resolve rollback; do
