@@ -79,6 +79,10 @@ void cli_oid_hex(char out[MVM_OID_HEXSZ + 1], const mvm_oid *id);
 /** Print JSON to stdout (pretty, sorted keys as given) and free it. */
 void cli_json_print(json_t *j);
 json_t *cli_json_oid(const mvm_oid *id);
+/** A JSON string, or null for NULL. */
+json_t *cli_json_str_or_null(const char *s);
+/** A JSON array of n strings. */
+json_t *cli_json_strings(char *const *list, size_t n);
 /** Human-readable size: "1.5 GiB". */
 const char *cli_size(char buf[32], uint64_t bytes);
 const char *cli_time(char buf[64], int64_t t);

@@ -6,11 +6,6 @@
 
 #include "cli.h"
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *entry_json(const mvm_audit_entry *e)
 {
 	json_t *o = json_object();
@@ -20,8 +15,8 @@ static json_t *entry_json(const mvm_audit_entry *e)
 	json_object_set_new(o, "actor", json_string(e->actor));
 	json_object_set_new(o, "action", json_string(e->action));
 	json_object_set_new(o, "object", json_string(e->object));
-	json_object_set_new(o, "before", str_or_null(e->before));
-	json_object_set_new(o, "after", str_or_null(e->after));
+	json_object_set_new(o, "before", cli_json_str_or_null(e->before));
+	json_object_set_new(o, "after", cli_json_str_or_null(e->after));
 	json_object_set_new(o, "prev_hash", cli_json_oid(&e->prev_hash));
 	json_object_set_new(o, "hash", cli_json_oid(&e->hash));
 	return o;

@@ -113,11 +113,6 @@ static int sub_apply(cli_ctx *ctx, change_opts *o, int argc, char **argv)
 
 /* ---- show and list ---- */
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static const char *gate_status(mvm_gate_status s)
 {
 	return s == MVM_GATE_PASS ? "pass" : s == MVM_GATE_FAIL ? "fail" : "not_run";
@@ -143,16 +138,16 @@ static json_t *change_json(const mvm_change *c)
 	json_object_set_new(o, "version", json_integer(c->number));
 	json_object_set_new(o, "version_id", cli_json_oid(&c->version_id));
 	json_object_set_new(o, "target", t);
-	json_object_set_new(o, "strategy", str_or_null(c->strategy));
+	json_object_set_new(o, "strategy", cli_json_str_or_null(c->strategy));
 	json_object_set_new(o, "weight", c->weight >= 0 ? json_integer(c->weight) : json_null());
 	json_object_set_new(o, "rollback_if", rules);
-	json_object_set_new(o, "reason", str_or_null(c->reason));
+	json_object_set_new(o, "reason", cli_json_str_or_null(c->reason));
 	json_object_set_new(o, "author", json_string(c->author));
 	json_object_set_new(o, "time", json_integer(c->time));
 	json_object_set_new(o, "state", json_string(mvm_change_state_name(c->state)));
-	json_object_set_new(o, "closed_by", str_or_null(c->closed_by));
+	json_object_set_new(o, "closed_by", cli_json_str_or_null(c->closed_by));
 	json_object_set_new(o, "closed_time", c->closed_by ? json_integer(c->closed_time) : json_null());
-	json_object_set_new(o, "close_reason", str_or_null(c->close_reason));
+	json_object_set_new(o, "close_reason", cli_json_str_or_null(c->close_reason));
 	json_object_set_new(o, "forced", json_boolean(c->forced));
 	json_object_set_new(o, "approvals", apps);
 	json_object_set_new(o, "approvals_required", json_integer(c->approvals_required));

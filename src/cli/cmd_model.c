@@ -32,11 +32,6 @@ static const cli_command *model_cmd(void)
 
 /* ---- output ---- */
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *metrics_json(const mvm_metric *m, size_t n)
 {
 	json_t *o = json_object();
@@ -66,8 +61,8 @@ static json_t *version_json(const mvm_model_version *v)
 	}
 	json_object_set_new(o, "version", json_integer(v->number));
 	json_object_set_new(o, "id", cli_json_oid(&v->id));
-	json_object_set_new(o, "path", str_or_null(v->path));
-	json_object_set_new(o, "note", str_or_null(v->note));
+	json_object_set_new(o, "path", cli_json_str_or_null(v->path));
+	json_object_set_new(o, "note", cli_json_str_or_null(v->note));
 	json_object_set_new(o, "state", json_string(mvm_model_state_name(v->state)));
 	json_object_set_new(o, "author", json_string(v->author));
 	json_object_set_new(o, "time", json_integer(v->time));
@@ -200,7 +195,7 @@ static json_t *gates_json(const mvm_model_gates *g)
 	for (i = 0; i < g->nrules; i++)
 		json_array_append_new(rules, json_string(g->rules[i]));
 	json_object_set_new(o, "rules", rules);
-	json_object_set_new(o, "exec", str_or_null(g->exec));
+	json_object_set_new(o, "exec", cli_json_str_or_null(g->exec));
 	return o;
 }
 

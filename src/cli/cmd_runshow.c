@@ -9,11 +9,6 @@
 
 #include "cli.h"
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *kvs_json(const mvm_param *p, size_t n)
 {
 	json_t *o = json_object();
@@ -31,16 +26,6 @@ static json_t *ids_json(const mvm_oid *ids, size_t n)
 
 	for (i = 0; i < n; i++)
 		json_array_append_new(a, cli_json_oid(&ids[i]));
-	return a;
-}
-
-static json_t *strings_json(char **s, size_t n)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_string(s[i]));
 	return a;
 }
 
@@ -101,14 +86,14 @@ json_t *cli_run_json(const mvm_run *r, int full)
 	json_object_set_new(o, "metrics", metrics);
 	if (!full)
 		return o;
-	json_object_set_new(o, "command", r->argv ? strings_json(r->argv, r->argc) : json_null());
+	json_object_set_new(o, "command", r->argv ? cli_json_strings(r->argv, r->argc) : json_null());
 	json_object_set_new(o, "exit_code", r->has_exit ? json_integer(r->exit_code) : json_null());
-	json_object_set_new(o, "host", str_or_null(r->host));
+	json_object_set_new(o, "host", cli_json_str_or_null(r->host));
 	json_object_set_new(o, "code", code_json(r));
 	json_object_set_new(o, "env", kvs_json(r->env, r->nenv));
 	json_object_set_new(o, "inputs", ids_json(r->inputs, r->ninputs));
 	json_object_set_new(o, "outputs", ids_json(r->outputs_ids, r->noutput_ids));
-	json_object_set_new(o, "output_paths", r->outputs ? strings_json(r->outputs, r->noutputs) : json_array());
+	json_object_set_new(o, "output_paths", r->outputs ? cli_json_strings(r->outputs, r->noutputs) : json_array());
 	return o;
 }
 
@@ -298,7 +283,7 @@ static json_t *compare_json(mvm_run **runs, size_t n)
 			continue;
 		}
 		for (i = 0; i < n; i++)
-			json_array_append_new(vals, str_or_null(mvm_run_param(runs[i], key)));
+			json_array_append_new(vals, cli_json_str_or_null(mvm_run_param(runs[i], key)));
 		json_object_set_new(params, key, vals);
 	}
 	json_object_foreach(mkeys, key, v) {

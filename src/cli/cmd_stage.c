@@ -119,16 +119,6 @@ done:
 	return status;
 }
 
-static json_t *json_strings(char **list, size_t n)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_string(list[i]));
-	return a;
-}
-
 static void print_group(const char *title, const char *tag, char **list, size_t n)
 {
 	size_t i;
@@ -190,11 +180,11 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 		json_t *o = json_object();
 		json_object_set_new(o, "branch", branch.size ? json_string(branch.ptr) : json_null());
 		json_object_set_new(o, "head", has_head ? cli_json_oid(&head) : json_null());
-		json_object_set_new(o, "staged", json_strings(st->staged, st->nstaged));
+		json_object_set_new(o, "staged", cli_json_strings(st->staged, st->nstaged));
 		json_object_set_new(o, "staged_changes", staged_changes_json(st));
-		json_object_set_new(o, "modified", json_strings(st->modified, st->nmodified));
-		json_object_set_new(o, "deleted", json_strings(st->deleted, st->ndeleted));
-		json_object_set_new(o, "untracked", json_strings(st->untracked, st->nuntracked));
+		json_object_set_new(o, "modified", cli_json_strings(st->modified, st->nmodified));
+		json_object_set_new(o, "deleted", cli_json_strings(st->deleted, st->ndeleted));
+		json_object_set_new(o, "untracked", cli_json_strings(st->untracked, st->nuntracked));
 		cli_json_print(o);
 	} else {
 		char hex[MVM_OID_HEXSZ + 1];
