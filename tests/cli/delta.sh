@@ -14,6 +14,8 @@ cp "$SCRATCH/base.safetensors" model.safetensors
 mvm add model.safetensors
 mvm commit -q -m base
 before=$(du -sb .mvm/packs | cut -f1)
+# BF16 weights are coded exponent first (codec 5): ~66% of the file, 67% with plain byte planes
+[ $((before * 1000 / size)) -lt 668 ] || fail "base stored as $((before * 1000 / size))/1000 of the file"
 cp "$SCRATCH/ft.safetensors" model.safetensors
 mvm commit -q -a -m "full fine-tune"
 after=$(du -sb .mvm/packs | cut -f1)
@@ -23,6 +25,7 @@ grown=$(( (after - before) * 100 / size ))
 codec_count() {
 	/usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('.mvm/mvm.db').execute('select count(*) from chunks where codec = $1').fetchone()[0])"
 }
+[ "$(codec_count 5)" -gt 0 ] || fail "no exponent-first (codec 5) chunks were written"
 # BF16 grid chunks are context-coded deltas (codec 4)
 [ "$(codec_count 4)" -gt 0 ] || fail "no codec-4 delta chunks were written"
 

@@ -127,26 +127,71 @@ static void test_store__bytegroup_round_trips(void **state)
 	size_t k, n;
 	uint32_t codec;
 
+	static const unsigned int kinds[] = { MVM_FLOAT_BF16, MVM_FLOAT_F16, MVM_FLOAT_F32 };
+	unsigned int kind;
+
 	(void)state;
-	for (elem = 2; elem <= 4; elem += 2)
-		for (phase = 0; phase < elem; phase++)
+	for (kind = 0; kind < 3; kind++)
+		for (elem = kinds[kind] == MVM_FLOAT_F32 ? 4 : 2, phase = 0; phase < elem; phase++)
 			for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
 				size_t len = lens[k];
-				mvm_codec_hint hint = { elem, phase, elem == 2 ? MVM_FLOAT_BF16 : MVM_FLOAT_F32 };
+				mvm_codec_hint hint = { elem, phase, kinds[kind] };
 				unsigned char *src = malloc(len + 8), *enc = malloc(mvm_codec_bound(len) + 64),
 					      *back = malloc(len + 8);
 				/* start mid-element, as content-defined chunks do */
 				float_data(src, len + 8, elem, len);
 				assert_int_equal(mvm_codec_encode(enc, &n, &codec, src + phase, len, 1, &hint), 0);
 				assert_true(n <= len);
-				if (len >= 4096)
-					assert_int_equal(codec, MVM_CODEC_BYTEGROUP);
+				if (len >= 4096) /* exponent first where it straddles two bytes */
+					assert_int_equal(codec, kinds[kind] == MVM_FLOAT_F16 ? MVM_CODEC_BYTEGROUP
+											: MVM_CODEC_EXPONENT);
 				assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
 				assert_memory_equal(back, src + phase, len);
 				free(src);
 				free(enc);
 				free(back);
 			}
+}
+
+/*
+ * BF16 and F32 elements with one exponent and random sign and mantissa:
+ * exponent first (codec 5), the exponent plane is one repeated byte and
+ * the rest stays raw, so the chunk shrinks to just over (elem - 1) / elem;
+ * plain byte planes would leave the sign in the exponent's byte.
+ */
+static void test_store__exponent_first_isolates_the_exponent(void **state)
+{
+	enum { LEN = 65536 };
+	unsigned char *src = malloc(LEN), *enc = malloc(mvm_codec_bound(LEN)), *back = malloc(LEN);
+	uint64_t seed = 3;
+	unsigned int elem;
+	uint32_t codec;
+	size_t i, n;
+
+	(void)state;
+	for (elem = 2; elem <= 4; elem += 2) {
+		mvm_codec_hint hint = { elem, 0, elem == 2 ? MVM_FLOAT_BF16 : MVM_FLOAT_F32 };
+		for (i = 0; i < LEN; i += elem) {
+			uint32_t bits;
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			bits = (uint32_t)(seed >> 32) & 0x807fffffu; /* sign and mantissa */
+			bits |= 0x3c800000u;                         /* exponent 121: both exponent bytes fixed */
+			if (elem == 2)
+				bits >>= 16;
+			memcpy(src + i, &bits, elem);
+		}
+		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1, &hint), 0);
+		assert_int_equal(codec, MVM_CODEC_EXPONENT);
+		assert_true(n < LEN / elem * (elem - 1) + LEN / 64);
+		assert_int_equal(mvm_codec_decode(back, LEN, enc, n, codec), 0);
+		assert_memory_equal(back, src, LEN);
+		/* the same bytes read as codec 2 are other floats */
+		assert_int_equal(mvm_codec_decode(back, LEN, enc, n, MVM_CODEC_BYTEGROUP), 0);
+		assert_memory_not_equal(back, src, LEN);
+	}
+	free(src);
+	free(enc);
+	free(back);
 }
 
 static void test_store__bytegroup_rejects_damage(void **state)
@@ -160,7 +205,7 @@ static void test_store__bytegroup_rejects_damage(void **state)
 	(void)state;
 	float_data(src, LEN, 2, 9);
 	assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1, &hint), 0);
-	assert_int_equal(codec, MVM_CODEC_BYTEGROUP);
+	assert_int_equal(codec, MVM_CODEC_EXPONENT); /* codec 2's layout, whose checks it shares */
 	assert_int_equal(mvm_codec_decode(back, LEN, enc, n - 1, codec), MVM_ECORRUPT);
 	assert_int_equal(mvm_codec_decode(back, LEN + 1, enc, n, codec), MVM_ECORRUPT);
 	enc[0] = 3; /* element size 3 does not exist */
@@ -465,6 +510,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store__codec_picks_raw_or_zstd),
 		cmocka_unit_test(test_store__bytegroup_round_trips),
+		cmocka_unit_test(test_store__exponent_first_isolates_the_exponent),
 		cmocka_unit_test(test_store__bytegroup_rejects_damage),
 		cmocka_unit_test(test_store__xor_deltas_round_trip),
 		cmocka_unit_test(test_store__fdelta_rejects_damage),

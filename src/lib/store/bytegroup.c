@@ -8,6 +8,12 @@
  *
  *   u8 elem  u8 phase  { u8 plane_codec (0 raw, 1 zstd)  u32 stored_len } * elem
  *   plane data, in plane order
+ *
+ * Codec 5 is the same layout over whole elements rotated left by one bit
+ * first: a BF16 or F32 exponent straddles two bytes (sign + 7 exponent
+ * bits, then the last exponent bit + mantissa), and the rotation moves
+ * all 8 exponent bits into the top byte and the sign to bit 0, so the one
+ * plane that compresses holds the whole exponent and nothing else.
  */
 #include <math.h>
 #include <pthread.h>
@@ -65,35 +71,67 @@ static inline void store16(unsigned char *p, __m128i v)
 }
 #endif
 
-static void split2(unsigned char *p0, unsigned char *p1, const unsigned char *src, size_t count)
+/* Element rotations of codec 5: left by `rot` (0 or 1) bits on split, back on join. */
+static inline uint16_t rotl16(uint16_t w, unsigned int rot)
+{
+	return (uint16_t)(w << rot | w >> (16 - rot)); /* w is promoted to int: >> 16 is 0 */
+}
+
+static inline uint32_t rotl32(uint32_t w, unsigned int rot)
+{
+	return rot ? w << 1 | w >> 31 : w;
+}
+
+static inline uint32_t rotr32(uint32_t w, unsigned int rot)
+{
+	return rot ? w >> 1 | w << 31 : w;
+}
+
+#ifdef __SSE2__
+static inline __m128i rotl16x8(__m128i v, __m128i left, __m128i right)
+{
+	return _mm_or_si128(_mm_sll_epi16(v, left), _mm_srl_epi16(v, right));
+}
+
+static inline __m128i rotl32x4(__m128i v, __m128i left, __m128i right)
+{
+	return _mm_or_si128(_mm_sll_epi32(v, left), _mm_srl_epi32(v, right));
+}
+#endif
+
+static void split2(unsigned char *p0, unsigned char *p1, const unsigned char *src, size_t count, unsigned int rot)
 {
 	size_t k = 0;
 
 #ifdef __SSE2__
+	__m128i l = _mm_cvtsi32_si128((int)rot), r = _mm_cvtsi32_si128(16 - (int)rot);
 	for (; k + 16 <= count; k += 16) {
 		__m128i e, o;
-		deinterleave(load16(src + 2 * k), load16(src + 2 * k + 16), &e, &o);
+		deinterleave(rotl16x8(load16(src + 2 * k), l, r), rotl16x8(load16(src + 2 * k + 16), l, r), &e, &o);
 		store16(p0 + k, e);
 		store16(p1 + k, o);
 	}
 #endif
 	for (; k < count; k++) {
-		p0[k] = src[2 * k];
-		p1[k] = src[2 * k + 1];
+		uint16_t w = rotl16((uint16_t)(src[2 * k] | src[2 * k + 1] << 8), rot);
+		p0[k] = (unsigned char)w;
+		p1[k] = (unsigned char)(w >> 8);
 	}
 }
 
 static void split4(unsigned char *p0, unsigned char *p1, unsigned char *p2, unsigned char *p3,
-		   const unsigned char *src, size_t count)
+		   const unsigned char *src, size_t count, unsigned int rot)
 {
 	size_t k = 0;
 
 #ifdef __SSE2__
+	__m128i l = _mm_cvtsi32_si128((int)rot), r = _mm_cvtsi32_si128(32 - (int)rot);
 	for (; k + 16 <= count; k += 16) {
 		const unsigned char *s = src + 4 * k;
 		__m128i e1, o1, e2, o2, b0, b1, b2, b3;
-		deinterleave(load16(s), load16(s + 16), &e1, &o1);      /* bytes 0,2 | 1,3 of words 0-7 */
-		deinterleave(load16(s + 32), load16(s + 48), &e2, &o2); /* words 8-15 */
+		/* bytes 0,2 | 1,3 of words 0-7, then of words 8-15 */
+		deinterleave(rotl32x4(load16(s), l, r), rotl32x4(load16(s + 16), l, r), &e1, &o1);
+		deinterleave(rotl32x4(load16(s + 32), l, r), rotl32x4(load16(s + 48), l, r), &e2, &o2);
 		deinterleave(e1, e2, &b0, &b2);
 		deinterleave(o1, o2, &b1, &b3);
 		store16(p0 + k, b0);
@@ -103,62 +141,66 @@ static void split4(unsigned char *p0, unsigned char *p1, unsigned char *p2, unsi
 	}
 #endif
 	for (; k < count; k++) {
-		p0[k] = src[4 * k];
-		p1[k] = src[4 * k + 1];
-		p2[k] = src[4 * k + 2];
-		p3[k] = src[4 * k + 3];
+		uint32_t w = rotl32(mvm_le32(src + 4 * k), rot);
+		p0[k] = (unsigned char)w;
+		p1[k] = (unsigned char)(w >> 8);
+		p2[k] = (unsigned char)(w >> 16);
+		p3[k] = (unsigned char)(w >> 24);
 	}
 }
 
-static void join2(unsigned char *dst, const unsigned char *p0, const unsigned char *p1, size_t count)
+static void join2(unsigned char *dst, const unsigned char *p0, const unsigned char *p1, size_t count,
+		  unsigned int rot)
 {
 	size_t k = 0;
 
 #ifdef __SSE2__
+	__m128i l = _mm_cvtsi32_si128(16 - (int)rot), r = _mm_cvtsi32_si128((int)rot); /* rotate right */
 	for (; k + 16 <= count; k += 16) {
 		__m128i a = load16(p0 + k), b = load16(p1 + k);
-		store16(dst + 2 * k, _mm_unpacklo_epi8(a, b));
-		store16(dst + 2 * k + 16, _mm_unpackhi_epi8(a, b));
+		store16(dst + 2 * k, rotl16x8(_mm_unpacklo_epi8(a, b), l, r));
+		store16(dst + 2 * k + 16, rotl16x8(_mm_unpackhi_epi8(a, b), l, r));
 	}
 #endif
 	for (; k < count; k++) {
-		dst[2 * k] = p0[k];
-		dst[2 * k + 1] = p1[k];
+		uint16_t w = rotl16((uint16_t)(p0[k] | p1[k] << 8), (16 - rot) & 15);
+		dst[2 * k] = (unsigned char)w;
+		dst[2 * k + 1] = (unsigned char)(w >> 8);
 	}
 }
 
 static void join4(unsigned char *dst, const unsigned char *p0, const unsigned char *p1,
-		  const unsigned char *p2, const unsigned char *p3, size_t count)
+		  const unsigned char *p2, const unsigned char *p3, size_t count, unsigned int rot)
 {
 	size_t k = 0;
 
 #ifdef __SSE2__
+	__m128i l = _mm_cvtsi32_si128(32 - (int)rot), r = _mm_cvtsi32_si128((int)rot); /* rotate right */
 	for (; k + 16 <= count; k += 16) {
 		__m128i b0 = load16(p0 + k), b1 = load16(p1 + k), b2 = load16(p2 + k), b3 = load16(p3 + k);
 		__m128i e1 = _mm_unpacklo_epi8(b0, b2), e2 = _mm_unpackhi_epi8(b0, b2);
 		__m128i o1 = _mm_unpacklo_epi8(b1, b3), o2 = _mm_unpackhi_epi8(b1, b3);
 		unsigned char *d = dst + 4 * k;
-		store16(d, _mm_unpacklo_epi8(e1, o1));
-		store16(d + 16, _mm_unpackhi_epi8(e1, o1));
-		store16(d + 32, _mm_unpacklo_epi8(e2, o2));
-		store16(d + 48, _mm_unpackhi_epi8(e2, o2));
+		store16(d, rotl32x4(_mm_unpacklo_epi8(e1, o1), l, r));
+		store16(d + 16, rotl32x4(_mm_unpackhi_epi8(e1, o1), l, r));
+		store16(d + 32, rotl32x4(_mm_unpacklo_epi8(e2, o2), l, r));
+		store16(d + 48, rotl32x4(_mm_unpackhi_epi8(e2, o2), l, r));
 	}
 #endif
-	for (; k < count; k++) {
-		dst[4 * k] = p0[k];
-		dst[4 * k + 1] = p1[k];
-		dst[4 * k + 2] = p2[k];
-		dst[4 * k + 3] = p3[k];
-	}
+	for (; k < count; k++)
+		mvm_put_le32(dst + 4 * k, rotr32((uint32_t)p0[k] | (uint32_t)p1[k] << 8 | (uint32_t)p2[k] << 16 |
+						 (uint32_t)p3[k] << 24, rot));
 }
 
 /*
  * Move bytes between the chunk and its planes. `phase` leading bytes
  * belong to an element that started in the previous chunk; after them the
- * chunk is whole elements, handled by loops the compiler can vectorize.
+ * chunk is whole elements (rotated by `rot` bits, codec 5), then maybe
+ * the first bytes of an element the next chunk ends; partial elements are
+ * never rotated.
  */
 static void split(unsigned char *planes, const unsigned char *src, size_t n, unsigned int elem,
-		  unsigned int phase, const size_t *starts)
+		  unsigned int phase, const size_t *starts, unsigned int rot)
 {
 	size_t pos[MAX_ELEM] = { 0 }, i, lead = phase ? elem - phase : 0, whole;
 	unsigned int j;
@@ -169,9 +211,9 @@ static void split(unsigned char *planes, const unsigned char *src, size_t n, uns
 		planes[pos[phase + i]++] = src[i];
 	whole = n > lead ? (n - lead) / elem : 0;
 	if (elem == 2)
-		split2(planes + pos[0], planes + pos[1], src + lead, whole);
+		split2(planes + pos[0], planes + pos[1], src + lead, whole, rot);
 	else
-		split4(planes + pos[0], planes + pos[1], planes + pos[2], planes + pos[3], src + lead, whole);
+		split4(planes + pos[0], planes + pos[1], planes + pos[2], planes + pos[3], src + lead, whole, rot);
 	for (j = 0; j < elem; j++)
 		pos[j] += whole;
 	for (i = lead + whole * elem, j = 0; i < n; i++, j++)
@@ -180,7 +222,7 @@ static void split(unsigned char *planes, const unsigned char *src, size_t n, uns
 
 /* Inverse of split, reading each plane from its own pointer. */
 static void join(unsigned char *dst, const unsigned char *const *plane, size_t n, unsigned int elem,
-		 unsigned int phase)
+		 unsigned int phase, unsigned int rot)
 {
 	size_t pos[MAX_ELEM] = { 0 }, i, lead = phase ? elem - phase : 0, whole;
 	unsigned int j;
@@ -189,9 +231,10 @@ static void join(unsigned char *dst, const unsigned char *const *plane, size_t n
 		dst[i] = plane[phase + i][pos[phase + i]++];
 	whole = n > lead ? (n - lead) / elem : 0;
 	if (elem == 2)
-		join2(dst + lead, plane[0] + pos[0], plane[1] + pos[1], whole);
+		join2(dst + lead, plane[0] + pos[0], plane[1] + pos[1], whole, rot);
 	else
-		join4(dst + lead, plane[0] + pos[0], plane[1] + pos[1], plane[2] + pos[2], plane[3] + pos[3], whole);
+		join4(dst + lead, plane[0] + pos[0], plane[1] + pos[1], plane[2] + pos[2], plane[3] + pos[3],
+		      whole, rot);
 	for (j = 0; j < elem; j++)
 		pos[j] += whole;
 	for (i = lead + whole * elem, j = 0; i < n; i++, j++)
@@ -274,7 +317,7 @@ size_t mvm_plane_compress(unsigned char *dst, size_t cap, const unsigned char *s
 }
 
 int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
-			 size_t n, unsigned int elem, unsigned int phase)
+			 size_t n, unsigned int elem, unsigned int phase, unsigned int rotate)
 {
 	size_t starts[MAX_ELEM], off = mvm_bytegroup_header(elem), pl;
 	unsigned char *planes = mvm_codec_scratch(MVM_SCRATCH_PLANES, n);
@@ -287,7 +330,7 @@ int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const 
 		starts[j] = pl;
 		pl += plane_len(n, elem, phase, j);
 	}
-	split(planes, src, n, elem, phase, starts);
+	split(planes, src, n, elem, phase, starts, rotate);
 	dst[0] = (unsigned char)elem;
 	dst[1] = (unsigned char)phase;
 	for (j = 0; j < elem; j++) {
@@ -313,7 +356,7 @@ int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const 
 }
 
 int mvm_bytegroup_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored,
-			 ZSTD_DCtx *dctx)
+			 ZSTD_DCtx *dctx, unsigned int rotate)
 {
 	const unsigned char *plane[MAX_ELEM];
 	unsigned int elem, phase, j;
@@ -346,6 +389,6 @@ int mvm_bytegroup_decode(unsigned char *dst, size_t n, const unsigned char *src,
 	}
 	if (off != stored)
 		return mvm_error_set(MVM_ECORRUPT, "byte-grouped chunk has trailing bytes");
-	join(dst, plane, n, elem, phase);
+	join(dst, plane, n, elem, phase, rotate);
 	return 0;
 }

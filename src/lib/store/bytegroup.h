@@ -1,5 +1,6 @@
 /*
- * bytegroup.h: byte-plane coding of float tensor bytes (codec 2).
+ * bytegroup.h: byte-plane coding of float tensor bytes (codec 2; codec 5
+ * rotates each element left one bit first so its exponent fills a byte).
  */
 #ifndef MVM_STORE_BYTEGROUP_H
 #define MVM_STORE_BYTEGROUP_H
@@ -15,11 +16,11 @@
 size_t mvm_plane_compress(unsigned char *dst, size_t cap, const unsigned char *src, size_t n);
 
 size_t mvm_bytegroup_header(unsigned int elem);
-/** Encode into dst (cap bytes); MVM_ETOOLARGE when it does not fit. */
+/** Encode into dst (cap bytes), rotate 1 for codec 5; MVM_ETOOLARGE when it does not fit. */
 int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
-			 size_t n, unsigned int elem, unsigned int phase);
-/** Decode exactly n bytes; anything else is MVM_ECORRUPT. */
+			 size_t n, unsigned int elem, unsigned int phase, unsigned int rotate);
+/** Decode exactly n bytes (rotate as encoded); anything else is MVM_ECORRUPT. */
 int mvm_bytegroup_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored,
-			 ZSTD_DCtx *dctx);
+			 ZSTD_DCtx *dctx, unsigned int rotate);
 
 #endif

@@ -58,6 +58,17 @@ static int store_raw(void *dst, size_t *dst_len, uint32_t *codec, const void *sr
 	return 0;
 }
 
+/*
+ * BF16 and F32 keep the sign and 7 exponent bits in their top byte and the
+ * last exponent bit in the next one: those are coded exponent first. An
+ * F16 exponent (5 bits) already lies in its top byte, with the sign and 2
+ * mantissa bits that compress no worse than the 3 a rotation would bring.
+ */
+static unsigned int exponent_straddles(unsigned int kind)
+{
+	return kind == MVM_FLOAT_BF16 || kind == MVM_FLOAT_F32;
+}
+
 int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		     const void *src, size_t n, int level, const mvm_codec_hint *hint)
 {
@@ -67,10 +78,11 @@ int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 	if (!c)
 		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
 	if (hint && (hint->elem == 2 || hint->elem == 4) && n >= 64) {
-		if (mvm_bytegroup_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem,
-					 hint->phase % hint->elem) == 0 && z < n) {
+		unsigned int rotate = exponent_straddles(hint->kind);
+		if (mvm_bytegroup_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem, hint->phase % hint->elem,
+					 rotate) == 0 && z < n) {
 			*dst_len = z;
-			*codec = MVM_CODEC_BYTEGROUP;
+			*codec = rotate ? MVM_CODEC_EXPONENT : MVM_CODEC_BYTEGROUP;
 			return 0;
 		}
 		return store_raw(dst, dst_len, codec, src, n);
@@ -110,9 +122,10 @@ int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_l
 	case MVM_CODEC_FDELTA:
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk decoded without its base");
 	case MVM_CODEC_BYTEGROUP:
+	case MVM_CODEC_EXPONENT:
 		if (!(d = thread_dctx()))
 			return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
-		return mvm_bytegroup_decode(dst, raw_len, src, stored_len, d);
+		return mvm_bytegroup_decode(dst, raw_len, src, stored_len, d, codec == MVM_CODEC_EXPONENT);
 	default:
 		return mvm_error_set(MVM_ECORRUPT, "unknown chunk codec %u", codec);
 	}
@@ -201,7 +214,7 @@ int mvm_codec_encode_xor(void *dst, size_t cap, size_t *dst_len, uint32_t *codec
 		return mvm_error_set(MVM_ERROR, "out of memory for a delta");
 	mvm_xor_bytes(x, src, base, n);
 	if (mvm_bytegroup_encode(out + MVM_OID_RAWSZ, cap - MVM_OID_RAWSZ, &z, x, n, hint->elem,
-				 hint->phase % hint->elem) == 0 && MVM_OID_RAWSZ + z < n) {
+				 hint->phase % hint->elem, 0) == 0 && MVM_OID_RAWSZ + z < n) {
 		*dst_len = MVM_OID_RAWSZ + z;
 		*codec = MVM_CODEC_XOR;
 	}
@@ -231,7 +244,7 @@ int mvm_codec_decode_xor(void *dst, size_t raw_len, const void *stored, size_t s
 		return mvm_fdelta_decode(dst, raw_len, body, stored_len - MVM_OID_RAWSZ, base, d);
 	if (codec != MVM_CODEC_XOR)
 		return mvm_error_set(MVM_ECORRUPT, "chunk codec %u is not a delta", codec);
-	if ((error = mvm_bytegroup_decode(dst, raw_len, body, stored_len - MVM_OID_RAWSZ, d)) < 0)
+	if ((error = mvm_bytegroup_decode(dst, raw_len, body, stored_len - MVM_OID_RAWSZ, d, 0)) < 0)
 		return error;
 	mvm_xor_bytes(dst, dst, base, raw_len);
 	return 0;

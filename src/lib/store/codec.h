@@ -14,7 +14,8 @@ typedef enum {
 	MVM_CODEC_ZSTD = 1,      /* one zstd frame */
 	MVM_CODEC_BYTEGROUP = 2, /* float bytes split into planes, each zstd or raw */
 	MVM_CODEC_XOR = 3,       /* base chunk id + byte-grouped XOR against the base */
-	MVM_CODEC_FDELTA = 4,   /* base chunk id + BF16/F16 XOR in streams split by the base's exponent */
+	MVM_CODEC_FDELTA = 4,    /* base chunk id + BF16/F16 differences in streams split by the base's exponent */
+	MVM_CODEC_EXPONENT = 5,  /* BF16/F32 elements rotated so the exponent fills a byte, then as codec 2 */
 	MVM_CODEC_COUNT
 } mvm_codec;
 
@@ -61,8 +62,9 @@ size_t mvm_codec_bound(size_t n);
 
 /*
  * Compress src into dst (at least mvm_codec_bound(n) bytes) at zstd `level`:
- * byte-grouped when the hint names a float element size, plain zstd
- * otherwise, raw when neither is smaller. Uses per-thread contexts.
+ * byte-grouped when the hint names a float element size (exponent first,
+ * codec 5, for BF16 and F32), plain zstd otherwise, raw when neither is
+ * smaller. Uses per-thread contexts.
  */
 int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		     const void *src, size_t n, int level, const mvm_codec_hint *hint);
