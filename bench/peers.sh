@@ -608,7 +608,7 @@ RUNS_NOTE="median of $RUNS_DONE runs"
 		[ -n "$x" ] || continue
 		eval "z=\$SIZE_$v"
 		if [ $v = base ]; then g=$x; else g=$((x - $(prev_store mvm $v))); fi
-		echo "| byte-plane entropy bound, $v ($(sed -E 's/.*planes=//' "$W/entropy.$v")) | $(ent $v bound_pct)% (per-tensor tables: $(ent $v tensor_bound_pct)%) | mvm $([ $v = base ] && echo stores || echo grew) $(calc "\"%.1f%%\", 100 * $g / $z") = $(calc "\"%.2f\", 100 * $g / $z / $(ent $v bound_pct)") × bound |"
+		echo "| byte-plane entropy bound, $v ($(sed -E 's/.*planes=//' "$W/entropy.$v")) | $(ent $v bound_pct)% (per-tensor tables: $(ent $v tensor_bound_pct)%; exponent-first planes: $(ent $v exp_bound_pct)% / $(ent $v exp_tensor_bound_pct)%) | mvm $([ $v = base ] && echo stores || echo grew) $(calc "\"%.1f%%\", 100 * $g / $z") = $(calc "\"%.2f\", 100 * $g / $z / $(ent $v bound_pct)") × bound |"
 	done
 	echo "| status target (DESIGN) | < 50 ms | $(cell mvm status) |"
 	echo "| peak RSS target (DESIGN) | < 256 MiB | $(cell mvm rss) |"
@@ -626,7 +626,8 @@ RUNS_NOTE="median of $RUNS_DONE runs"
 	echo "pattern scaled to 0.05 + 0.02·(k-1) of each tensor's std: a straight-line drift, each checkpoint 0.02 std from"
 	echo "the one before and ever further from base (real training steps also change direction)."; }
 	echo "Entropy bound: header bytes + Σ over byte planes of the plane's order-0 entropy, one table per plane over all"
-	echo "tensors (per-tensor tables: one per tensor and plane, which adaptive block coders can approach)."
+	echo "tensors (per-tensor tables: one per tensor and plane, which adaptive block coders can approach). Exponent-first"
+	echo "planes: the same after rotating each BF16/F32 element left one bit (codec 5), so the whole exponent is one plane."
 } >"$W/report.md"
 cp "$W/report.md" "$OUT/RESULTS.md"
 cp "$W/report.md" "$OUT/RESULTS-$MODE.md"
