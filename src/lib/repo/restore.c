@@ -47,16 +47,19 @@ static void decode_run(mvm_job *job)
 	rbatch *b = (rbatch *)job;
 	size_t i, off = 0;
 	int error = 0;
+	mvm_prefetch pf;
 
 	/* locate every chunk first and start reading them all, then decode in order */
+	mvm_prefetch_init(&pf, b->repo->store);
 	for (i = 0; i < b->count && !error; i++) {
 		if ((error = mvm_store_locate(&b->locs[i], b->repo->store, &b->m->chunks[b->first + i].id)) < 0)
 			break;
 		if (b->locs[i].raw_len != b->m->chunks[b->first + i].len)
 			error = mvm_error_set(MVM_ECORRUPT, "chunk length in the store does not match the manifest");
 		else
-			mvm_store_prefetch(b->repo->store, &b->locs[i]);
+			mvm_prefetch_add(&pf, &b->locs[i]);
 	}
+	mvm_prefetch_flush(&pf);
 	for (i = 0; i < b->count && !error; i++) {
 		error = mvm_store_read(b->buf + off, b->repo->store, &b->locs[i], &b->scratch);
 		off += b->locs[i].raw_len;

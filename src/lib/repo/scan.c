@@ -155,7 +155,7 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
  * chunk's own base when it is a delta (one hop at most). bases[i] becomes
  * the root's id; has_base[i] is cleared when the base cannot be found.
  */
-static void find_base(batch *b, size_t i, mvm_store *store)
+static void find_base(batch *b, size_t i, mvm_store *store, mvm_prefetch *pf)
 {
 	mvm_chunk_loc *loc = &b->base_locs[i];
 	int ok = mvm_store_locate(loc, store, &b->bases[i]) == 0;
@@ -166,7 +166,7 @@ static void find_base(batch *b, size_t i, mvm_store *store)
 	}
 	b->has_base[i] = (unsigned char)ok;
 	if (ok)
-		mvm_store_prefetch(store, loc);
+		mvm_prefetch_add(pf, loc);
 	mvm_error_clear(); /* no base: the chunk is coded on its own */
 }
 
@@ -179,6 +179,9 @@ static int identify_chunks(batch *b, mvm_store *store)
 {
 	size_t i, off = 0;
 	int error = 0, has;
+	mvm_prefetch pf;
+
+	mvm_prefetch_init(&pf, store);
 
 	for (i = 0; i < b->nchunks && !error; i++) {
 		if ((error = mvm_sha256_buf(&b->ids[i], b->buf + off, b->lens[i])) < 0)
@@ -194,8 +197,9 @@ static int identify_chunks(batch *b, mvm_store *store)
 		}
 		b->is_new[i] = !has;
 		if (!has && b->has_base[i])
-			find_base(b, i, store);
+			find_base(b, i, store, &pf);
 	}
+	mvm_prefetch_flush(&pf);
 	return error;
 }
 

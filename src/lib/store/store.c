@@ -177,18 +177,63 @@ static int pack_fd_locked(int *out, mvm_store *st, int64_t pack)
 	return 0;
 }
 
-void mvm_store_prefetch(mvm_store *st, const mvm_chunk_loc *loc)
+/*
+ * Neighbours closer than PREFETCH_GAP join one request; a request stops
+ * growing at PREFETCH_MAX so that the first chunks are asked for early.
+ */
+#define PREFETCH_GAP (256u << 10)
+#define PREFETCH_MAX (2u << 20)
+
+static int pack_fd_dup(int *out, mvm_store *st, int64_t pack);
+
+/* One read-ahead request, made without the store's lock (the kernel may take a while). */
+static void prefetch_send(mvm_store *st, mvm_prefetch_run *run)
 {
-	mvm_chunk_loc base;
 	int fd;
 
-	pthread_mutex_lock(&st->lock);
-	if (pack_fd_locked(&fd, st, loc->pack) == 0)
-		posix_fadvise(fd, (off_t)loc->offset, loc->stored_len, POSIX_FADV_WILLNEED);
-	if (loc->has_base && locate_locked(&base, st, &loc->base) == 0 && pack_fd_locked(&fd, st, base.pack) == 0)
-		posix_fadvise(fd, (off_t)base.offset, base.stored_len, POSIX_FADV_WILLNEED);
+	if (run->pack >= 0 && pack_fd_dup(&fd, st, run->pack) == 0) {
+		posix_fadvise(fd, (off_t)run->start, (off_t)(run->end - run->start), POSIX_FADV_WILLNEED);
+		close(fd);
+	}
 	mvm_error_clear();
-	pthread_mutex_unlock(&st->lock);
+	run->pack = -1;
+}
+
+static void prefetch_run_add(mvm_store *st, mvm_prefetch_run *run, const mvm_chunk_loc *loc)
+{
+	uint64_t end = loc->offset + loc->stored_len;
+
+	if (run->pack == loc->pack && loc->offset >= run->start && loc->offset <= run->end + PREFETCH_GAP &&
+	    end - run->start <= PREFETCH_MAX) {
+		run->end = end > run->end ? end : run->end;
+		return;
+	}
+	prefetch_send(st, run);
+	run->pack = loc->pack;
+	run->start = loc->offset;
+	run->end = end;
+}
+
+void mvm_prefetch_init(mvm_prefetch *p, mvm_store *st)
+{
+	p->st = st;
+	p->chunks.pack = p->bases.pack = -1;
+}
+
+void mvm_prefetch_add(mvm_prefetch *p, const mvm_chunk_loc *loc)
+{
+	mvm_chunk_loc base;
+
+	prefetch_run_add(p->st, &p->chunks, loc);
+	if (loc->has_base && mvm_store_locate(&base, p->st, &loc->base) == 0)
+		prefetch_run_add(p->st, &p->bases, &base);
+	mvm_error_clear();
+}
+
+void mvm_prefetch_flush(mvm_prefetch *p)
+{
+	prefetch_send(p->st, &p->chunks);
+	prefetch_send(p->st, &p->bases);
 }
 
 /* A private descriptor of the chunk's pack (another thread may evict the cached one). */

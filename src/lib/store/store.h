@@ -45,11 +45,27 @@ int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *
 /** Read stored (still encoded) bytes of the chunk at loc into out. */
 int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc);
 /*
- * Ask the kernel to start reading the chunk at loc, and its base when it
- * is a delta, so that a read soon after finds them cached. Only a hint:
- * errors are ignored.
+ * Read-ahead: ask the kernel to start reading chunks (and the bases of
+ * delta chunks) so that reads soon after find them cached. Chunks added
+ * in pack order - a file's chunks, a fine-tune's bases - are merged into
+ * one request per run of neighbours instead of one per chunk. Only a
+ * hint: errors are ignored.
  */
-void mvm_store_prefetch(mvm_store *st, const mvm_chunk_loc *loc);
+typedef struct {
+	int64_t pack;                 /* -1: empty */
+	uint64_t start, end;
+} mvm_prefetch_run;
+
+typedef struct {
+	mvm_store *st;
+	mvm_prefetch_run chunks, bases; /* bases lie in other packs than their deltas */
+} mvm_prefetch;
+
+void mvm_prefetch_init(mvm_prefetch *p, mvm_store *st);
+/** The chunk at loc, and its base when it is a delta. */
+void mvm_prefetch_add(mvm_prefetch *p, const mvm_chunk_loc *loc);
+/** Send what is still pending. */
+void mvm_prefetch_flush(mvm_prefetch *p);
 /** Locate and decode one chunk into out. */
 int mvm_store_get(mvm_buf *out, mvm_store *st, const mvm_oid *id);
 
