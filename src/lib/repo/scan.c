@@ -38,6 +38,7 @@
 
 #define SCAN_BATCH_IN (8u << 20)
 #define SCAN_BATCHES 4
+#define SCAN_READ_AHEAD 2             /* batches of the file asked for ahead of the reads */
 #define SCAN_GRID (64u << 10)
 
 typedef struct scan_state scan_state;
@@ -476,6 +477,8 @@ static int batch_fill(scan_state *s, batch *b)
 		want = (size_t)(s->size - (b->file_off + b->carry));
 	b->len = b->carry + want;
 	error = mvm_fs_pread_all(s->fd, b->buf + b->carry, want, b->file_off + b->carry, s->name);
+	/* the next batches are read by the kernel while this one is cut and the oldest waited for */
+	posix_fadvise(s->fd, (off_t)(b->file_off + b->len), (off_t)SCAN_READ_AHEAD * SCAN_BATCH_IN, POSIX_FADV_WILLNEED);
 	if (error == MVM_ECORRUPT) /* a short read: the file shrank under us, nothing is damaged */
 		return mvm_error_set(MVM_ERROR, "%s shrank while being added; add it again once it is written",
 				     s->name);
