@@ -161,6 +161,36 @@ static void test_util__seqfile_writes_every_byte(void **state)
 	mvm_seqfile_dispose(&f);
 }
 
+/* A write that fails on the writer thread is reported by the caller's next append or finish. */
+static void test_util__seqfile_reports_background_errors(void **state)
+{
+	char dir[] = "/tmp/mvm-test-XXXXXX", path[64];
+	mvm_seqfile f = MVM_SEQFILE_INIT;
+	unsigned char *block = calloc(1, 1u << 20);
+	int fd, error = 0, i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ro", dir);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644)) >= 0);
+	close(fd);
+	assert_true((fd = open(path, O_RDONLY)) >= 0); /* every write fails with EBADF */
+	assert_int_equal(mvm_seqfile_start(&f, fd, "ro-file"), 0);
+	for (i = 0; i < 20 && !error; i++) /* 20 MiB: the first full buffer goes to the writer */
+		error = mvm_seqfile_append(&f, block, 1u << 20);
+	if (!error)
+		error = mvm_seqfile_finish(&f, 0);
+	assert_int_equal(error, MVM_ERROR);
+	assert_non_null(strstr(mvm_error_last(), "cannot write ro-file"));
+	mvm_seqfile_cancel(&f);
+	close(fd);
+	unlink(path);
+	seqfile_roundtrip(&f, dir, (20u << 20) + 3, 1000003); /* the writer is fine afterwards */
+	rmdir(dir);
+	mvm_seqfile_dispose(&f);
+	free(block);
+}
+
 typedef struct {
 	mvm_job job;
 	int in, out;
@@ -200,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_util__buf_grows_and_caps),
 		cmocka_unit_test(test_util__atomic_write_replaces),
 		cmocka_unit_test(test_util__seqfile_writes_every_byte),
+		cmocka_unit_test(test_util__seqfile_reports_background_errors),
 		cmocka_unit_test(test_util__pool_runs_every_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

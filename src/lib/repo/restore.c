@@ -231,6 +231,7 @@ int mvm_restore_file(struct stat *st_out, mvm_restore *r, const mvm_manifest *m,
 	if (rename(tmp.ptr, abs) < 0 || stat(abs, st_out) < 0)
 		error = mvm_error_set(MVM_ERROR, "cannot move %s into place: %s", rel, strerror(errno));
 done:
+	mvm_seqfile_cancel(&r->out); /* no write may still use the fd */
 	if (fd >= 0)
 		close(fd);
 	if (error < 0)

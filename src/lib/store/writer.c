@@ -188,6 +188,7 @@ done:
 
 void mvm_open_pack_reset(mvm_open_pack *op)
 {
+	mvm_seqfile_cancel(&op->out); /* no write may still use the fd */
 	if (op->fd >= 0) {
 		close(op->fd);
 		unlink(op->tmp_path);

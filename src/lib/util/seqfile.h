@@ -1,12 +1,16 @@
 /*
  * seqfile.h: a sequential file writer for bulk data (pack files, restored
- * model files). It writes from one reused, page-aligned buffer with
- * O_DIRECT where the file system allows it: the bytes go from that buffer
- * to the device without a page-cache copy, which on large files costs more
- * CPU than compressing them (fresh page-cache pages are expensive to
- * allocate, most of all in virtual machines). Where O_DIRECT is refused
- * (tmpfs, some network file systems) it falls back to ordinary writes
- * and starts their writeback early, so a final fsync finds little to do.
+ * model files). It writes from page-aligned buffers with O_DIRECT where
+ * the file system allows it: the bytes go from the buffer to the device
+ * without a page-cache copy, which on large files costs more CPU than
+ * compressing them (fresh page-cache pages are expensive to allocate, most
+ * of all in virtual machines). Where O_DIRECT is refused (tmpfs, some
+ * network file systems) it falls back to ordinary writes and starts their
+ * writeback early, so a final fsync finds little to do.
+ *
+ * A full buffer is written by a background thread while the caller fills
+ * the other one, so the caller (which also reads, cuts or decodes) waits
+ * on the disk only when it outruns it.
  */
 #ifndef MVM_UTIL_SEQFILE_H
 #define MVM_UTIL_SEQFILE_H
@@ -17,17 +21,20 @@
 typedef struct mvm_seqfile {
 	int fd;
 	int direct;		/* O_DIRECT is on */
-	unsigned char *buf;	/* page-aligned, cap bytes */
+	unsigned char *buf;	/* being filled: page-aligned, cap bytes */
+	unsigned char *spare;	/* the other buffer: being written, or idle */
 	size_t len, cap;
-	uint64_t flushed;	/* bytes already written to fd */
+	uint64_t flushed;	/* bytes written or being written to fd */
 	const char *what;	/* names the file in errors; not owned */
+	struct mvm_seqfile_writer *writer; /* background writes, from the first full buffer on */
 } mvm_seqfile;
 
-#define MVM_SEQFILE_INIT { -1, 0, NULL, 0, 0, 0, NULL }
+#define MVM_SEQFILE_INIT { -1, 0, NULL, NULL, 0, 0, 0, NULL, NULL }
 
 /*
  * Start writing at offset 0 of the empty file open for writing at fd (not
- * owned). The buffer is kept across files when `f` is reused.
+ * owned). Buffers and writer are kept across files when `f` is reused.
+ * Errors of a background write are returned by a later append or finish.
  */
 int mvm_seqfile_start(mvm_seqfile *f, int fd, const char *what);
 int mvm_seqfile_append(mvm_seqfile *f, const void *p, size_t n);
@@ -35,7 +42,9 @@ int mvm_seqfile_append(mvm_seqfile *f, const void *p, size_t n);
 uint64_t mvm_seqfile_size(const mvm_seqfile *f);
 /** Write what is left (the unaligned tail without O_DIRECT) and, when sync is set, fsync. */
 int mvm_seqfile_finish(mvm_seqfile *f, int sync);
-/** Free the buffer. The fd is the caller's. */
+/** Wait for a write in flight and drop its result: call before closing the fd after an error. */
+void mvm_seqfile_cancel(mvm_seqfile *f);
+/** Stop the writer and free the buffers. The fd is the caller's. */
 void mvm_seqfile_dispose(mvm_seqfile *f);
 
 #endif
