@@ -73,4 +73,4 @@ read -r w0 _ _ _ <"$W/time.empty"
 read -r w1 _ _ _ <"$W/time.big"
 echo
 awk -v a="$w0" -v b="$w1" -v n="$CHUNKS_ADDED" 'BEGIN {
-	d = b - a; printf "extra time for %d lookups + inserts into the big index: %.2f s (%.0f us each)\n", n, d, d > 0 ? 1e6 * d / n : 0 }'
+	d = b - a; printf "extra time for %d lookups + inserts into the big index: %.2f s (%.0f us each)\n", n, d, (d > 0 ? 1e6 * d / n : 0) }'
