@@ -415,6 +415,49 @@ static void test_store__pack_round_trip(void **state)
 	mvm_buf_dispose(&got);
 }
 
+/* Insert a chunk row for id directly, as another process's commit would. */
+static void insert_row(mvm_db *db, const mvm_oid *id)
+{
+	sqlite3_stmt *q;
+
+	assert_int_equal(mvm_db_prepare(&q, db, "INSERT INTO chunks(id, pack, offset, stored_len, raw_len, codec) "
+					  "VALUES(?, 77, 0, 10, 10, 0)"), 0);
+	mvm_db_bind_oid(q, 1, id);
+	assert_int_equal(mvm_db_step_done(db, q), 0);
+	sqlite3_finalize(q);
+}
+
+/*
+ * Lookups run on reader connections when the main one has no transaction
+ * open: they see rows committed by anyone; inside a transaction the main
+ * connection answers, so its own uncommitted rows are found too.
+ */
+static void test_store__lookups_see_committed_and_own_rows(void **state)
+{
+	fixture *f = *state;
+	mvm_chunk_loc loc;
+	mvm_db *other;
+	mvm_oid a, b, c;
+
+	assert_int_equal(mvm_sha256_buf(&a, "a", 1), 0);
+	assert_int_equal(mvm_sha256_buf(&b, "b", 1), 0);
+	assert_int_equal(mvm_sha256_buf(&c, "c", 1), 0);
+	assert_int_equal(mvm_store_has(f->st, &a), 0); /* opens a reader */
+	assert_int_equal(mvm_db_open(&other, f->db->path, 0), 0);
+	insert_row(other, &a); /* committed by another connection after the reader opened */
+	assert_int_equal(mvm_store_has(f->st, &a), 1);
+	assert_int_equal(mvm_store_locate(&loc, f->st, &a), 0);
+	assert_true(loc.pack == 77 && loc.raw_len == 10);
+	assert_int_equal(mvm_db_begin(f->db), 0);
+	insert_row(f->db, &b); /* not committed: only the main connection sees it */
+	assert_int_equal(mvm_store_has(f->st, &b), 1);
+	assert_int_equal(mvm_store_has(f->st, &c), 0);
+	mvm_db_rollback(f->db);
+	assert_int_equal(mvm_store_has(f->st, &b), 0);
+	assert_int_equal(mvm_store_locate(&loc, f->st, &b), MVM_ENOTFOUND);
+	mvm_db_free(other);
+}
+
 static int only_pack(mvm_buf *out, const char *dir)
 {
 	char cmd[256];
@@ -516,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_store__fdelta_rejects_damage),
 		cmocka_unit_test(test_store__fdelta_every_value),
 		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__lookups_see_committed_and_own_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__read_after_gc_moved_the_chunk, setup, teardown),
 	};

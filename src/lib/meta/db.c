@@ -266,6 +266,31 @@ done:
 	return error;
 }
 
+int mvm_db_open_reader(mvm_db **out, const mvm_db *main)
+{
+	mvm_db *db;
+	int error;
+
+	*out = NULL;
+	if (!(db = calloc(1, sizeof(*db))) || !(db->path = strdup(main->path))) {
+		free(db);
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	}
+	if (sqlite3_open_v2(db->path, &db->sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		error = mvm_db_error(db, "opening a reader of the metadata database");
+		mvm_db_free(db);
+		return error;
+	}
+	sqlite3_busy_timeout(db->sql, 30000);
+	*out = db;
+	return 0;
+}
+
+int mvm_db_in_transaction(const mvm_db *db)
+{
+	return !sqlite3_get_autocommit(db->sql);
+}
+
 void mvm_db_free(mvm_db *db)
 {
 	if (!db)

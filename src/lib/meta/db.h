@@ -24,6 +24,14 @@ typedef struct mvm_db {
 /** Open (creating when `create` is set) and migrate the database at path. */
 int mvm_db_open(mvm_db **out, const char *path, int create);
 void mvm_db_free(mvm_db *db);
+/*
+ * A read-only connection to the same database, for one thread at a time
+ * (WAL: readers run beside each other and the writer). It sees committed
+ * rows only.
+ */
+int mvm_db_open_reader(mvm_db **out, const mvm_db *main);
+/** Whether a transaction is open on this connection (its rows are not visible to readers yet). */
+int mvm_db_in_transaction(const mvm_db *db);
 
 /** BEGIN IMMEDIATE: takes SQLite's write lock, waiting up to the busy timeout. */
 int mvm_db_begin(mvm_db *db);

@@ -12,6 +12,8 @@
 #include "codec.h"
 #include "store_internal.h"
 
+#define LOCATE_SQL "SELECT pack, offset, stored_len, raw_len, codec, base FROM chunks WHERE id = ?"
+
 int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level)
 {
 	mvm_store *st;
@@ -26,8 +28,7 @@ int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level)
 	st->level = level;
 	st->open.fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
-	if ((error = mvm_db_prepare(&st->locate_st, db,
-		"SELECT pack, offset, stored_len, raw_len, codec, base FROM chunks WHERE id = ?")) < 0) {
+	if ((error = mvm_db_prepare(&st->locate_st, db, LOCATE_SQL)) < 0) {
 		mvm_store_free(st);
 		return error;
 	}
@@ -48,6 +49,8 @@ void mvm_store_drop_handles(mvm_store *st)
 
 void mvm_store_free(mvm_store *st)
 {
+	size_t i;
+
 	if (!st)
 		return;
 	mvm_open_pack_reset(&st->open);
@@ -56,6 +59,10 @@ void mvm_store_free(mvm_store *st)
 	free(st->open.slots);
 	mvm_store_drop_handles(st);
 	sqlite3_finalize(st->locate_st);
+	for (i = 0; i < MVM_STORE_READERS; i++) {
+		sqlite3_finalize(st->readers[i].locate_st);
+		mvm_db_free(st->readers[i].db);
+	}
 	pthread_mutex_destroy(&st->lock);
 	free(st->root);
 	free(st);
@@ -71,9 +78,9 @@ int mvm_store_level(const mvm_store *st)
 	return st->level;
 }
 
-static int locate_locked(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
+/* Run the locate statement q of connection db. */
+static int locate_with(mvm_chunk_loc *out, mvm_db *db, sqlite3_stmt *q, const mvm_oid *id)
 {
-	sqlite3_stmt *q = st->locate_st;
 	int rc, error = 0;
 
 	mvm_db_bind_oid(q, 1, id);
@@ -93,35 +100,96 @@ static int locate_locked(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
 		mvm_oid_fmt(hex, id);
 		error = mvm_error_set(MVM_ENOTFOUND, "chunk %s is not in the store", hex);
 	} else {
-		error = mvm_db_error(st->db, "looking up a chunk");
+		error = mvm_db_error(db, "looking up a chunk");
 	}
 	sqlite3_reset(q);
 	return error;
 }
 
-int mvm_store_locate(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
+static int locate_locked(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
 {
+	return locate_with(out, st->db, st->locate_st, id);
+}
+
+/*
+ * Lookups from the pipelines' workers run on reader connections of their
+ * own, so one that waits on the disk for an index page (a cold index of
+ * millions of chunks) holds up neither the other workers nor the store's
+ * lock. A free reader is taken under the lock (and opened on first use);
+ * NULL means use the main connection: no reader is free or can be opened,
+ * or the main connection has a transaction open, whose rows readers would
+ * not see.
+ */
+static mvm_store_reader *reader_take(mvm_store *st)
+{
+	mvm_store_reader *r;
+	size_t i;
+
+	if (mvm_db_in_transaction(st->db))
+		return NULL;
+	for (i = 0; i < MVM_STORE_READERS; i++) {
+		r = &st->readers[i];
+		if (r->busy)
+			continue;
+		if (!r->db && (mvm_db_open_reader(&r->db, st->db) < 0 ||
+			       mvm_db_prepare(&r->locate_st, r->db, LOCATE_SQL) < 0)) {
+			mvm_db_free(r->db);
+			r->db = NULL;
+			mvm_error_clear();
+			return NULL;
+		}
+		r->busy = 1;
+		return r;
+	}
+	return NULL;
+}
+
+/* Locate id on a reader when one is free, else under the lock on the main connection. */
+static int locate(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
+{
+	mvm_store_reader *r;
 	int error;
 
 	pthread_mutex_lock(&st->lock);
-	error = locate_locked(out, st, id);
+	if (!(r = reader_take(st))) {
+		error = locate_locked(out, st, id);
+		pthread_mutex_unlock(&st->lock);
+		return error;
+	}
+	pthread_mutex_unlock(&st->lock);
+	error = locate_with(out, r->db, r->locate_st, id);
+	pthread_mutex_lock(&st->lock);
+	r->busy = 0;
 	pthread_mutex_unlock(&st->lock);
 	return error;
 }
 
+int mvm_store_locate(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
+{
+	return locate(out, st, id);
+}
+
+/*
+ * A chunk in the open pack is found in its pending set; then the index.
+ * A chunk sealed between the two checks is in the index by then (the pack
+ * is indexed before its pending set is cleared).
+ */
 int mvm_store_has(mvm_store *st, const mvm_oid *id)
 {
 	mvm_chunk_loc loc;
-	int error;
+	int error, pending;
 
 	pthread_mutex_lock(&st->lock);
-	if (mvm_open_pack_contains(&st->open, id))
-		error = 1;
-	else if ((error = locate_locked(&loc, st, id)) == 0)
-		error = 1;
-	else if (error == MVM_ENOTFOUND)
-		error = 0;
+	pending = mvm_open_pack_contains(&st->open, id);
 	pthread_mutex_unlock(&st->lock);
+	if (pending)
+		return 1;
+	if ((error = locate(&loc, st, id)) == 0)
+		return 1;
+	if (error == MVM_ENOTFOUND) {
+		mvm_error_clear();
+		return 0;
+	}
 	return error;
 }
 

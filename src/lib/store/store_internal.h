@@ -28,12 +28,22 @@ typedef struct {
 
 #define MVM_STORE_MAX_HANDLES 256
 
+/* A reader connection for lookups off the store's lock (store.c). */
+typedef struct {
+	mvm_db *db;               /* NULL until first needed */
+	sqlite3_stmt *locate_st;
+	int busy;
+} mvm_store_reader;
+
+#define MVM_STORE_READERS 4
+
 struct mvm_store {
 	mvm_db *db;
 	char *root;
 	int level;
 	pthread_mutex_t lock;     /* guards the statements, handles and pending set */
 	sqlite3_stmt *locate_st;
+	mvm_store_reader readers[MVM_STORE_READERS];
 	mvm_pack_handle handles[MVM_STORE_MAX_HANDLES];
 	size_t nhandles;
 	mvm_open_pack open;
