@@ -470,7 +470,7 @@ static void test_store__read_after_gc_moved_the_chunk(void **state)
 static size_t fdelta_both(const unsigned char *now, const unsigned char *base, size_t len, unsigned int kind)
 {
 	size_t cap = 2 * len + 1024, n = 0, n1 = 0;
-	unsigned char *enc = malloc(cap), *back = malloc(len);
+	unsigned char *enc = malloc(cap), *other = malloc(cap), *back = malloc(len);
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 
 	assert_int_equal(mvm_fdelta_encode(enc, cap, &n, now, base, len, kind), 0);
@@ -478,6 +478,15 @@ static size_t fdelta_both(const unsigned char *now, const unsigned char *base, s
 	assert_int_equal(enc[1], 0x88);
 	memset(back, 0xee, len);
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), 0);
+	assert_memory_equal(back, now, len);
+	/* the portable paths write the same bytes as those picked for this CPU, and read them back */
+	mvm_fdelta_portable(1);
+	assert_int_equal(mvm_fdelta_encode(other, cap, &n1, now, base, len, kind), 0);
+	assert_int_equal(n1, n);
+	assert_memory_equal(other, enc, n);
+	memset(back, 0xee, len);
+	assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), 0);
+	mvm_fdelta_portable(0);
 	assert_memory_equal(back, now, len);
 	/* any cut is refused, and the context still reads the usual zstd frames afterwards */
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n - 1, base, d), MVM_ECORRUPT);
@@ -488,6 +497,7 @@ static size_t fdelta_both(const unsigned char *now, const unsigned char *base, s
 	assert_memory_equal(back, now, len);
 	ZSTD_freeDCtx(d);
 	free(enc);
+	free(other);
 	free(back);
 	return n;
 }

@@ -47,11 +47,18 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #define FD_CLASSES 8            /* classes the writer uses */
 #define FD_MIN_CODED 64         /* shorter parts are stored raw */
 #define FD_MAX_CLASSES 8
 #define FD_HEADER 2
+#define FD_SLACK 64             /* bytes the AVX-512 paths may touch past a scratch array */
+#define FD_GAP 32               /* elements between the classes' runs of grouped deltas */
+/* Scratch bytes for n bytes of deltas, then the grouped ones with their gaps. */
+#define FD_WORDS(n) (2 * (n) + 2 * FD_GAP * FD_MAX_CLASSES + FD_SLACK)
 #define FD_V1 4                 /* layout byte of version 1: 4 classes */
 #define FD_V2 0x80              /* layout byte of version 2: FD_V2 | classes */
 
@@ -202,6 +209,16 @@ static unsigned int max_exponent(const unsigned char *base, size_t count, unsign
 	return emax;
 }
 
+#ifdef __SSE2__
+/* acc[k] -= (c == k) in each byte lane, k = 0 .. 7, spelled out so the accumulators stay in registers. */
+#define COUNT1(acc, c, kv, k) ((acc)[k] = _mm_sub_epi8((acc)[k], _mm_cmpeq_epi8((c), (kv)[k])))
+#define COUNT8(acc, c, kv)                                                                               \
+	do {                                                                                             \
+		COUNT1(acc, c, kv, 0), COUNT1(acc, c, kv, 1), COUNT1(acc, c, kv, 2), COUNT1(acc, c, kv, 3); \
+		COUNT1(acc, c, kv, 4), COUNT1(acc, c, kv, 5), COUNT1(acc, c, kv, 6), COUNT1(acc, c, kv, 7); \
+	} while (0)
+#endif
+
 /*
  * Class of each element from the base: its exponent's distance below the
  * largest, >> l->shift, the last class open-ended; counts[k] = elements in
@@ -213,23 +230,43 @@ static void classify(unsigned char *cls, size_t counts[FD_MAX_CLASSES], const un
 	unsigned int shift = exponent_shift(kind), emax = max_exponent(base, count, kind), k;
 	size_t i = 0;
 
+	for (k = 0; k < FD_MAX_CLASSES; k++)
+		counts[k] = 0;
 #ifdef __SSE2__
-	__m128i sh = _mm_cvtsi32_si128((int)shift), top = _mm_set1_epi16((short)emax);
-	__m128i csh = _mm_cvtsi32_si128((int)l->shift), last = _mm_set1_epi16((short)(l->classes - 1));
-	for (; i + 8 <= count; i += 8) {
-		__m128i d = _mm_srl_epi16(_mm_sub_epi16(top, exponents8(base + 2 * i, sh)), csh);
-		d = _mm_min_epi16(d, last);
-		_mm_storel_epi64((__m128i *)(void *)(cls + i), _mm_packus_epi16(d, d));
+	{
+		__m128i sh = _mm_cvtsi32_si128((int)shift), top = _mm_set1_epi16((short)emax);
+		__m128i csh = _mm_cvtsi32_si128((int)l->shift), last = _mm_set1_epi16((short)(l->classes - 1));
+		__m128i acc[FD_MAX_CLASSES], kv[FD_MAX_CLASSES];
+		unsigned int steps = 0;
+
+		for (k = 0; k < FD_MAX_CLASSES; k++) {
+			acc[k] = _mm_setzero_si128();
+			kv[k] = _mm_set1_epi8((char)k);
+		}
+		for (; i + 16 <= count; i += 16) {
+			__m128i a = _mm_srl_epi16(_mm_sub_epi16(top, exponents8(base + 2 * i, sh)), csh);
+			__m128i b = _mm_srl_epi16(_mm_sub_epi16(top, exponents8(base + 2 * i + 16, sh)), csh);
+			__m128i c = _mm_packus_epi16(_mm_min_epi16(a, last), _mm_min_epi16(b, last));
+			_mm_storeu_si128((__m128i *)(void *)(cls + i), c);
+			/* byte lanes count to 255 at most before they are added up */
+			COUNT8(acc, c, kv);
+			if (++steps == 255 || i + 32 > count) {
+				for (k = 0; k < FD_MAX_CLASSES; k++) {
+					uint64_t lane[2];
+					_mm_storeu_si128((__m128i *)(void *)lane, _mm_sad_epu8(acc[k], _mm_setzero_si128()));
+					counts[k] += (size_t)(lane[0] + lane[1]);
+					acc[k] = _mm_setzero_si128();
+				}
+				steps = 0;
+			}
+		}
 	}
 #endif
 	for (; i < count; i++) {
 		unsigned int d = (emax - ((word(base + 2 * i) & 0x7fffu) >> shift)) >> l->shift;
 		cls[i] = (unsigned char)(d < l->classes - 1 ? d : l->classes - 1);
-	}
-	for (k = 0; k < FD_MAX_CLASSES; k++)
-		counts[k] = 0;
-	for (i = 0; i < count; i++)
 		counts[cls[i]]++;
+	}
 }
 
 /* Plane 0 streams start at start[k], plane 1 streams `count` bytes later. */
@@ -299,31 +336,218 @@ static void gather(uint16_t *d, const unsigned char *streams, const unsigned cha
 	}
 }
 
-/* g = d with the elements of class 0 first, then class 1, ... (start[k] = first of class k). */
+/*
+ * g = d with the elements of class k at g + gs[k], in order (the classes'
+ * runs are FD_GAP apart, for group_avx512). Elements from the front fill
+ * each class upwards and from the back downwards, meeting where the class
+ * ends: two independent chains of position updates instead of one.
+ */
 static void group(uint16_t *g, const uint16_t *d, const unsigned char *cls, size_t count,
-		  const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
+		  const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
 {
-	uint64_t pos[2], lo, hi;
-	size_t i;
+	size_t up[FD_MAX_CLASSES], down[FD_MAX_CLASSES], i, j;
+	unsigned int k;
 
-	lanes(pos, start, classes);
-	lo = pos[0];
-	hi = pos[1];
-	for (i = 0; i < count; i++)
-		g[place(&lo, &hi, cls[i])] = d[i];
+	for (k = 0; k < FD_MAX_CLASSES; k++) {
+		up[k] = gs[k];
+		down[k] = gs[k] + counts[k] - 1;
+	}
+	for (i = 0, j = count - 1; i < j; i++, j--) {
+		g[up[cls[i]]++] = d[i];
+		g[down[cls[j]]--] = d[j];
+	}
+	if (i == j)
+		g[up[cls[i]]] = d[i];
 }
 
 static void ungroup(uint16_t *d, const uint16_t *g, const unsigned char *cls, size_t count,
 		    const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
 {
-	uint64_t pos[2], lo, hi;
-	size_t i;
+	size_t up[FD_MAX_CLASSES], down[FD_MAX_CLASSES], i, j;
+	unsigned int k;
 
-	lanes(pos, start, classes);
-	lo = pos[0];
-	hi = pos[1];
-	for (i = 0; i < count; i++)
-		d[i] = g[place(&lo, &hi, cls[i])];
+	for (k = 0; k < classes; k++) {
+		up[k] = start[k];
+		down[k] = start[k + 1] - 1;
+	}
+	for (i = 0, j = count - 1; i < j; i++, j--) {
+		d[i] = g[up[cls[i]]++];
+		d[j] = g[down[cls[j]]--];
+	}
+	if (i == j)
+		d[i] = g[up[cls[i]]];
+}
+
+/*
+ * group() and ungroup() with AVX-512 (VBMI2 compress and expand), picked
+ * at run time where the CPU has it.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FD_AVX512 1
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")))
+
+AVX512_TARGET static inline __mmask32 first_lanes(size_t n)
+{
+	return (__mmask32)(n >= 32 ? 0xffffffffu : (1u << n) - 1);
+}
+
+/*
+ * 32 elements a step, each class's compressed into its run with a full
+ * store: the lanes past the run's end land in the gap after it and are
+ * overwritten by the next step (or left in the gap).
+ */
+AVX512_TARGET static void group_avx512(uint16_t *g, const uint16_t *d, const unsigned char *cls, size_t count,
+				       const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
+{
+	size_t a0 = gs[0], a1 = gs[1], a2 = gs[2], a3 = gs[3], a4 = gs[4], a5 = gs[5], a6 = gs[6], a7 = gs[7], i;
+
+	(void)counts;
+	for (i = 0; i < count; i += 32) {
+		__mmask32 live = first_lanes(count - i);
+		__m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(cls + i));
+		__m512i w = _mm512_loadu_si512((const void *)(d + i));
+#define COMPRESS1(k)                                                                                     \
+	do {                                                                                             \
+		__mmask32 m = _mm256_mask_cmpeq_epi8_mask(live, c, _mm256_set1_epi8((char)(k)));        \
+		_mm512_storeu_si512((void *)(g + a##k), _mm512_maskz_compress_epi16(m, w));              \
+		a##k += (unsigned int)_mm_popcnt_u32(m);                                                 \
+	} while (0)
+		COMPRESS1(0);
+		COMPRESS1(1);
+		COMPRESS1(2);
+		COMPRESS1(3);
+		COMPRESS1(4);
+		COMPRESS1(5);
+		COMPRESS1(6);
+		COMPRESS1(7);
+#undef COMPRESS1
+	}
+}
+
+/* 32 elements a step, each class's next ones expanded into place (reads up to FD_SLACK past g's end). */
+AVX512_TARGET static void ungroup_avx512(uint16_t *d, const uint16_t *g, const unsigned char *cls, size_t count,
+					 const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
+{
+	size_t at[FD_MAX_CLASSES], i;
+	unsigned int k;
+
+	for (k = 0; k < classes; k++)
+		at[k] = start[k];
+	for (i = 0; i < count; i += 32) {
+		__mmask32 live = first_lanes(count - i);
+		__m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(cls + i));
+		__m512i w = _mm512_setzero_si512();
+		for (k = 0; k < classes; k++) {
+			__mmask32 m = _mm256_mask_cmpeq_epi8_mask(live, c, _mm256_set1_epi8((char)k));
+			w = _mm512_mask_expand_epi16(w, m, _mm512_loadu_si512((const void *)(g + at[k])));
+			at[k] += (unsigned int)_mm_popcnt_u32(m);
+		}
+		_mm512_mask_storeu_epi16(d + i, live, w);
+	}
+}
+#endif
+
+typedef void group_fn(uint16_t *, const uint16_t *, const unsigned char *, size_t, const size_t *, const size_t *);
+typedef void ungroup_fn(uint16_t *, const uint16_t *, const unsigned char *, size_t, const size_t *, unsigned int);
+
+static group_fn *group_best = group;
+static ungroup_fn *ungroup_best = ungroup;
+static int simd_forced_off;
+static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
+
+static void pick_simd(void)
+{
+#ifdef FD_AVX512
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2") &&
+	    __builtin_cpu_supports("popcnt")) {
+		group_best = group_avx512;
+		ungroup_best = ungroup_avx512;
+	}
+#endif
+}
+
+void mvm_fdelta_portable(int on)
+{
+	simd_forced_off = on;
+}
+
+static group_fn *grouper(void)
+{
+	pthread_once(&simd_once, pick_simd);
+	return simd_forced_off ? group : group_best;
+}
+
+static ungroup_fn *ungrouper(void)
+{
+	pthread_once(&simd_once, pick_simd);
+	return simd_forced_off ? ungroup : ungroup_best;
+}
+
+/*
+ * Tokens of g (z + 1 below 255, else 0) and, in order, the low and high
+ * bytes of z - 255 of the escapes; returns the number of escapes.
+ */
+static size_t tokens(unsigned char *tok, unsigned char *lo, unsigned char *hi, const uint16_t *g, size_t count)
+{
+	size_t j = 0, e = 0;
+
+#ifdef __SSE2__
+	const __m128i bias = _mm_set1_epi16((short)0x8000), edge = _mm_set1_epi16((short)(254 ^ 0x8000));
+	const __m128i one = _mm_set1_epi16(1);
+	for (; j + 16 <= count; j += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(g + j));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(g + j + 8));
+		__m128i ea = _mm_cmpgt_epi16(_mm_xor_si128(a, bias), edge); /* z >= 255, unsigned */
+		__m128i eb = _mm_cmpgt_epi16(_mm_xor_si128(b, bias), edge);
+		__m128i t = _mm_packus_epi16(_mm_andnot_si128(ea, _mm_add_epi16(a, one)),
+					     _mm_andnot_si128(eb, _mm_add_epi16(b, one)));
+		unsigned int m = (unsigned int)_mm_movemask_epi8(_mm_packs_epi16(ea, eb));
+		_mm_storeu_si128((__m128i *)(void *)(tok + j), t);
+		for (; m; m &= m - 1) {
+			unsigned int x = g[j + (unsigned int)__builtin_ctz(m)] - 255u;
+			lo[e] = (unsigned char)x;
+			hi[e++] = (unsigned char)(x >> 8);
+		}
+	}
+#endif
+	for (; j < count; j++) {
+		unsigned int z = g[j], esc = z >= 255, x = z - 255;
+		tok[j] = (unsigned char)(esc ? 0 : z + 1);
+		lo[e] = (unsigned char)x;
+		hi[e] = (unsigned char)(x >> 8);
+		e += esc;
+	}
+	return e;
+}
+
+/* The inverse of tokens(): g from the tokens and the escapes' bytes. */
+static void untokens(uint16_t *g, const unsigned char *tok, const unsigned char *lo, const unsigned char *hi,
+		     size_t count)
+{
+	size_t j = 0, e = 0;
+
+#ifdef __SSE2__
+	const __m128i one = _mm_set1_epi16(1), zero = _mm_setzero_si128();
+	for (; j + 16 <= count; j += 16) {
+		__m128i t = _mm_loadu_si128((const __m128i *)(const void *)(tok + j));
+		unsigned int m = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(t, zero));
+		_mm_storeu_si128((__m128i *)(void *)(g + j), _mm_sub_epi16(_mm_unpacklo_epi8(t, zero), one));
+		_mm_storeu_si128((__m128i *)(void *)(g + j + 8), _mm_sub_epi16(_mm_unpackhi_epi8(t, zero), one));
+		for (; m; m &= m - 1, e++)
+			g[j + (unsigned int)__builtin_ctz(m)] = (uint16_t)(255u + (lo[e] | (unsigned int)hi[e] << 8));
+	}
+#endif
+	for (; j < count; j++) {
+		unsigned int t = tok[j];
+		if (t) {
+			g[j] = (uint16_t)(t - 1);
+		} else {
+			g[j] = (uint16_t)(255u + (lo[e] | (unsigned int)hi[e] << 8));
+			e++;
+		}
+	}
 }
 
 /* Number of zero bytes. */
@@ -540,7 +764,7 @@ static int encode_tokens(unsigned char *dst, size_t cap, size_t *off, uint16_t *
 	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 5 * count); /* then sparse scratch */
 	uint16_t *g = d + count;
 	unsigned char *tok, *lo, *hi, *tmp;
-	size_t start[FD_MAX_CLASSES + 1], k, j, e;
+	size_t gs[FD_MAX_CLASSES], k, e, at = 0, t = 0;
 	int error;
 
 	if (!streams)
@@ -549,22 +773,17 @@ static int encode_tokens(unsigned char *dst, size_t cap, size_t *off, uint16_t *
 	lo = streams + count;
 	hi = streams + 2 * count;
 	tmp = streams + 3 * count;
-	start[0] = 0;
-	for (k = 0; k < l->classes; k++)
-		start[k + 1] = start[k] + counts[k];
-	group(g, d, cls, count, start, l->classes);
+	for (k = 0, gs[0] = 0; k + 1 < FD_MAX_CLASSES; k++)
+		gs[k + 1] = gs[k] + counts[k] + FD_GAP;
+	grouper()(g, d, cls, count, gs, counts);
 	for (k = 0; k < l->classes; k++) {
-		for (j = start[k], e = 0; j < start[k + 1]; j++) {
-			unsigned int z = g[j], esc = z >= 255, x = z - 255;
-			tok[j] = (unsigned char)(esc ? 0 : z + 1);
-			lo[e] = (unsigned char)x;
-			hi[e] = (unsigned char)(x >> 8);
-			e += esc;
-		}
-		if ((error = put_stream(dst, cap, off, tok + start[k], counts[k], tmp, l)) < 0 ||
-		    (error = put_stream(dst, cap, off, lo, e, tmp, l)) < 0 ||
-		    (error = put_stream(dst, cap, off, hi, e, tmp, l)) < 0)
+		e = tokens(tok + t, lo + at, hi + at, g + gs[k], counts[k]);
+		if ((error = put_stream(dst, cap, off, tok + t, counts[k], tmp, l)) < 0 ||
+		    (error = put_stream(dst, cap, off, lo + at, e, tmp, l)) < 0 ||
+		    (error = put_stream(dst, cap, off, hi + at, e, tmp, l)) < 0)
 			return error;
+		t += counts[k];
+		at += e;
 	}
 	return 0;
 }
@@ -573,8 +792,8 @@ static int encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigne
 		  const unsigned char *base, size_t n, unsigned int kind, const fd_layout *l)
 {
 	size_t count = n / 2, counts[FD_MAX_CLASSES], off = FD_HEADER;
-	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count);
-	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, 2 * n); /* then grouped */
+	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count + FD_SLACK);
+	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, FD_WORDS(n)); /* then grouped */
 	int error;
 
 	if (!cls || !d)
@@ -743,7 +962,7 @@ static int decode_tokens(uint16_t *d, const unsigned char *src, size_t stored, s
 	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 5 * count + 1); /* then sparse scratch */
 	uint16_t *g = d + count;
 	unsigned char *tok, *lo, *hi, *tmp;
-	size_t start[FD_MAX_CLASSES + 1], k, j, e;
+	size_t start[FD_MAX_CLASSES + 1], k, e, at = 0;
 	int error;
 
 	if (!streams)
@@ -755,20 +974,16 @@ static int decode_tokens(uint16_t *d, const unsigned char *src, size_t stored, s
 	start[0] = 0;
 	for (k = 0; k < l->classes; k++)
 		start[k + 1] = start[k] + counts[k];
-	for (k = 0; k < l->classes; k++) {
+	for (k = 0; k < l->classes; k++, at += e) {
 		if ((error = get_stream(tok + start[k], counts[k], src, stored, off, tmp, dctx, l)) < 0)
 			return error;
 		e = zeros_in(tok + start[k], counts[k]);
-		if ((error = get_stream(lo, e, src, stored, off, tmp, dctx, l)) < 0 ||
-		    (error = get_stream(hi, e, src, stored, off, tmp, dctx, l)) < 0)
+		if ((error = get_stream(lo + at, e, src, stored, off, tmp, dctx, l)) < 0 ||
+		    (error = get_stream(hi + at, e, src, stored, off, tmp, dctx, l)) < 0)
 			return error;
-		for (j = start[k], e = 0; j < start[k + 1]; j++) {
-			unsigned int t = tok[j], esc = !t;
-			g[j] = (uint16_t)(esc ? 255u + (lo[e] | (unsigned int)hi[e] << 8) : t - 1);
-			e += esc;
-		}
 	}
-	ungroup(d, g, cls, count, start, l->classes);
+	untokens(g, tok, lo, hi, count);
+	ungrouper()(d, g, cls, count, start, l->classes);
 	return 0;
 }
 
@@ -776,8 +991,8 @@ static int decode(unsigned char *dst, size_t n, const unsigned char *src, size_t
 		  const unsigned char *base, ZSTD_DCtx *dctx, unsigned int kind, const fd_layout *l)
 {
 	size_t count = n / 2, counts[FD_MAX_CLASSES], off = FD_HEADER;
-	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count);
-	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, 2 * n); /* then grouped */
+	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count + FD_SLACK);
+	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, FD_WORDS(n)); /* then grouped */
 	int error;
 
 	if (!cls || !d)
