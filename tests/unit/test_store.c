@@ -660,6 +660,63 @@ static void test_store__fdelta_v2_rejects_damage(void **state)
 	free(back);
 }
 
+/* The value-order mapping and zigzag of docs/FORMAT.md, written out again: new = base + unzigzag(z). */
+static uint16_t spec_apply(uint16_t base, uint16_t z)
+{
+	uint16_t o = base & 0x8000 ? (uint16_t)~base : (uint16_t)(base | 0x8000);
+	uint16_t d = (uint16_t)((z >> 1) ^ (0u - (z & 1u)));
+
+	o = (uint16_t)(o + d);
+	return o & 0x8000 ? (uint16_t)(o & 0x7fff) : (uint16_t)~o;
+}
+
+/*
+ * A layout-2 chunk built by hand from docs/FORMAT.md, with one class (a
+ * count the writer does not use): 100 raw tokens, one of them an escape
+ * whose low byte is a raw stream and whose high byte an all-zero stream,
+ * then a raw one.
+ */
+static void test_store__fdelta_reads_hand_made_layout_2(void **state)
+{
+	enum { COUNT = 100 };
+	unsigned char base[2 * COUNT], want[2 * COUNT], back[2 * COUNT], c[2 + 2 + COUNT + 2 + 2];
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	size_t i, n = 0;
+
+	(void)state;
+	for (i = 0; i < COUNT; i++) {
+		uint16_t b = (uint16_t)(0x3f00 + i * 3 - (i % 2 ? 0 : 0x8000)), z = (uint16_t)(i % 7);
+		if (i == 42)
+			z = 255 + 0x31; /* escaped: x = 0x31 */
+		base[2 * i] = (unsigned char)b;
+		base[2 * i + 1] = (unsigned char)(b >> 8);
+		b = spec_apply(b, z);
+		want[2 * i] = (unsigned char)b;
+		want[2 * i + 1] = (unsigned char)(b >> 8);
+	}
+	c[n++] = MVM_FLOAT_BF16;
+	c[n++] = 0x81;            /* layout 2, one class */
+	c[n++] = 0x80 | ((COUNT << 2) & 0x7f); /* T: varint of 100 << 2 | raw (400 = 0x190) */
+	c[n++] = (COUNT << 2) >> 7;
+	for (i = 0; i < COUNT; i++)
+		c[n++] = (unsigned char)(i == 42 ? 0 : i % 7 + 1);
+	c[n++] = 1 << 2 | 0;      /* L: 1 byte raw */
+	c[n++] = 0x31;
+	c[n++] = 0 << 2 | 2;      /* H: all zero */
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n, base, d), 0);
+	assert_memory_equal(back, want, sizeof(want));
+	c[n - 1] = 1 << 2 | 0;    /* H: 1 byte raw, 0x00: the same */
+	c[n++] = 0;
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n, base, d), 0);
+	assert_memory_equal(back, want, sizeof(want));
+	c[n - 1] = 1;             /* x = 0x131 now */
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n, base, d), 0);
+	assert_int_equal(back[84] | back[85] << 8, spec_apply((uint16_t)(base[84] | base[85] << 8), 255 + 0x131));
+	c[4 + 42] = 9;            /* no escape left for the L and H bytes: they are trailing */
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n, base, d), MVM_ECORRUPT);
+	ZSTD_freeDCtx(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -672,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_store__fdelta_round_trips),
 		cmocka_unit_test(test_store__fdelta_reads_version_1),
 		cmocka_unit_test(test_store__fdelta_v2_rejects_damage),
+		cmocka_unit_test(test_store__fdelta_reads_hand_made_layout_2),
 		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__read_after_gc_moved_the_chunk, setup, teardown),
