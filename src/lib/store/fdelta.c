@@ -644,6 +644,8 @@ static int looks_random(const unsigned char *p, size_t len)
 	size_t i, stride = len > RANDOM_SAMPLES ? len / RANDOM_SAMPLES : 1, n = 0;
 	uint64_t pairs = 0;
 
+	if (len < FD_MIN_CODED) /* stored raw or as zeros anyway */
+		return 0;
 	memset(h, 0, sizeof(h));
 	for (i = 0; i < len; i += stride, n++)
 		h[p[i]]++;
