@@ -348,6 +348,8 @@ static void test_store__fdelta_every_value(void **state)
 static void test_store__fdelta_rejects_damage(void **state)
 {
 	enum { LEN = 65536 };
+	/* bad layout bytes: v1 with another class count, v2 with 0, 7 (a valid count, wrong streams) or 9 classes */
+	static const unsigned char layouts[] = { 3, 5, 8, 0x80, 0x87, 0x89, 0xff, 0x04 };
 	mvm_codec_hint ctx = { 2, 0, MVM_FLOAT_BF16 }, plain = { 2, 1, MVM_FLOAT_BF16 };
 	unsigned char *base = malloc(LEN + 2), *ft = malloc(LEN + 2), *enc = malloc(2 * LEN), *back = malloc(LEN);
 	mvm_oid id;
@@ -369,10 +371,14 @@ static void test_store__fdelta_rejects_damage(void **state)
 	enc[MVM_OID_RAWSZ] = 9; /* unknown float kind */
 	assert_int_equal(mvm_codec_decode_xor(back, LEN, enc, n, codec, base), MVM_ECORRUPT);
 	enc[MVM_OID_RAWSZ] = MVM_FLOAT_BF16;
-	enc[MVM_OID_RAWSZ + 1] = 3; /* class count */
-	assert_int_equal(mvm_codec_decode_xor(back, LEN, enc, n, codec, base), MVM_ECORRUPT);
-	enc[MVM_OID_RAWSZ + 1] = 4;
+	assert_int_equal(enc[MVM_OID_RAWSZ + 1], 0x88); /* layout 2, 8 classes */
+	for (i = 0; i < sizeof(layouts); i++) {
+		enc[MVM_OID_RAWSZ + 1] = layouts[i];
+		assert_int_equal(mvm_codec_decode_xor(back, LEN, enc, n, codec, base), MVM_ECORRUPT);
+	}
+	enc[MVM_OID_RAWSZ + 1] = 0x88;
 	assert_int_equal(mvm_codec_decode_xor(back, LEN, enc, n, codec, base), 0);
+	assert_memory_equal(back, ft, LEN);
 	/* any single flipped byte: an error or, if it decodes, never a crash */
 	for (i = MVM_OID_RAWSZ; i < n; i += 97) {
 		enc[i] ^= 0x5a;
@@ -548,6 +554,257 @@ static void test_store__read_after_gc_moved_the_chunk(void **state)
 	mvm_buf_dispose(&scratch);
 }
 
+/* Both layouts of codec 4 decode to the input; version 2 is what the writer uses. */
+static size_t fdelta_both(const unsigned char *now, const unsigned char *base, size_t len, unsigned int kind)
+{
+	size_t cap = 2 * len + 1024, n = 0, n1 = 0;
+	unsigned char *enc = malloc(cap), *other = malloc(cap), *back = malloc(len);
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+
+	assert_int_equal(mvm_fdelta_encode(enc, cap, &n, now, base, len, kind), 0);
+	assert_int_equal(enc[0], kind);
+	assert_int_equal(enc[1], 0x88);
+	memset(back, 0xee, len);
+	assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), 0);
+	assert_memory_equal(back, now, len);
+	/* the portable paths write the same bytes as those picked for this CPU, and read them back */
+	mvm_fdelta_portable(1);
+	assert_int_equal(mvm_fdelta_encode(other, cap, &n1, now, base, len, kind), 0);
+	assert_int_equal(n1, n);
+	assert_memory_equal(other, enc, n);
+	memset(back, 0xee, len);
+	assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), 0);
+	mvm_fdelta_portable(0);
+	assert_memory_equal(back, now, len);
+	/* any cut is refused, and the context still reads the usual zstd frames afterwards */
+	assert_int_equal(mvm_fdelta_decode(back, len, enc, n - 1, base, d), MVM_ECORRUPT);
+	assert_int_equal(mvm_fdelta_encode_v1(enc, cap, &n1, now, base, len, kind), 0);
+	assert_int_equal(enc[1], 4);
+	memset(back, 0xee, len);
+	assert_int_equal(mvm_fdelta_decode(back, len, enc, n1, base, d), 0);
+	assert_memory_equal(back, now, len);
+	ZSTD_freeDCtx(d);
+	free(enc);
+	free(other);
+	free(back);
+	return n;
+}
+
+/*
+ * Codec 4 on BF16 and F16 chunks of every length, odd element counts
+ * among them: fine-tunes small and large, unchanged chunks (an all-zero
+ * delta), all-equal chunks, unrelated data, zero bases, and NaN, Inf,
+ * subnormals and zeros (float_data puts them in every 97 elements).
+ */
+static void test_store__fdelta_round_trips(void **state)
+{
+	static const size_t lens[] = { 64, 66, 130, 1002, 4098, 32770, 65534, 65536 };
+	static const unsigned int kinds[] = { MVM_FLOAT_BF16, MVM_FLOAT_F16 };
+	size_t k, j, i, len;
+
+	(void)state;
+	for (j = 0; j < 2; j++)
+		for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			unsigned char *base = malloc(len = lens[k]), *now = malloc(len);
+			size_t same;
+
+			float_data(base, len, 2, len + j);
+			fine_tune(now, base, len, kinds[j], 0.5, len + 1);
+			fdelta_both(now, base, len, kinds[j]);
+			fine_tune(now, base, len, kinds[j], 40.0, len + 2);
+			fdelta_both(now, base, len, kinds[j]);
+			same = fdelta_both(base, base, len, kinds[j]);
+			assert_true(len < 4096 || same < 200); /* all-zero deltas cost next to nothing */
+			float_data(now, len, 2, len + 99);
+			fdelta_both(now, base, len, kinds[j]);
+			fdelta_both(base, now, len, kinds[j]);
+			memset(now, 0, len);
+			fdelta_both(base, now, len, kinds[j]);
+			fdelta_both(now, base, len, kinds[j]);
+			for (i = 0; i < len; i += 2) { /* all equal, then one changed element */
+				now[i] = 0x80;
+				now[i + 1] = 0x3f;
+			}
+			fdelta_both(now, now, len, kinds[j]);
+			memcpy(base, now, len);
+			now[len / 2] ^= 0x41;
+			fdelta_both(now, base, len, kinds[j]);
+			free(base);
+			free(now);
+		}
+}
+
+/* The unit test's fixed pair for the version-1 vector below. */
+static void v1_pair(unsigned char *base, unsigned char *now, size_t count)
+{
+	uint32_t x = 12345;
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		uint16_t b, w;
+		x = x * 1103515245u + 12345u;
+		b = (uint16_t)(0x3c00 + ((x >> 16) % 0x600) - (i % 4 == 0 ? 0x300 : 0)); /* exponents over 4 classes */
+		b ^= (uint16_t)((x >> 8) & 0x8000);
+		w = i % 3 == 0 ? b : (uint16_t)(b + (int)((x >> 4) % 7) - 3);
+		if (i % 50 == 7)
+			w = (uint16_t)(b ^ 0x1234);
+		base[2 * i] = (unsigned char)b;
+		base[2 * i + 1] = (unsigned char)(b >> 8);
+		now[2 * i] = (unsigned char)w;
+		now[2 * i + 1] = (unsigned char)(w >> 8);
+	}
+}
+
+/*
+ * A version-1 chunk as the first codec-4 writer stored it (400 BF16
+ * elements of v1_pair, without the base id): raw, zstd, all-zero and
+ * sparse streams. Repositories hold such chunks; they must keep decoding.
+ */
+static void test_store__fdelta_reads_version_1(void **state)
+{
+	static const unsigned char v1[] = {
+		0x01, 0x04, 0x00, 0x31, 0x00, 0x00, 0x00, 0x05, 0x06, 0x04, 0x06, 0x05, 0x03, 0x04, 0x05, 0x00, 0x03, 0x00,
+		0x01, 0x05, 0x00, 0x00, 0x01, 0x01, 0x02, 0x00, 0x01, 0x28, 0x01, 0x01, 0x03, 0x04, 0x02, 0x00, 0x02, 0x03,
+		0x00, 0x00, 0x05, 0x00, 0x02, 0x00, 0x01, 0x06, 0x00, 0x17, 0x04, 0x00, 0x00, 0x02, 0x00, 0x02, 0x05, 0x02,
+		0x00, 0x03, 0x00, 0x2f, 0x00, 0x00, 0x00, 0x05, 0x06, 0x03, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x01, 0x02,
+		0x00, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x06, 0x00, 0x02, 0x05, 0x00, 0x00, 0x00, 0x04, 0x05, 0x00,
+		0x02, 0x06, 0x00, 0x06, 0x01, 0x04, 0x04, 0x00, 0x00, 0x04, 0x02, 0x01, 0x06, 0x01, 0x05, 0x00, 0x03, 0x00,
+		0x00, 0x28, 0x00, 0x00, 0x00, 0x02, 0x04, 0x00, 0x03, 0x06, 0x00, 0x00, 0x27, 0x02, 0x05, 0x00, 0x00, 0x00,
+		0x01, 0x03, 0x06, 0x02, 0x04, 0x00, 0x02, 0x02, 0x00, 0x01, 0x02, 0x02, 0x04, 0x06, 0x00, 0x00, 0x02, 0x00,
+		0x00, 0x02, 0x01, 0x01, 0x00, 0x00, 0x03, 0x00, 0x00, 0x01, 0x85, 0x00, 0x00, 0x00, 0x28, 0xb5, 0x2f, 0xfd,
+		0x60, 0x08, 0x00, 0xdd, 0x03, 0x00, 0x86, 0xd0, 0x1d, 0x15, 0xa0, 0x25, 0x49, 0x63, 0x0f, 0xae, 0xaa, 0xaa,
+		0xaa, 0x2a, 0x5e, 0x55, 0x55, 0xd5, 0xfb, 0x60, 0xc9, 0x2d, 0xc9, 0xde, 0x29, 0x15, 0x00, 0x17, 0x00, 0x17,
+		0x00, 0xb3, 0x23, 0xf2, 0x89, 0x5d, 0x85, 0xca, 0x5a, 0x0d, 0x3c, 0xe1, 0x47, 0x18, 0xce, 0x22, 0x1b, 0x2e,
+		0x7a, 0x2a, 0x28, 0x0f, 0x9f, 0xd2, 0x29, 0xe5, 0x86, 0x25, 0x28, 0xc2, 0x89, 0xbd, 0x70, 0x51, 0x33, 0xcc,
+		0x70, 0xc2, 0x18, 0x2a, 0x11, 0xed, 0x5c, 0xd4, 0x0c, 0xa1, 0x66, 0x88, 0xb1, 0x23, 0xfc, 0x58, 0x80, 0x5d,
+		0xd9, 0xd1, 0x5d, 0x9c, 0x32, 0xaa, 0x74, 0x33, 0xb6, 0x38, 0x12, 0xa0, 0x61, 0x23, 0x65, 0x98, 0x85, 0x95,
+		0x50, 0x90, 0x27, 0xb4, 0x10, 0x57, 0x20, 0x8b, 0xac, 0x59, 0x96, 0x64, 0x96, 0x9c, 0xb8, 0x3b, 0x25, 0x6a,
+		0x14, 0x01, 0x00, 0x03, 0x13, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x40,
+		0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x24, 0x24, 0x02, 0x00, 0x00, 0x00, 0x00, 0x03, 0x10, 0x00, 0x00,
+		0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x24, 0x03,
+		0x30, 0x00, 0x00, 0x00, 0x00, 0x21, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x1b, 0x1c, 0x23, 0x1c, 0x23
+	};
+	enum { COUNT = 400 };
+	unsigned char base[2 * COUNT], now[2 * COUNT], back[2 * COUNT], enc[sizeof(v1) + 1024];
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	size_t i;
+
+	(void)state;
+	v1_pair(base, now, COUNT);
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), v1, sizeof(v1), base, d), 0);
+	assert_memory_equal(back, now, sizeof(back));
+	/* the test-only v1 writer still writes exactly these bytes */
+	assert_int_equal(mvm_fdelta_encode_v1(enc, sizeof(enc), &i, now, base, sizeof(now), MVM_FLOAT_BF16), 0);
+	assert_int_equal(i, sizeof(v1));
+	assert_memory_equal(enc, v1, sizeof(v1));
+	/* damage: every byte flipped in turn is refused or decodes to something, never a crash */
+	for (i = 0; i < sizeof(v1); i++) {
+		memcpy(enc, v1, sizeof(v1));
+		enc[i] ^= 0x21;
+		(void)mvm_fdelta_decode(back, sizeof(back), enc, sizeof(v1), base, d);
+	}
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), v1, sizeof(v1) - 1, base, d), MVM_ECORRUPT);
+	ZSTD_freeDCtx(d);
+}
+
+/* Version 2 damage: cut anywhere, flipped bytes, lengths past the end and overlong varints. */
+static void test_store__fdelta_v2_rejects_damage(void **state)
+{
+	enum { LEN = 8192 };
+	unsigned char *base = malloc(LEN), *now = malloc(LEN), *enc = malloc(2 * LEN), *bad = malloc(2 * LEN);
+	unsigned char *back = malloc(LEN);
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	size_t n, i;
+
+	(void)state;
+	float_data(base, LEN, 2, 77);
+	fine_tune(now, base, LEN, MVM_FLOAT_BF16, 3.0, 78);
+	assert_int_equal(mvm_fdelta_encode(enc, 2 * LEN, &n, now, base, LEN, MVM_FLOAT_BF16), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(mvm_fdelta_decode(back, LEN, enc, i, base, d), MVM_ECORRUPT);
+	for (i = 2; i < n; i++) {
+		memcpy(bad, enc, n);
+		bad[i] ^= 0x80; /* a varint's continuation bit, a length's top or a zstd byte */
+		if (mvm_fdelta_decode(back, LEN, bad, n, base, d) == 0)
+			assert_true(i > 2); /* the first stream header cannot change and still fit */
+	}
+	memcpy(bad, enc, 2);
+	memset(bad + 2, 0xff, 8); /* a varint that never ends */
+	assert_int_equal(mvm_fdelta_decode(back, LEN, bad, 10, base, d), MVM_ECORRUPT);
+	bad[2] = 0x01 << 2 | 0; /* a raw stream of 1 byte where more are due */
+	assert_int_equal(mvm_fdelta_decode(back, LEN, bad, 4, base, d), MVM_ECORRUPT);
+	memcpy(bad, enc, n);
+	bad[n] = 0;
+	assert_int_equal(mvm_fdelta_decode(back, LEN, bad, n + 1, base, d), MVM_ECORRUPT); /* trailing byte */
+	assert_int_equal(mvm_fdelta_decode(back, LEN, enc, n, base, d), 0);
+	assert_memory_equal(back, now, LEN);
+	ZSTD_freeDCtx(d);
+	free(base);
+	free(now);
+	free(enc);
+	free(bad);
+	free(back);
+}
+
+/* The value-order mapping and zigzag of docs/FORMAT.md, written out again: new = base + unzigzag(z). */
+static uint16_t spec_apply(uint16_t base, uint16_t z)
+{
+	uint16_t o = base & 0x8000 ? (uint16_t)~base : (uint16_t)(base | 0x8000);
+	uint16_t d = (uint16_t)((z >> 1) ^ (0u - (z & 1u)));
+
+	o = (uint16_t)(o + d);
+	return o & 0x8000 ? (uint16_t)(o & 0x7fff) : (uint16_t)~o;
+}
+
+/*
+ * A layout-2 chunk built by hand from docs/FORMAT.md, with one class (a
+ * count the writer does not use): 100 raw tokens, one of them an escape
+ * whose low byte is a raw stream and whose high byte an all-zero stream,
+ * then a raw one.
+ */
+static void test_store__fdelta_reads_hand_made_layout_2(void **state)
+{
+	enum { COUNT = 100 };
+	unsigned char base[2 * COUNT], want[2 * COUNT], back[2 * COUNT], c[2 + 2 + COUNT + 2 + 2];
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	size_t i, n = 0;
+
+	(void)state;
+	for (i = 0; i < COUNT; i++) {
+		uint16_t b = (uint16_t)(0x3f00 + i * 3 - (i % 2 ? 0 : 0x8000)), z = (uint16_t)(i % 7);
+		if (i == 42)
+			z = 255 + 0x31; /* escaped: x = 0x31 */
+		base[2 * i] = (unsigned char)b;
+		base[2 * i + 1] = (unsigned char)(b >> 8);
+		b = spec_apply(b, z);
+		want[2 * i] = (unsigned char)b;
+		want[2 * i + 1] = (unsigned char)(b >> 8);
+	}
+	c[n++] = MVM_FLOAT_BF16;
+	c[n++] = 0x81;            /* layout 2, one class */
+	c[n++] = 0x80 | ((COUNT << 2) & 0x7f); /* T: varint of 100 << 2 | raw (400 = 0x190) */
+	c[n++] = (COUNT << 2) >> 7;
+	for (i = 0; i < COUNT; i++)
+		c[n++] = (unsigned char)(i == 42 ? 0 : i % 7 + 1);
+	c[n++] = 1 << 2 | 0;      /* L: 1 byte raw */
+	c[n++] = 0x31;
+	c[n++] = 0 << 2 | 2;      /* H: all zero */
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n, base, d), 0);
+	assert_memory_equal(back, want, sizeof(want));
+	c[n - 1] = 1 << 2 | 0;    /* H: 1 byte raw, 0x00: the same */
+	c[n++] = 0;
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n, base, d), 0);
+	assert_memory_equal(back, want, sizeof(want));
+	c[n - 1] = 1;             /* x = 0x131 now */
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n, base, d), 0);
+	assert_int_equal(back[84] | back[85] << 8, spec_apply((uint16_t)(base[84] | base[85] << 8), 255 + 0x131));
+	c[4 + 42] = 9;            /* no escape left for the L and H bytes: they are trailing */
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n, base, d), MVM_ECORRUPT);
+	ZSTD_freeDCtx(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +815,10 @@ int main(void)
 		cmocka_unit_test(test_store__xor_deltas_round_trip),
 		cmocka_unit_test(test_store__fdelta_rejects_damage),
 		cmocka_unit_test(test_store__fdelta_every_value),
+		cmocka_unit_test(test_store__fdelta_round_trips),
+		cmocka_unit_test(test_store__fdelta_reads_version_1),
+		cmocka_unit_test(test_store__fdelta_v2_rejects_damage),
+		cmocka_unit_test(test_store__fdelta_reads_hand_made_layout_2),
 		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__lookups_see_committed_and_own_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),

@@ -11,25 +11,30 @@
  * size is a few units in the last place of a large weight and many of a
  * small one. One Huffman table per byte plane (codec 3) averages those
  * populations; here the base's exponent, which the decoder also has, sorts
- * the elements into FD_CLASSES classes by how far it lies below the
- * chunk's largest exponent (two binades per class, the last open-ended),
- * and each (byte plane of d, class) stream is coded on its own:
+ * the elements into classes by how far it lies below the chunk's largest
+ * exponent, and each class's streams are coded on their own.
  *
- *   mode 0 raw, 1 one zstd frame (Huffman-coded literals), 2 all zero,
- *   3 sparse: a bitmap of the non-zero bytes (bit i & 7 of byte i / 8,
- *     LSB first) and then those bytes, each part raw or zstd.
+ * Version 2 (what we write): 8 classes of one binade, the last
+ * open-ended. Per class, a token byte per element, d + 1 when d < 255 and
+ * 0 (an escape) otherwise, then the low and the high bytes of d - 255 for
+ * the escapes: small differences cost one Huffman code, not two (one per
+ * byte plane, the high one nearly always zero). Each stream is
  *
- * Mostly-zero streams (the high bytes of d for large weights) go sparse:
- * Huffman cannot spend less than one bit per byte, a bitmap can.
+ *   mode 0 raw, 1 one magicless zstd frame (Huffman-coded literals),
+ *   2 all zero, 3 sparse: a bitmap of the non-zero bytes (bit i & 7 of
+ *   byte i / 8, LSB first) and then those bytes, each part raw or zstd,
  *
- * Layout after the base id: u8 kind (1 BF16, 2 F16)  u8 classes, then
- * 2 x classes streams (plane 0, the low bytes of d, class 0..classes-1,
- * then plane 1), each  u8 mode  u32 length  data[length]; a sparse
- * stream's data is  u8 mode  u32 length  bitmap  u8 mode  u32 length
- * bytes. Stream lengths before coding follow from the base, so none is
- * stored.
+ * behind one varint of length << 2 | mode. Mostly-zero streams (the tokens
+ * of small weights, which escape) go sparse: Huffman cannot spend less
+ * than one bit per byte, a bitmap can.
+ *
+ * Version 1 (still read): 4 classes of two binades, one stream per (byte
+ * plane of d, class), u8 mode u32 length headers, zstd frames with magic.
+ * docs/FORMAT.md has both layouts byte by byte.
  */
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_format, ZSTD_d_format (experimental API) */
 #include <endian.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -42,11 +47,20 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
-#define FD_CLASSES 4
-#define FD_STREAMS (2 * FD_CLASSES)
+#define FD_CLASSES 8            /* classes the writer uses */
+#define FD_MIN_CODED 64         /* shorter parts are stored raw */
+#define FD_MAX_CLASSES 8
 #define FD_HEADER 2
-#define STREAM_HEADER 5
+#define FD_SLACK 64             /* bytes the AVX-512 paths may touch past a scratch array */
+#define FD_GAP 32               /* elements between the classes' runs of grouped deltas */
+/* Scratch bytes for n bytes of deltas, then the grouped ones with their gaps. */
+#define FD_WORDS(n) (2 * (n) + 2 * FD_GAP * FD_MAX_CLASSES + FD_SLACK)
+#define FD_V1 4                 /* layout byte of version 1: 4 classes */
+#define FD_V2 0x80              /* layout byte of version 2: FD_V2 | classes */
 
 enum { MODE_RAW, MODE_ZSTD, MODE_ZERO, MODE_SPARSE };
 
@@ -141,10 +155,19 @@ static void apply_deltas(unsigned char *out, const unsigned char *base, const ui
 	}
 }
 
-static unsigned int class_of(unsigned int emax, unsigned int e)
+/*
+ * What a layout fixes: how many classes, how many binades each (1 << shift),
+ * and, from version 2 on, magicless zstd frames and varint part headers.
+ */
+typedef struct {
+	unsigned int classes, shift, v2;
+} fd_layout;
+
+static const fd_layout layout_v1 = { 4, 1, 0 };
+
+static unsigned int exponent_shift(unsigned int kind)
 {
-	unsigned int d = (emax - e) >> 1;
-	return d < FD_CLASSES - 1 ? d : FD_CLASSES - 1;
+	return kind == MVM_FLOAT_BF16 ? 7 : 10;
 }
 
 #ifdef __SSE2__
@@ -165,90 +188,366 @@ static unsigned int hmax16(__m128i v)
 		m = lane[j] > m ? lane[j] : m;
 	return m;
 }
-
-static size_t hsum16(__m128i v)
-{
-	uint16_t lane[8];
-	size_t sum = 0, j;
-
-	_mm_storeu_si128((__m128i *)(void *)lane, v);
-	for (j = 0; j < 8; j++)
-		sum += lane[j];
-	return sum;
-}
 #endif
 
-/*
- * Class of each element from the base (its exponent's distance below the
- * largest, two binades per class); counts[k] = elements in class k.
- * SSE2 does 8 elements a step; the scalar loops finish the rest.
- */
-static void classify(unsigned char *cls, size_t counts[FD_CLASSES], const unsigned char *base,
-		     size_t count, unsigned int kind)
+/* The largest exponent of the chunk's elements. */
+static unsigned int max_exponent(const unsigned char *base, size_t count, unsigned int kind)
 {
-	unsigned int shift = kind == MVM_FLOAT_BF16 ? 7 : 10, emax = 0, k;
+	unsigned int shift = exponent_shift(kind), emax = 0;
 	size_t i = 0;
 
-	for (k = 0; k < FD_CLASSES; k++)
-		counts[k] = 0;
 #ifdef __SSE2__
-	{
-		__m128i sh = _mm_cvtsi32_si128((int)shift), m = _mm_setzero_si128(), top, cnt[FD_CLASSES];
-		for (; i + 8 <= count; i += 8)
-			m = _mm_max_epi16(m, exponents8(base + 2 * i, sh));
-		emax = hmax16(m);
-		for (; i < count; i++) {
-			unsigned int e = (word(base + 2 * i) & 0x7fffu) >> shift;
-			emax = e > emax ? e : emax;
-		}
-		top = _mm_set1_epi16((short)emax);
-		for (k = 0; k < FD_CLASSES; k++)
-			cnt[k] = _mm_setzero_si128();
-		for (i = 0; i + 8 <= count; i += 8) {
-			__m128i d = _mm_srli_epi16(_mm_sub_epi16(top, exponents8(base + 2 * i, sh)), 1);
-			d = _mm_min_epi16(d, _mm_set1_epi16(FD_CLASSES - 1));
-			_mm_storel_epi64((__m128i *)(void *)(cls + i), _mm_packus_epi16(d, d));
-			for (k = 0; k < FD_CLASSES; k++) /* lanes count at most 8192 each */
-				cnt[k] = _mm_sub_epi16(cnt[k], _mm_cmpeq_epi16(d, _mm_set1_epi16((short)k)));
-		}
-		for (k = 0; k < FD_CLASSES; k++)
-			counts[k] = hsum16(cnt[k]);
-	}
-#else
+	__m128i sh = _mm_cvtsi32_si128((int)shift), m = _mm_setzero_si128();
+	for (; i + 8 <= count; i += 8)
+		m = _mm_max_epi16(m, exponents8(base + 2 * i, sh));
+	emax = hmax16(m);
+#endif
 	for (; i < count; i++) {
 		unsigned int e = (word(base + 2 * i) & 0x7fffu) >> shift;
 		emax = e > emax ? e : emax;
 	}
-	i = 0;
+	return emax;
+}
+
+#ifdef __SSE2__
+/* acc[k] -= (c == k) in each byte lane, k = 0 .. 7, spelled out so the accumulators stay in registers. */
+#define COUNT1(acc, c, kv, k) ((acc)[k] = _mm_sub_epi8((acc)[k], _mm_cmpeq_epi8((c), (kv)[k])))
+#define COUNT8(acc, c, kv)                                                                               \
+	do {                                                                                             \
+		COUNT1(acc, c, kv, 0), COUNT1(acc, c, kv, 1), COUNT1(acc, c, kv, 2), COUNT1(acc, c, kv, 3); \
+		COUNT1(acc, c, kv, 4), COUNT1(acc, c, kv, 5), COUNT1(acc, c, kv, 6), COUNT1(acc, c, kv, 7); \
+	} while (0)
+#endif
+
+/*
+ * Class of each element from the base: its exponent's distance below the
+ * largest, >> l->shift, the last class open-ended; counts[k] = elements in
+ * class k.
+ */
+static void classify(unsigned char *cls, size_t counts[FD_MAX_CLASSES], const unsigned char *base,
+		     size_t count, unsigned int kind, const fd_layout *l)
+{
+	unsigned int shift = exponent_shift(kind), emax = max_exponent(base, count, kind), k;
+	size_t i = 0;
+
+	for (k = 0; k < FD_MAX_CLASSES; k++)
+		counts[k] = 0;
+#ifdef __SSE2__
+	{
+		__m128i sh = _mm_cvtsi32_si128((int)shift), top = _mm_set1_epi16((short)emax);
+		__m128i csh = _mm_cvtsi32_si128((int)l->shift), last = _mm_set1_epi16((short)(l->classes - 1));
+		__m128i acc[FD_MAX_CLASSES], kv[FD_MAX_CLASSES];
+		unsigned int steps = 0;
+
+		for (k = 0; k < FD_MAX_CLASSES; k++) {
+			acc[k] = _mm_setzero_si128();
+			kv[k] = _mm_set1_epi8((char)k);
+		}
+		for (; i + 16 <= count; i += 16) {
+			__m128i a = _mm_srl_epi16(_mm_sub_epi16(top, exponents8(base + 2 * i, sh)), csh);
+			__m128i b = _mm_srl_epi16(_mm_sub_epi16(top, exponents8(base + 2 * i + 16, sh)), csh);
+			__m128i c = _mm_packus_epi16(_mm_min_epi16(a, last), _mm_min_epi16(b, last));
+			_mm_storeu_si128((__m128i *)(void *)(cls + i), c);
+			/* byte lanes count to 255 at most before they are added up */
+			COUNT8(acc, c, kv);
+			if (++steps == 255 || i + 32 > count) {
+				for (k = 0; k < FD_MAX_CLASSES; k++) {
+					uint64_t lane[2];
+					_mm_storeu_si128((__m128i *)(void *)lane, _mm_sad_epu8(acc[k], _mm_setzero_si128()));
+					counts[k] += (size_t)(lane[0] + lane[1]);
+					acc[k] = _mm_setzero_si128();
+				}
+				steps = 0;
+			}
+		}
+	}
 #endif
 	for (; i < count; i++) {
-		cls[i] = (unsigned char)class_of(emax, (word(base + 2 * i) & 0x7fffu) >> shift);
+		unsigned int d = (emax - ((word(base + 2 * i) & 0x7fffu) >> shift)) >> l->shift;
+		cls[i] = (unsigned char)(d < l->classes - 1 ? d : l->classes - 1);
 		counts[cls[i]]++;
 	}
 }
 
+/* Plane 0 streams start at start[k], plane 1 streams `count` bytes later. */
+static void stream_starts(size_t start[2 * FD_MAX_CLASSES + 1], const size_t counts[FD_MAX_CLASSES],
+			  unsigned int classes)
+{
+	unsigned int s;
+
+	start[0] = 0;
+	for (s = 0; s < 2 * classes; s++)
+		start[s + 1] = start[s] + counts[s % classes];
+}
+
 /*
  * Where element i's bytes go in the streams, without a branch: the next
- * free position of each class sits in one 16-bit lane of *pos.
+ * free position of class k sits in 16-bit lane k & 3 of pos[k >> 2].
  */
-static inline size_t place(uint64_t *pos, unsigned int k)
+static inline size_t place(uint64_t *lo, uint64_t *hi, unsigned int k)
 {
-	unsigned int sh = 16 * k;
-	size_t at = (size_t)(*pos >> sh) & 0xffff;
+	unsigned int sh = 16 * (k & 3);
+	uint64_t up = 0u - (uint64_t)(k >> 2), inc = (uint64_t)1 << sh;
+	size_t at = (size_t)(((*lo & ~up) | (*hi & up)) >> sh) & 0xffff;
 
-	*pos += (uint64_t)1 << sh;
+	*lo += inc & ~up;
+	*hi += inc & up;
 	return at;
 }
 
-/* Plane 0 streams start at start[k], plane 1 streams `count` bytes later. */
-static uint64_t lanes(const size_t start[FD_STREAMS + 1])
+static void lanes(uint64_t pos[2], const size_t *start, unsigned int classes)
 {
-	uint64_t pos = 0;
 	unsigned int k;
 
-	for (k = 0; k < FD_CLASSES; k++)
-		pos |= (uint64_t)start[k] << (16 * k);
-	return pos;
+	pos[0] = pos[1] = 0;
+	for (k = 0; k < classes; k++)
+		pos[k >> 2] |= (uint64_t)start[k] << (16 * (k & 3));
+}
+
+/* Split d into the streams: low bytes at start[cls], high bytes count bytes later. */
+static void scatter(unsigned char *streams, const uint16_t *d, const unsigned char *cls, size_t count,
+		    const size_t start[2 * FD_MAX_CLASSES + 1], unsigned int classes)
+{
+	uint64_t pos[2], lo, hi;
+	size_t i;
+
+	lanes(pos, start, classes);
+	lo = pos[0];
+	hi = pos[1];
+	for (i = 0; i < count; i++) {
+		size_t at = place(&lo, &hi, cls[i]);
+		streams[at] = (unsigned char)d[i];
+		streams[count + at] = (unsigned char)(d[i] >> 8);
+	}
+}
+
+static void gather(uint16_t *d, const unsigned char *streams, const unsigned char *cls, size_t count,
+		   const size_t start[2 * FD_MAX_CLASSES + 1], unsigned int classes)
+{
+	uint64_t pos[2], lo, hi;
+	size_t i;
+
+	lanes(pos, start, classes);
+	lo = pos[0];
+	hi = pos[1];
+	for (i = 0; i < count; i++) {
+		size_t at = place(&lo, &hi, cls[i]);
+		d[i] = (uint16_t)(streams[at] | streams[count + at] << 8);
+	}
+}
+
+/*
+ * g = d with the elements of class k at g + gs[k], in order (the classes'
+ * runs are FD_GAP apart, for group_avx512). Elements from the front fill
+ * each class upwards and from the back downwards, meeting where the class
+ * ends: two independent chains of position updates instead of one.
+ */
+static void group(uint16_t *g, const uint16_t *d, const unsigned char *cls, size_t count,
+		  const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
+{
+	size_t up[FD_MAX_CLASSES], down[FD_MAX_CLASSES], i, j;
+	unsigned int k;
+
+	for (k = 0; k < FD_MAX_CLASSES; k++) {
+		up[k] = gs[k];
+		down[k] = gs[k] + counts[k] - 1;
+	}
+	for (i = 0, j = count - 1; i < j; i++, j--) {
+		g[up[cls[i]]++] = d[i];
+		g[down[cls[j]]--] = d[j];
+	}
+	if (i == j)
+		g[up[cls[i]]] = d[i];
+}
+
+static void ungroup(uint16_t *d, const uint16_t *g, const unsigned char *cls, size_t count,
+		    const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
+{
+	size_t up[FD_MAX_CLASSES], down[FD_MAX_CLASSES], i, j;
+	unsigned int k;
+
+	for (k = 0; k < classes; k++) {
+		up[k] = start[k];
+		down[k] = start[k + 1] - 1;
+	}
+	for (i = 0, j = count - 1; i < j; i++, j--) {
+		d[i] = g[up[cls[i]]++];
+		d[j] = g[down[cls[j]]--];
+	}
+	if (i == j)
+		d[i] = g[up[cls[i]]];
+}
+
+/*
+ * group() and ungroup() with AVX-512 (VBMI2 compress and expand), picked
+ * at run time where the CPU has it.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FD_AVX512 1
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")))
+
+AVX512_TARGET static inline __mmask32 first_lanes(size_t n)
+{
+	return (__mmask32)(n >= 32 ? 0xffffffffu : (1u << n) - 1);
+}
+
+/*
+ * 32 elements a step, each class's compressed into its run with a full
+ * store: the lanes past the run's end land in the gap after it and are
+ * overwritten by the next step (or left in the gap).
+ */
+AVX512_TARGET static void group_avx512(uint16_t *g, const uint16_t *d, const unsigned char *cls, size_t count,
+				       const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
+{
+	size_t a0 = gs[0], a1 = gs[1], a2 = gs[2], a3 = gs[3], a4 = gs[4], a5 = gs[5], a6 = gs[6], a7 = gs[7], i;
+
+	(void)counts;
+	for (i = 0; i < count; i += 32) {
+		__mmask32 live = first_lanes(count - i);
+		__m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(cls + i));
+		__m512i w = _mm512_loadu_si512((const void *)(d + i));
+#define COMPRESS1(k)                                                                                     \
+	do {                                                                                             \
+		__mmask32 m = _mm256_mask_cmpeq_epi8_mask(live, c, _mm256_set1_epi8((char)(k)));        \
+		_mm512_storeu_si512((void *)(g + a##k), _mm512_maskz_compress_epi16(m, w));              \
+		a##k += (unsigned int)_mm_popcnt_u32(m);                                                 \
+	} while (0)
+		COMPRESS1(0);
+		COMPRESS1(1);
+		COMPRESS1(2);
+		COMPRESS1(3);
+		COMPRESS1(4);
+		COMPRESS1(5);
+		COMPRESS1(6);
+		COMPRESS1(7);
+#undef COMPRESS1
+	}
+}
+
+/* 32 elements a step, each class's next ones expanded into place (reads up to FD_SLACK past g's end). */
+AVX512_TARGET static void ungroup_avx512(uint16_t *d, const uint16_t *g, const unsigned char *cls, size_t count,
+					 const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
+{
+	size_t at[FD_MAX_CLASSES], i;
+	unsigned int k;
+
+	for (k = 0; k < classes; k++)
+		at[k] = start[k];
+	for (i = 0; i < count; i += 32) {
+		__mmask32 live = first_lanes(count - i);
+		__m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(cls + i));
+		__m512i w = _mm512_setzero_si512();
+		for (k = 0; k < classes; k++) {
+			__mmask32 m = _mm256_mask_cmpeq_epi8_mask(live, c, _mm256_set1_epi8((char)k));
+			w = _mm512_mask_expand_epi16(w, m, _mm512_loadu_si512((const void *)(g + at[k])));
+			at[k] += (unsigned int)_mm_popcnt_u32(m);
+		}
+		_mm512_mask_storeu_epi16(d + i, live, w);
+	}
+}
+#endif
+
+typedef void group_fn(uint16_t *, const uint16_t *, const unsigned char *, size_t, const size_t *, const size_t *);
+typedef void ungroup_fn(uint16_t *, const uint16_t *, const unsigned char *, size_t, const size_t *, unsigned int);
+
+static group_fn *group_best = group;
+static ungroup_fn *ungroup_best = ungroup;
+static int simd_forced_off;
+static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
+
+static void pick_simd(void)
+{
+#ifdef FD_AVX512
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2") &&
+	    __builtin_cpu_supports("popcnt")) {
+		group_best = group_avx512;
+		ungroup_best = ungroup_avx512;
+	}
+#endif
+}
+
+void mvm_fdelta_portable(int on)
+{
+	simd_forced_off = on;
+}
+
+static group_fn *grouper(void)
+{
+	pthread_once(&simd_once, pick_simd);
+	return simd_forced_off ? group : group_best;
+}
+
+static ungroup_fn *ungrouper(void)
+{
+	pthread_once(&simd_once, pick_simd);
+	return simd_forced_off ? ungroup : ungroup_best;
+}
+
+/*
+ * Tokens of g (z + 1 below 255, else 0) and, in order, the low and high
+ * bytes of z - 255 of the escapes; returns the number of escapes.
+ */
+static size_t tokens(unsigned char *tok, unsigned char *lo, unsigned char *hi, const uint16_t *g, size_t count)
+{
+	size_t j = 0, e = 0;
+
+#ifdef __SSE2__
+	const __m128i bias = _mm_set1_epi16((short)0x8000), edge = _mm_set1_epi16((short)(254 ^ 0x8000));
+	const __m128i one = _mm_set1_epi16(1);
+	for (; j + 16 <= count; j += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(g + j));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(g + j + 8));
+		__m128i ea = _mm_cmpgt_epi16(_mm_xor_si128(a, bias), edge); /* z >= 255, unsigned */
+		__m128i eb = _mm_cmpgt_epi16(_mm_xor_si128(b, bias), edge);
+		__m128i t = _mm_packus_epi16(_mm_andnot_si128(ea, _mm_add_epi16(a, one)),
+					     _mm_andnot_si128(eb, _mm_add_epi16(b, one)));
+		unsigned int m = (unsigned int)_mm_movemask_epi8(_mm_packs_epi16(ea, eb));
+		_mm_storeu_si128((__m128i *)(void *)(tok + j), t);
+		for (; m; m &= m - 1) {
+			unsigned int x = g[j + (unsigned int)__builtin_ctz(m)] - 255u;
+			lo[e] = (unsigned char)x;
+			hi[e++] = (unsigned char)(x >> 8);
+		}
+	}
+#endif
+	for (; j < count; j++) {
+		unsigned int z = g[j], esc = z >= 255, x = z - 255;
+		tok[j] = (unsigned char)(esc ? 0 : z + 1);
+		lo[e] = (unsigned char)x;
+		hi[e] = (unsigned char)(x >> 8);
+		e += esc;
+	}
+	return e;
+}
+
+/* The inverse of tokens(): g from the tokens and the escapes' bytes. */
+static void untokens(uint16_t *g, const unsigned char *tok, const unsigned char *lo, const unsigned char *hi,
+		     size_t count)
+{
+	size_t j = 0, e = 0;
+
+#ifdef __SSE2__
+	const __m128i one = _mm_set1_epi16(1), zero = _mm_setzero_si128();
+	for (; j + 16 <= count; j += 16) {
+		__m128i t = _mm_loadu_si128((const __m128i *)(const void *)(tok + j));
+		unsigned int m = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(t, zero));
+		_mm_storeu_si128((__m128i *)(void *)(g + j), _mm_sub_epi16(_mm_unpacklo_epi8(t, zero), one));
+		_mm_storeu_si128((__m128i *)(void *)(g + j + 8), _mm_sub_epi16(_mm_unpackhi_epi8(t, zero), one));
+		for (; m; m &= m - 1, e++)
+			g[j + (unsigned int)__builtin_ctz(m)] = (uint16_t)(255u + (lo[e] | (unsigned int)hi[e] << 8));
+	}
+#endif
+	for (; j < count; j++) {
+		unsigned int t = tok[j];
+		if (t) {
+			g[j] = (uint16_t)(t - 1);
+		} else {
+			g[j] = (uint16_t)(255u + (lo[e] | (unsigned int)hi[e] << 8));
+			e++;
+		}
+	}
 }
 
 /* Number of zero bytes. */
@@ -291,50 +590,142 @@ static void nonzero_bitmap(unsigned char *bm, const unsigned char *p, size_t n)
 		bm[i >> 3] |= (unsigned char)((p[i] != 0) << (i & 7));
 }
 
-/* Where each stream starts in the gathered bytes: plane-major, then class. */
-static void stream_starts(size_t start[FD_STREAMS + 1], const size_t counts[FD_CLASSES])
-{
-	size_t s;
+/*
+ * Zstd at its fastest with Huffman-coded literals, in magicless frames
+ * without a content size (version 2: the reader knows every length).
+ */
+static pthread_key_t cctx_key;
+static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
 
-	start[0] = 0;
-	for (s = 0; s < FD_STREAMS; s++)
-		start[s + 1] = start[s] + counts[s % FD_CLASSES];
+static void free_cctx(void *p)
+{
+	ZSTD_freeCCtx(p);
 }
 
-/* Append u8 mode u32 len and `len` bytes at dst + *off. */
-static int put_part(unsigned char *dst, size_t cap, size_t *off, unsigned int mode, const void *p, size_t len)
+static void make_cctx_key(void)
 {
-	if (cap - *off < STREAM_HEADER || cap - *off - STREAM_HEADER < len)
-		return MVM_ETOOLARGE;
-	dst[*off] = (unsigned char)mode;
-	mvm_put_le32(dst + *off + 1, (uint32_t)len);
-	if (len)
-		memcpy(dst + *off + STREAM_HEADER, p, len);
-	*off += STREAM_HEADER + len;
-	return 0;
+	pthread_key_create(&cctx_key, free_cctx);
 }
 
-/* One part, Huffman-coded when that is smaller, else raw. */
-static int put_coded(unsigned char *dst, size_t cap, size_t *off, const unsigned char *p, size_t len)
+static ZSTD_CCtx *thread_cctx(void)
+{
+	ZSTD_CCtx *c;
+
+	pthread_once(&cctx_once, make_cctx_key);
+	if ((c = pthread_getspecific(cctx_key)))
+		return c;
+	if (!(c = ZSTD_createCCtx()))
+		return NULL;
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, ZSTD_minCLevel())) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_enable)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_format, ZSTD_f_zstd1_magicless)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0))) {
+		ZSTD_freeCCtx(c);
+		return NULL;
+	}
+	pthread_setspecific(cctx_key, c);
+	return c;
+}
+
+/*
+ * Whether a stream of escapes' low bytes is too close to random for
+ * Huffman coding to pay: its collision entropy, estimated without bias
+ * from up to RANDOM_SAMPLES evenly spaced bytes, is at least 7.6 bits.
+ * That bounds the order-0 entropy from below, so no stream that codes
+ * well is skipped, and most failed zstd attempts (~15% of coding time)
+ * go.
+ */
+#define RANDOM_SAMPLES 1024
+#define RANDOM_H2_SCALE 194 /* 2^7.6 */
+
+static int looks_random(const unsigned char *p, size_t len)
+{
+	uint32_t h[256];
+	size_t i, stride = len > RANDOM_SAMPLES ? len / RANDOM_SAMPLES : 1, n = 0;
+	uint64_t pairs = 0;
+
+	if (len < FD_MIN_CODED) /* stored raw or as zeros anyway */
+		return 0;
+	memset(h, 0, sizeof(h));
+	for (i = 0; i < len; i += stride, n++)
+		h[p[i]]++;
+	for (i = 0; i < 256; i++)
+		pairs += (uint64_t)h[i] * (h[i] ? h[i] - 1 : 0);
+	return pairs * RANDOM_H2_SCALE <= (uint64_t)n * (n - 1);
+}
+
+/* p coded into dst; 0 when that does not pay (or fails), the caller stores p raw. */
+static size_t compress_part(unsigned char *dst, size_t cap, const unsigned char *p, size_t len, const fd_layout *l)
+{
+	ZSTD_CCtx *c;
+	size_t z;
+
+	if (!l->v2)
+		return mvm_plane_compress(dst, cap, p, len);
+	if (len < FD_MIN_CODED || !(c = thread_cctx()))
+		return 0;
+	z = ZSTD_compress2(c, dst, cap, p, len);
+	return ZSTD_isError(z) || z >= len ? 0 : z;
+}
+
+/*
+ * Part headers: version 1 u8 mode u32 length; version 2 one LEB128 varint
+ * of length << 2 | mode. A part's data is written HEADER_MAX bytes on and
+ * moved back once its length, and so its header's, is known.
+ */
+#define HEADER_MAX 5
+
+static size_t put_header(unsigned char *p, unsigned int mode, size_t len, const fd_layout *l)
+{
+	uint64_t v = (uint64_t)len << 2 | mode;
+	size_t h = 0;
+
+	if (!l->v2) {
+		p[0] = (unsigned char)mode;
+		mvm_put_le32(p + 1, (uint32_t)len);
+		return 5;
+	}
+	for (; v >= 0x80; v >>= 7)
+		p[h++] = (unsigned char)(v | 0x80);
+	p[h++] = (unsigned char)v;
+	return h;
+}
+
+/* Finish the part whose data (len bytes) sits at dst + *off + HEADER_MAX. */
+static void seal(unsigned char *dst, size_t *off, unsigned int mode, size_t len, const fd_layout *l)
+{
+	unsigned char h[HEADER_MAX];
+	size_t hl = put_header(h, mode, len, l);
+
+	if (hl < HEADER_MAX && len)
+		memmove(dst + *off + hl, dst + *off + HEADER_MAX, len);
+	memcpy(dst + *off, h, hl);
+	*off += hl + len;
+}
+
+/* One part, coded when that is smaller (and `try`), else raw. */
+static int put_coded(unsigned char *dst, size_t cap, size_t *off, const unsigned char *p, size_t len,
+		     const fd_layout *l, int try)
 {
 	size_t z;
 
-	if (cap - *off < STREAM_HEADER)
+	if (cap - *off < HEADER_MAX || cap - *off - HEADER_MAX < len)
 		return MVM_ETOOLARGE;
-	z = mvm_plane_compress(dst + *off + STREAM_HEADER, cap - *off - STREAM_HEADER, p, len);
-	if (!z)
-		return put_part(dst, cap, off, MODE_RAW, p, len);
-	dst[*off] = MODE_ZSTD;
-	mvm_put_le32(dst + *off + 1, (uint32_t)z);
-	*off += STREAM_HEADER + z;
+	if (try && (z = compress_part(dst + *off + HEADER_MAX, cap - *off - HEADER_MAX, p, len, l))) {
+		seal(dst, off, MODE_ZSTD, z, l);
+	} else {
+		if (len)
+			memcpy(dst + *off + HEADER_MAX, p, len);
+		seal(dst, off, MODE_RAW, len, l);
+	}
 	return 0;
 }
 
 /* A mostly-zero stream: bitmap, then the non-zero bytes, built in tmp. */
 static int put_sparse(unsigned char *dst, size_t cap, size_t *off, const unsigned char *p, size_t len,
-		      unsigned char *tmp)
+		      unsigned char *tmp, const fd_layout *l)
 {
-	size_t bm = (len + 7) / 8, nz = 0, i, at = *off;
+	size_t bm = (len + 7) / 8, nz = 0, i, at = *off, inner;
 	int error;
 
 	nonzero_bitmap(tmp, p, len);
@@ -342,69 +733,152 @@ static int put_sparse(unsigned char *dst, size_t cap, size_t *off, const unsigne
 		tmp[bm + nz] = p[i];
 		nz += p[i] != 0;
 	}
-	if (cap - *off < STREAM_HEADER)
+	if (cap - *off < HEADER_MAX)
 		return MVM_ETOOLARGE;
-	*off += STREAM_HEADER;
-	if ((error = put_coded(dst, cap, off, tmp, bm)) < 0 || (error = put_coded(dst, cap, off, tmp + bm, nz)) < 0)
+	inner = *off + HEADER_MAX;
+	if ((error = put_coded(dst, cap, &inner, tmp, bm, l, 1)) < 0 ||
+	    (error = put_coded(dst, cap, &inner, tmp + bm, nz, l, 1)) < 0)
 		return error;
-	dst[at] = MODE_SPARSE;
-	mvm_put_le32(dst + at + 1, (uint32_t)(*off - at - STREAM_HEADER));
+	seal(dst, &at, MODE_SPARSE, inner - *off - HEADER_MAX, l);
+	*off = at;
 	return 0;
 }
 
 static int put_stream(unsigned char *dst, size_t cap, size_t *off, const unsigned char *p, size_t len,
-		      unsigned char *tmp)
+		      unsigned char *tmp, const fd_layout *l)
 {
 	size_t zeros = zeros_in(p, len);
 
-	if (zeros == len)
-		return put_part(dst, cap, off, MODE_ZERO, NULL, 0);
-	if (zeros * 5 >= len * 3) /* at least 60% zeros */
-		return put_sparse(dst, cap, off, p, len, tmp);
-	return put_coded(dst, cap, off, p, len);
+	if (zeros == len) {
+		if (cap - *off < HEADER_MAX)
+			return MVM_ETOOLARGE;
+		*off += put_header(dst + *off, MODE_ZERO, 0, l);
+		return 0;
+	}
+	if (2 * zeros >= len) /* at least half zeros */
+		return put_sparse(dst, cap, off, p, len, tmp, l);
+	return put_coded(dst, cap, off, p, len, l, 1);
+}
+
+/* Version 1: stream (p, k) is byte p of z for the elements of class k. */
+static int encode_planes(unsigned char *dst, size_t cap, size_t *off, const uint16_t *d, const unsigned char *cls,
+			 size_t count, const size_t counts[FD_MAX_CLASSES], const fd_layout *l)
+{
+	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 4 * count); /* then sparse scratch */
+	size_t start[2 * FD_MAX_CLASSES + 1];
+	unsigned int s;
+	int error;
+
+	if (!streams)
+		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
+	stream_starts(start, counts, l->classes);
+	scatter(streams, d, cls, count, start, l->classes);
+	for (s = 0; s < 2 * l->classes; s++)
+		if ((error = put_stream(dst, cap, off, streams + start[s], start[s + 1] - start[s],
+					streams + 2 * count, l)) < 0)
+			return error;
+	return 0;
+}
+
+/*
+ * Version 2: per class, a token byte per element (z + 1 when z < 255,
+ * else 0, an escape) and, for the escapes, the low and the high bytes of
+ * z - 255.
+ */
+static int encode_tokens(unsigned char *dst, size_t cap, size_t *off, uint16_t *d, const unsigned char *cls,
+			 size_t count, const size_t counts[FD_MAX_CLASSES], const fd_layout *l)
+{
+	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 5 * count); /* then sparse scratch */
+	uint16_t *g = d + count;
+	unsigned char *tok, *lo, *hi, *tmp;
+	size_t gs[FD_MAX_CLASSES], k, e, at = 0, t = 0;
+	int error;
+
+	if (!streams)
+		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
+	tok = streams;
+	lo = streams + count;
+	hi = streams + 2 * count;
+	tmp = streams + 3 * count;
+	for (k = 0, gs[0] = 0; k + 1 < FD_MAX_CLASSES; k++)
+		gs[k + 1] = gs[k] + counts[k] + FD_GAP;
+	grouper()(g, d, cls, count, gs, counts);
+	for (k = 0; k < l->classes; k++) {
+		e = tokens(tok + t, lo + at, hi + at, g + gs[k], counts[k]);
+		error = put_stream(dst, cap, off, tok + t, counts[k], tmp, l);
+		if (!error)
+			error = looks_random(lo + at, e) ? put_coded(dst, cap, off, lo + at, e, l, 0)
+							 : put_stream(dst, cap, off, lo + at, e, tmp, l);
+		if (error < 0 || (error = put_stream(dst, cap, off, hi + at, e, tmp, l)) < 0)
+			return error;
+		t += counts[k];
+		at += e;
+	}
+	return 0;
+}
+
+static int encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
+		  const unsigned char *base, size_t n, unsigned int kind, const fd_layout *l)
+{
+	size_t count = n / 2, counts[FD_MAX_CLASSES], off = FD_HEADER;
+	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count + FD_SLACK);
+	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, FD_WORDS(n)); /* then grouped */
+	int error;
+
+	if (!cls || !d)
+		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
+	if (!mvm_fdelta_fits(kind, 0, n) || cap < FD_HEADER)
+		return MVM_ETOOLARGE;
+	classify(cls, counts, base, count, kind, l);
+	deltas(d, src, base, count);
+	dst[0] = (unsigned char)kind;
+	dst[1] = (unsigned char)(l->v2 ? FD_V2 | l->classes : l->classes);
+	error = l->v2 ? encode_tokens(dst, cap, &off, d, cls, count, counts, l)
+		      : encode_planes(dst, cap, &off, d, cls, count, counts, l);
+	if (error < 0)
+		return error;
+	*out_len = off;
+	return 0;
 }
 
 int mvm_fdelta_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
 		      const unsigned char *base, size_t n, unsigned int kind)
 {
-	size_t count = n / 2, counts[FD_CLASSES], start[FD_STREAMS + 1], i, off = FD_HEADER;
-	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 2 * n); /* streams, then sparse scratch */
-	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count);
-	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, n);
-	uint64_t pos;
-	unsigned int s;
-	int error;
+	fd_layout l = { FD_CLASSES, 0, 1 };
 
-	if (!streams || !cls || !d)
-		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
-	if (!mvm_fdelta_fits(kind, 0, n) || cap < FD_HEADER)
-		return MVM_ETOOLARGE;
-	classify(cls, counts, base, count, kind);
-	stream_starts(start, counts);
-	pos = lanes(start);
-	deltas(d, src, base, count);
-	for (i = 0; i < count; i++) {
-		size_t at = place(&pos, cls[i]);
-		streams[at] = (unsigned char)d[i];
-		streams[count + at] = (unsigned char)(d[i] >> 8);
-	}
-	dst[0] = (unsigned char)kind;
-	dst[1] = FD_CLASSES;
-	for (s = 0; s < FD_STREAMS; s++)
-		if ((error = put_stream(dst, cap, &off, streams + start[s], start[s + 1] - start[s], streams + n)) < 0)
-			return error;
-	*out_len = off;
-	return 0;
+	return encode(dst, cap, out_len, src, base, n, kind, &l);
+}
+
+int mvm_fdelta_encode_v1(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
+			 const unsigned char *base, size_t n, unsigned int kind)
+{
+	return encode(dst, cap, out_len, src, base, n, kind, &layout_v1);
 }
 
 /* Read one part header at src + *off; its data follows. */
-static int get_part(unsigned int *mode, size_t *len, const unsigned char *src, size_t stored, size_t *off)
+static int get_part(unsigned int *mode, size_t *len, const unsigned char *src, size_t stored, size_t *off,
+		    const fd_layout *l)
 {
-	if (stored - *off < STREAM_HEADER)
-		return mvm_error_set(MVM_ECORRUPT, "delta chunk stream header is cut short");
-	*mode = src[*off];
-	*len = mvm_le32(src + *off + 1);
-	*off += STREAM_HEADER;
+	uint64_t v = 0;
+	unsigned int sh;
+
+	if (!l->v2) {
+		if (stored - *off < 5)
+			return mvm_error_set(MVM_ECORRUPT, "delta chunk stream header is cut short");
+		*mode = src[*off];
+		*len = mvm_le32(src + *off + 1);
+		*off += 5;
+	} else {
+		for (sh = 0;; sh += 7) {
+			if (*off >= stored || sh > 28)
+				return mvm_error_set(MVM_ECORRUPT, "delta chunk stream header is cut short");
+			v |= (uint64_t)(src[*off] & 0x7f) << sh;
+			if (!(src[(*off)++] & 0x80))
+				break;
+		}
+		*mode = (unsigned int)(v & 3);
+		*len = (size_t)(v >> 2);
+	}
 	if (*len > stored - *off)
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk stream runs past the chunk");
 	return 0;
@@ -412,16 +886,17 @@ static int get_part(unsigned int *mode, size_t *len, const unsigned char *src, s
 
 /* Decode one raw/zstd part of exactly want bytes into out. */
 static int get_coded(unsigned char *out, size_t want, const unsigned char *src, size_t stored, size_t *off,
-		     ZSTD_DCtx *dctx)
+		     ZSTD_DCtx *dctx, const fd_layout *l)
 {
 	unsigned int mode;
 	size_t len, got;
 	int error;
 
-	if ((error = get_part(&mode, &len, src, stored, off)) < 0)
+	if ((error = get_part(&mode, &len, src, stored, off, l)) < 0)
 		return error;
 	if (mode == MODE_RAW && len == want) {
-		memcpy(out, src + *off, len);
+		if (len)
+			memcpy(out, src + *off, len);
 	} else if (mode == MODE_ZSTD) {
 		got = ZSTD_decompressDCtx(dctx, out, want, src + *off, len);
 		if (ZSTD_isError(got) || got != want)
@@ -443,24 +918,19 @@ static size_t popcount_bytes(const unsigned char *p, size_t n)
 	return c;
 }
 
-/* Expand a sparse stream of `want` bytes into out; tmp holds want / 8 + want bytes. */
-static int get_sparse(unsigned char *out, size_t want, const unsigned char *src, size_t stored, size_t *off,
-		      unsigned char *tmp, ZSTD_DCtx *dctx)
+/* Expand a sparse stream (its header read, len bytes at *off) of `want` bytes into out. */
+static int get_sparse(unsigned char *out, size_t want, const unsigned char *src, size_t len, size_t *off,
+		      unsigned char *tmp, ZSTD_DCtx *dctx, const fd_layout *l)
 {
-	size_t bm = (want + 7) / 8, nz, i, k = 0;
-	unsigned int mode;
-	size_t len, end;
+	size_t bm = (want + 7) / 8, nz, i, k = 0, end = *off + len;
 	int error;
 
-	if ((error = get_part(&mode, &len, src, stored, off)) < 0)
-		return error;
-	end = *off + len;
-	if ((error = get_coded(tmp, bm, src, end, off, dctx)) < 0)
+	if ((error = get_coded(tmp, bm, src, end, off, dctx, l)) < 0)
 		return error;
 	if ((want & 7) && (tmp[bm - 1] >> (want & 7)))
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk bitmap marks bytes past its stream");
 	nz = popcount_bytes(tmp, bm);
-	if ((error = get_coded(tmp + bm, nz, src, end, off, dctx)) < 0)
+	if ((error = get_coded(tmp + bm, nz, src, end, off, dctx, l)) < 0)
 		return error;
 	if (*off != end)
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk sparse stream has trailing bytes");
@@ -474,13 +944,13 @@ static int get_sparse(unsigned char *out, size_t want, const unsigned char *src,
 }
 
 static int get_stream(unsigned char *out, size_t want, const unsigned char *src, size_t stored, size_t *off,
-		      unsigned char *tmp, ZSTD_DCtx *dctx)
+		      unsigned char *tmp, ZSTD_DCtx *dctx, const fd_layout *l)
 {
 	unsigned int mode;
 	size_t len, at = *off;
 	int error;
 
-	if ((error = get_part(&mode, &len, src, stored, off)) < 0)
+	if ((error = get_part(&mode, &len, src, stored, off, l)) < 0)
 		return error;
 	if (mode == MODE_ZERO) {
 		if (len)
@@ -488,40 +958,104 @@ static int get_stream(unsigned char *out, size_t want, const unsigned char *src,
 		memset(out, 0, want);
 		return 0;
 	}
-	*off = at;
 	if (mode == MODE_SPARSE)
-		return get_sparse(out, want, src, stored, off, tmp, dctx);
-	return get_coded(out, want, src, stored, off, dctx);
+		return get_sparse(out, want, src, len, off, tmp, dctx, l);
+	*off = at;
+	return get_coded(out, want, src, stored, off, dctx, l);
+}
+
+static int decode_planes(uint16_t *d, const unsigned char *src, size_t stored, size_t *off,
+			 const unsigned char *cls, size_t count, const size_t counts[FD_MAX_CLASSES],
+			 ZSTD_DCtx *dctx, const fd_layout *l)
+{
+	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 4 * count); /* then sparse scratch */
+	size_t start[2 * FD_MAX_CLASSES + 1];
+	unsigned int s;
+	int error;
+
+	if (!streams)
+		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
+	stream_starts(start, counts, l->classes);
+	for (s = 0; s < 2 * l->classes; s++)
+		if ((error = get_stream(streams + start[s], start[s + 1] - start[s], src, stored, off,
+					streams + 2 * count, dctx, l)) < 0)
+			return error;
+	gather(d, streams, cls, count, start, l->classes);
+	return 0;
+}
+
+static int decode_tokens(uint16_t *d, const unsigned char *src, size_t stored, size_t *off,
+			 const unsigned char *cls, size_t count, const size_t counts[FD_MAX_CLASSES],
+			 ZSTD_DCtx *dctx, const fd_layout *l)
+{
+	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 5 * count + 1); /* then sparse scratch */
+	uint16_t *g = d + count;
+	unsigned char *tok, *lo, *hi, *tmp;
+	size_t start[FD_MAX_CLASSES + 1], k, e, at = 0;
+	int error;
+
+	if (!streams)
+		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
+	tok = streams;
+	lo = streams + count;
+	hi = streams + 2 * count;
+	tmp = streams + 3 * count;
+	start[0] = 0;
+	for (k = 0; k < l->classes; k++)
+		start[k + 1] = start[k] + counts[k];
+	for (k = 0; k < l->classes; k++, at += e) {
+		if ((error = get_stream(tok + start[k], counts[k], src, stored, off, tmp, dctx, l)) < 0)
+			return error;
+		e = zeros_in(tok + start[k], counts[k]);
+		if ((error = get_stream(lo + at, e, src, stored, off, tmp, dctx, l)) < 0 ||
+		    (error = get_stream(hi + at, e, src, stored, off, tmp, dctx, l)) < 0)
+			return error;
+	}
+	untokens(g, tok, lo, hi, count);
+	ungrouper()(d, g, cls, count, start, l->classes);
+	return 0;
+}
+
+static int decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored,
+		  const unsigned char *base, ZSTD_DCtx *dctx, unsigned int kind, const fd_layout *l)
+{
+	size_t count = n / 2, counts[FD_MAX_CLASSES], off = FD_HEADER;
+	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count + FD_SLACK);
+	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, FD_WORDS(n)); /* then grouped */
+	int error;
+
+	if (!cls || !d)
+		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
+	classify(cls, counts, base, count, kind, l);
+	error = l->v2 ? decode_tokens(d, src, stored, &off, cls, count, counts, dctx, l)
+		      : decode_planes(d, src, stored, &off, cls, count, counts, dctx, l);
+	if (error < 0)
+		return error;
+	if (off != stored)
+		return mvm_error_set(MVM_ECORRUPT, "delta chunk has trailing bytes");
+	apply_deltas(dst, base, d, count);
+	return 0;
 }
 
 int mvm_fdelta_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored,
 		      const unsigned char *base, ZSTD_DCtx *dctx)
 {
-	size_t count = n / 2, counts[FD_CLASSES], start[FD_STREAMS + 1], i, off = FD_HEADER;
-	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 2 * n); /* streams, then sparse scratch */
-	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count);
-	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, n);
-	unsigned int s, kind;
-	uint64_t pos;
+	fd_layout l = { 0, 0, 1 };
+	unsigned int kind;
 	int error;
 
-	if (!streams || !cls || !d)
-		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
-	if (stored < FD_HEADER || !mvm_fdelta_fits(kind = src[0], 0, n) || src[1] != FD_CLASSES)
+	if (stored < FD_HEADER || !mvm_fdelta_fits(kind = src[0], 0, n))
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk has a bad stream header");
-	classify(cls, counts, base, count, kind);
-	stream_starts(start, counts);
-	for (s = 0; s < FD_STREAMS; s++)
-		if ((error = get_stream(streams + start[s], start[s + 1] - start[s], src, stored, &off,
-					streams + n, dctx)) < 0)
-			return error;
-	if (off != stored)
-		return mvm_error_set(MVM_ECORRUPT, "delta chunk has trailing bytes");
-	pos = lanes(start);
-	for (i = 0; i < count; i++) {
-		size_t at = place(&pos, cls[i]);
-		d[i] = (uint16_t)(streams[at] | streams[count + at] << 8);
-	}
-	apply_deltas(dst, base, d, count);
-	return 0;
+	if (src[1] == FD_V1)
+		return decode(dst, n, src, stored, base, dctx, kind, &layout_v1);
+	l.classes = src[1] & ~FD_V2;
+	if (!(src[1] & FD_V2) || l.classes < 1 || l.classes > FD_MAX_CLASSES)
+		return mvm_error_set(MVM_ECORRUPT, "delta chunk has a bad stream header");
+	/* version 2 frames are magicless; the context is shared with the other codecs */
+	if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless)))
+		return mvm_error_set(MVM_ERROR, "zstd context refuses magicless frames");
+	error = decode(dst, n, src, stored, base, dctx, kind, &l);
+	if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx, ZSTD_d_format, ZSTD_f_zstd1)) && error == 0)
+		error = mvm_error_set(MVM_ERROR, "zstd context refuses its usual frame format");
+	return error;
 }

@@ -1,6 +1,6 @@
 /*
- * fdelta.h: codec 4, the XOR of a BF16/F16 chunk against its base coded
- * in streams split by the base's exponent (see xorctx.c).
+ * fdelta.h: codec 4, the difference of a BF16/F16 chunk from its base
+ * coded in streams split by the base's exponent (see fdelta.c).
  */
 #ifndef MVM_STORE_FDELTA_H
 #define MVM_STORE_FDELTA_H
@@ -18,6 +18,13 @@ int mvm_fdelta_fits(unsigned int kind, unsigned int phase, size_t n);
  */
 int mvm_fdelta_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
 		      const unsigned char *base, size_t n, unsigned int kind);
+
+/** The same in the version-1 layout (4 classes, framed zstd), which readers still decode; for tests. */
+int mvm_fdelta_encode_v1(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
+			 const unsigned char *base, size_t n, unsigned int kind);
+
+/** Use (on = 1) only the portable SSE2/scalar paths, not those picked for this CPU; for tests. */
+void mvm_fdelta_portable(int on);
 
 /** Decode exactly n bytes given the base's n bytes; anything else is MVM_ECORRUPT. */
 int mvm_fdelta_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored,
