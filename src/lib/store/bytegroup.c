@@ -256,7 +256,7 @@ static void join(unsigned char *dst, const unsigned char *const *plane, size_t n
 #define ENTROPY_SAMPLES 1024
 #define RAW_PLANE_BITS 7.6
 
-static int looks_random(const unsigned char *p, size_t n)
+int mvm_plane_looks_random(const unsigned char *p, size_t n)
 {
 	uint32_t h[256];
 	size_t i, stride = n > ENTROPY_SAMPLES ? n / ENTROPY_SAMPLES : 1, count = 0;
@@ -308,15 +308,30 @@ static ZSTD_CCtx *plane_cctx(void)
 	return c;
 }
 
-size_t mvm_plane_compress(unsigned char *dst, size_t cap, const unsigned char *src, size_t n)
+/* One frame of src, bare (no magic number, no content size) or not. */
+static size_t plane_frame(unsigned char *dst, size_t cap, const unsigned char *src, size_t n, int bare)
 {
 	ZSTD_CCtx *cctx = plane_cctx();
 	size_t z;
 
-	if (!cctx || n < 64 || looks_random(src, n))
+	if (!cctx ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, bare ? ZSTD_f_zstd1_magicless : ZSTD_f_zstd1)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, !bare)))
 		return 0;
 	z = ZSTD_compress2(cctx, dst, cap, src, n);
 	return ZSTD_isError(z) || z >= n ? 0 : z;
+}
+
+size_t mvm_plane_compress(unsigned char *dst, size_t cap, const unsigned char *src, size_t n)
+{
+	if (n < 64 || mvm_plane_looks_random(src, n))
+		return 0;
+	return plane_frame(dst, cap, src, n, 0);
+}
+
+size_t mvm_plane_compress_bare(unsigned char *dst, size_t cap, const unsigned char *src, size_t n)
+{
+	return plane_frame(dst, cap, src, n, 1);
 }
 
 int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,

@@ -14,6 +14,17 @@
  * smaller than n or does not fit in cap.
  */
 size_t mvm_plane_compress(unsigned char *dst, size_t cap, const unsigned char *src, size_t n);
+/*
+ * The same without the randomness test, in a bare frame: no magic number
+ * and no content size (the reader knows the length; decode with
+ * ZSTD_d_format set to ZSTD_f_zstd1_magicless). Codec 4, layout 2.
+ */
+size_t mvm_plane_compress_bare(unsigned char *dst, size_t cap, const unsigned char *src, size_t n);
+/*
+ * Whether a plane looks too random for entropy coding to pay: collision
+ * entropy of ~1024 evenly spaced samples at least 7.6 bits per byte.
+ */
+int mvm_plane_looks_random(const unsigned char *p, size_t n);
 
 size_t mvm_bytegroup_header(unsigned int elem);
 /** Encode into dst (cap bytes), rotate 1 for codec 5; MVM_ETOOLARGE when it does not fit. */

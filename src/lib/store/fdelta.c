@@ -34,7 +34,6 @@
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_format, ZSTD_d_format (experimental API) */
 #include <endian.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -43,20 +42,15 @@
 #include "bytegroup.h"
 #include "codec.h"
 #include "fdelta.h"
+#include "fdelta_group.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#endif
 
 #define FD_CLASSES 8            /* classes the writer uses */
 #define FD_MIN_CODED 64         /* shorter parts are stored raw */
-#define FD_MAX_CLASSES 8
 #define FD_HEADER 2
-#define FD_SLACK 64             /* bytes the AVX-512 paths may touch past a scratch array */
-#define FD_GAP 32               /* elements between the classes' runs of grouped deltas */
 /* Scratch bytes for n bytes of deltas, then the grouped ones with their gaps. */
 #define FD_WORDS(n) (2 * (n) + 2 * FD_GAP * FD_MAX_CLASSES + FD_SLACK)
 #define FD_V1 4                 /* layout byte of version 1: 4 classes */
@@ -281,211 +275,6 @@ static void stream_starts(size_t start[2 * FD_MAX_CLASSES + 1], const size_t cou
 }
 
 /*
- * Where element i's bytes go in the streams, without a branch: the next
- * free position of class k sits in 16-bit lane k & 3 of pos[k >> 2].
- */
-static inline size_t place(uint64_t *lo, uint64_t *hi, unsigned int k)
-{
-	unsigned int sh = 16 * (k & 3);
-	uint64_t up = 0u - (uint64_t)(k >> 2), inc = (uint64_t)1 << sh;
-	size_t at = (size_t)(((*lo & ~up) | (*hi & up)) >> sh) & 0xffff;
-
-	*lo += inc & ~up;
-	*hi += inc & up;
-	return at;
-}
-
-static void lanes(uint64_t pos[2], const size_t *start, unsigned int classes)
-{
-	unsigned int k;
-
-	pos[0] = pos[1] = 0;
-	for (k = 0; k < classes; k++)
-		pos[k >> 2] |= (uint64_t)start[k] << (16 * (k & 3));
-}
-
-/* Split d into the streams: low bytes at start[cls], high bytes count bytes later. */
-static void scatter(unsigned char *streams, const uint16_t *d, const unsigned char *cls, size_t count,
-		    const size_t start[2 * FD_MAX_CLASSES + 1], unsigned int classes)
-{
-	uint64_t pos[2], lo, hi;
-	size_t i;
-
-	lanes(pos, start, classes);
-	lo = pos[0];
-	hi = pos[1];
-	for (i = 0; i < count; i++) {
-		size_t at = place(&lo, &hi, cls[i]);
-		streams[at] = (unsigned char)d[i];
-		streams[count + at] = (unsigned char)(d[i] >> 8);
-	}
-}
-
-static void gather(uint16_t *d, const unsigned char *streams, const unsigned char *cls, size_t count,
-		   const size_t start[2 * FD_MAX_CLASSES + 1], unsigned int classes)
-{
-	uint64_t pos[2], lo, hi;
-	size_t i;
-
-	lanes(pos, start, classes);
-	lo = pos[0];
-	hi = pos[1];
-	for (i = 0; i < count; i++) {
-		size_t at = place(&lo, &hi, cls[i]);
-		d[i] = (uint16_t)(streams[at] | streams[count + at] << 8);
-	}
-}
-
-/*
- * g = d with the elements of class k at g + gs[k], in order (the classes'
- * runs are FD_GAP apart, for group_avx512). Elements from the front fill
- * each class upwards and from the back downwards, meeting where the class
- * ends: two independent chains of position updates instead of one.
- */
-static void group(uint16_t *g, const uint16_t *d, const unsigned char *cls, size_t count,
-		  const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
-{
-	size_t up[FD_MAX_CLASSES], down[FD_MAX_CLASSES], i, j;
-	unsigned int k;
-
-	for (k = 0; k < FD_MAX_CLASSES; k++) {
-		up[k] = gs[k];
-		down[k] = gs[k] + counts[k] - 1;
-	}
-	for (i = 0, j = count - 1; i < j; i++, j--) {
-		g[up[cls[i]]++] = d[i];
-		g[down[cls[j]]--] = d[j];
-	}
-	if (i == j)
-		g[up[cls[i]]] = d[i];
-}
-
-static void ungroup(uint16_t *d, const uint16_t *g, const unsigned char *cls, size_t count,
-		    const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
-{
-	size_t up[FD_MAX_CLASSES], down[FD_MAX_CLASSES], i, j;
-	unsigned int k;
-
-	for (k = 0; k < classes; k++) {
-		up[k] = start[k];
-		down[k] = start[k + 1] - 1;
-	}
-	for (i = 0, j = count - 1; i < j; i++, j--) {
-		d[i] = g[up[cls[i]]++];
-		d[j] = g[down[cls[j]]--];
-	}
-	if (i == j)
-		d[i] = g[up[cls[i]]];
-}
-
-/*
- * group() and ungroup() with AVX-512 (VBMI2 compress and expand), picked
- * at run time where the CPU has it.
- */
-#if defined(__x86_64__) && defined(__GNUC__)
-#define FD_AVX512 1
-#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")))
-
-AVX512_TARGET static inline __mmask32 first_lanes(size_t n)
-{
-	return (__mmask32)(n >= 32 ? 0xffffffffu : (1u << n) - 1);
-}
-
-/*
- * 32 elements a step, each class's compressed into its run with a full
- * store: the lanes past the run's end land in the gap after it and are
- * overwritten by the next step (or left in the gap).
- */
-AVX512_TARGET static void group_avx512(uint16_t *g, const uint16_t *d, const unsigned char *cls, size_t count,
-				       const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
-{
-	size_t a0 = gs[0], a1 = gs[1], a2 = gs[2], a3 = gs[3], a4 = gs[4], a5 = gs[5], a6 = gs[6], a7 = gs[7], i;
-
-	(void)counts;
-	for (i = 0; i < count; i += 32) {
-		__mmask32 live = first_lanes(count - i);
-		__m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(cls + i));
-		__m512i w = _mm512_loadu_si512((const void *)(d + i));
-#define COMPRESS1(k)                                                                                     \
-	do {                                                                                             \
-		__mmask32 m = _mm256_mask_cmpeq_epi8_mask(live, c, _mm256_set1_epi8((char)(k)));        \
-		_mm512_storeu_si512((void *)(g + a##k), _mm512_maskz_compress_epi16(m, w));              \
-		a##k += (unsigned int)_mm_popcnt_u32(m);                                                 \
-	} while (0)
-		COMPRESS1(0);
-		COMPRESS1(1);
-		COMPRESS1(2);
-		COMPRESS1(3);
-		COMPRESS1(4);
-		COMPRESS1(5);
-		COMPRESS1(6);
-		COMPRESS1(7);
-#undef COMPRESS1
-	}
-}
-
-/* 32 elements a step, each class's next ones expanded into place (reads up to FD_SLACK past g's end). */
-AVX512_TARGET static void ungroup_avx512(uint16_t *d, const uint16_t *g, const unsigned char *cls, size_t count,
-					 const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
-{
-	size_t at[FD_MAX_CLASSES], i;
-	unsigned int k;
-
-	for (k = 0; k < classes; k++)
-		at[k] = start[k];
-	for (i = 0; i < count; i += 32) {
-		__mmask32 live = first_lanes(count - i);
-		__m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(cls + i));
-		__m512i w = _mm512_setzero_si512();
-		for (k = 0; k < classes; k++) {
-			__mmask32 m = _mm256_mask_cmpeq_epi8_mask(live, c, _mm256_set1_epi8((char)k));
-			w = _mm512_mask_expand_epi16(w, m, _mm512_loadu_si512((const void *)(g + at[k])));
-			at[k] += (unsigned int)_mm_popcnt_u32(m);
-		}
-		_mm512_mask_storeu_epi16(d + i, live, w);
-	}
-}
-#endif
-
-typedef void group_fn(uint16_t *, const uint16_t *, const unsigned char *, size_t, const size_t *, const size_t *);
-typedef void ungroup_fn(uint16_t *, const uint16_t *, const unsigned char *, size_t, const size_t *, unsigned int);
-
-static group_fn *group_best = group;
-static ungroup_fn *ungroup_best = ungroup;
-static int simd_forced_off;
-static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
-
-static void pick_simd(void)
-{
-#ifdef FD_AVX512
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2") &&
-	    __builtin_cpu_supports("popcnt")) {
-		group_best = group_avx512;
-		ungroup_best = ungroup_avx512;
-	}
-#endif
-}
-
-void mvm_fdelta_portable(int on)
-{
-	simd_forced_off = on;
-}
-
-static group_fn *grouper(void)
-{
-	pthread_once(&simd_once, pick_simd);
-	return simd_forced_off ? group : group_best;
-}
-
-static ungroup_fn *ungrouper(void)
-{
-	pthread_once(&simd_once, pick_simd);
-	return simd_forced_off ? ungroup : ungroup_best;
-}
-
-/*
  * Tokens of g (z + 1 below 255, else 0) and, in order, the low and high
  * bytes of z - 255 of the escapes; returns the number of escapes.
  */
@@ -590,82 +379,12 @@ static void nonzero_bitmap(unsigned char *bm, const unsigned char *p, size_t n)
 		bm[i >> 3] |= (unsigned char)((p[i] != 0) << (i & 7));
 }
 
-/*
- * Zstd at its fastest with Huffman-coded literals, in magicless frames
- * without a content size (version 2: the reader knows every length).
- */
-static pthread_key_t cctx_key;
-static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
-
-static void free_cctx(void *p)
-{
-	ZSTD_freeCCtx(p);
-}
-
-static void make_cctx_key(void)
-{
-	pthread_key_create(&cctx_key, free_cctx);
-}
-
-static ZSTD_CCtx *thread_cctx(void)
-{
-	ZSTD_CCtx *c;
-
-	pthread_once(&cctx_once, make_cctx_key);
-	if ((c = pthread_getspecific(cctx_key)))
-		return c;
-	if (!(c = ZSTD_createCCtx()))
-		return NULL;
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, ZSTD_minCLevel())) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_enable)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_format, ZSTD_f_zstd1_magicless)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0))) {
-		ZSTD_freeCCtx(c);
-		return NULL;
-	}
-	pthread_setspecific(cctx_key, c);
-	return c;
-}
-
-/*
- * Whether a stream of escapes' low bytes is too close to random for
- * Huffman coding to pay: its collision entropy, estimated without bias
- * from up to RANDOM_SAMPLES evenly spaced bytes, is at least 7.6 bits.
- * That bounds the order-0 entropy from below, so no stream that codes
- * well is skipped, and most failed zstd attempts (~15% of coding time)
- * go.
- */
-#define RANDOM_SAMPLES 1024
-#define RANDOM_H2_SCALE 194 /* 2^7.6 */
-
-static int looks_random(const unsigned char *p, size_t len)
-{
-	uint32_t h[256];
-	size_t i, stride = len > RANDOM_SAMPLES ? len / RANDOM_SAMPLES : 1, n = 0;
-	uint64_t pairs = 0;
-
-	if (len < FD_MIN_CODED) /* stored raw or as zeros anyway */
-		return 0;
-	memset(h, 0, sizeof(h));
-	for (i = 0; i < len; i += stride, n++)
-		h[p[i]]++;
-	for (i = 0; i < 256; i++)
-		pairs += (uint64_t)h[i] * (h[i] ? h[i] - 1 : 0);
-	return pairs * RANDOM_H2_SCALE <= (uint64_t)n * (n - 1);
-}
-
 /* p coded into dst; 0 when that does not pay (or fails), the caller stores p raw. */
 static size_t compress_part(unsigned char *dst, size_t cap, const unsigned char *p, size_t len, const fd_layout *l)
 {
-	ZSTD_CCtx *c;
-	size_t z;
-
 	if (!l->v2)
 		return mvm_plane_compress(dst, cap, p, len);
-	if (len < FD_MIN_CODED || !(c = thread_cctx()))
-		return 0;
-	z = ZSTD_compress2(c, dst, cap, p, len);
-	return ZSTD_isError(z) || z >= len ? 0 : z;
+	return len < FD_MIN_CODED ? 0 : mvm_plane_compress_bare(dst, cap, p, len);
 }
 
 /*
@@ -772,7 +491,7 @@ static int encode_planes(unsigned char *dst, size_t cap, size_t *off, const uint
 	if (!streams)
 		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
 	stream_starts(start, counts, l->classes);
-	scatter(streams, d, cls, count, start, l->classes);
+	mvm_fdelta_scatter(streams, d, cls, count, start, l->classes);
 	for (s = 0; s < 2 * l->classes; s++)
 		if ((error = put_stream(dst, cap, off, streams + start[s], start[s + 1] - start[s],
 					streams + 2 * count, l)) < 0)
@@ -802,12 +521,14 @@ static int encode_tokens(unsigned char *dst, size_t cap, size_t *off, uint16_t *
 	tmp = streams + 3 * count;
 	for (k = 0, gs[0] = 0; k + 1 < FD_MAX_CLASSES; k++)
 		gs[k + 1] = gs[k] + counts[k] + FD_GAP;
-	grouper()(g, d, cls, count, gs, counts);
+	mvm_fdelta_group(g, d, cls, count, gs, counts);
 	for (k = 0; k < l->classes; k++) {
 		e = tokens(tok + t, lo + at, hi + at, g + gs[k], counts[k]);
 		error = put_stream(dst, cap, off, tok + t, counts[k], tmp, l);
 		if (!error)
-			error = looks_random(lo + at, e) ? put_coded(dst, cap, off, lo + at, e, l, 0)
+			/* escapes' low bytes that look random are stored raw without a zstd attempt */
+			error = e >= FD_MIN_CODED && mvm_plane_looks_random(lo + at, e)
+					? put_coded(dst, cap, off, lo + at, e, l, 0)
 							 : put_stream(dst, cap, off, lo + at, e, tmp, l);
 		if (error < 0 || (error = put_stream(dst, cap, off, hi + at, e, tmp, l)) < 0)
 			return error;
@@ -980,7 +701,7 @@ static int decode_planes(uint16_t *d, const unsigned char *src, size_t stored, s
 		if ((error = get_stream(streams + start[s], start[s + 1] - start[s], src, stored, off,
 					streams + 2 * count, dctx, l)) < 0)
 			return error;
-	gather(d, streams, cls, count, start, l->classes);
+	mvm_fdelta_gather(d, streams, cls, count, start, l->classes);
 	return 0;
 }
 
@@ -1012,7 +733,7 @@ static int decode_tokens(uint16_t *d, const unsigned char *src, size_t stored, s
 			return error;
 	}
 	untokens(g, tok, lo, hi, count);
-	ungrouper()(d, g, cls, count, start, l->classes);
+	mvm_fdelta_ungroup(d, g, cls, count, start, l->classes);
 	return 0;
 }
 

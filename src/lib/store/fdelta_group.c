@@ -1,0 +1,234 @@
+/*
+ * fdelta_group.c: codec 4's element shuffles between chunk order and
+ * class order (see fdelta.c): layout 1 scatters each delta's two bytes
+ * into per-class streams, layout 2 groups whole deltas by class. The
+ * portable paths are scalar with two independent chains of position
+ * updates; on CPUs with AVX-512 VBMI2 (checked at run time) grouping uses
+ * compress/expand.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fdelta.h"
+#include "fdelta_group.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+/*
+ * Where element i's bytes go in the streams, without a branch: the next
+ * free position of class k sits in 16-bit lane k & 3 of pos[k >> 2].
+ */
+static inline size_t place(uint64_t *lo, uint64_t *hi, unsigned int k)
+{
+	unsigned int sh = 16 * (k & 3);
+	uint64_t up = 0u - (uint64_t)(k >> 2), inc = (uint64_t)1 << sh;
+	size_t at = (size_t)(((*lo & ~up) | (*hi & up)) >> sh) & 0xffff;
+
+	*lo += inc & ~up;
+	*hi += inc & up;
+	return at;
+}
+
+static void lanes(uint64_t pos[2], const size_t *start, unsigned int classes)
+{
+	unsigned int k;
+
+	pos[0] = pos[1] = 0;
+	for (k = 0; k < classes; k++)
+		pos[k >> 2] |= (uint64_t)start[k] << (16 * (k & 3));
+}
+
+void mvm_fdelta_scatter(unsigned char *streams, const uint16_t *d, const unsigned char *cls, size_t count,
+			const size_t start[2 * FD_MAX_CLASSES + 1], unsigned int classes)
+{
+	uint64_t pos[2], lo, hi;
+	size_t i;
+
+	lanes(pos, start, classes);
+	lo = pos[0];
+	hi = pos[1];
+	for (i = 0; i < count; i++) {
+		size_t at = place(&lo, &hi, cls[i]);
+		streams[at] = (unsigned char)d[i];
+		streams[count + at] = (unsigned char)(d[i] >> 8);
+	}
+}
+
+void mvm_fdelta_gather(uint16_t *d, const unsigned char *streams, const unsigned char *cls, size_t count,
+		       const size_t start[2 * FD_MAX_CLASSES + 1], unsigned int classes)
+{
+	uint64_t pos[2], lo, hi;
+	size_t i;
+
+	lanes(pos, start, classes);
+	lo = pos[0];
+	hi = pos[1];
+	for (i = 0; i < count; i++) {
+		size_t at = place(&lo, &hi, cls[i]);
+		d[i] = (uint16_t)(streams[at] | streams[count + at] << 8);
+	}
+}
+
+/*
+ * g = d with the elements of class k at g + gs[k], in order (the classes'
+ * runs are FD_GAP apart, for group_avx512). Elements from the front fill
+ * each class upwards and from the back downwards, meeting where the class
+ * ends: two independent chains of position updates instead of one.
+ */
+static void group(uint16_t *g, const uint16_t *d, const unsigned char *cls, size_t count,
+		  const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
+{
+	size_t up[FD_MAX_CLASSES], down[FD_MAX_CLASSES], i, j;
+	unsigned int k;
+
+	for (k = 0; k < FD_MAX_CLASSES; k++) {
+		up[k] = gs[k];
+		down[k] = gs[k] + counts[k] - 1;
+	}
+	for (i = 0, j = count - 1; i < j; i++, j--) {
+		g[up[cls[i]]++] = d[i];
+		g[down[cls[j]]--] = d[j];
+	}
+	if (i == j)
+		g[up[cls[i]]] = d[i];
+}
+
+static void ungroup(uint16_t *d, const uint16_t *g, const unsigned char *cls, size_t count,
+		    const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
+{
+	size_t up[FD_MAX_CLASSES], down[FD_MAX_CLASSES], i, j;
+	unsigned int k;
+
+	for (k = 0; k < classes; k++) {
+		up[k] = start[k];
+		down[k] = start[k + 1] - 1;
+	}
+	for (i = 0, j = count - 1; i < j; i++, j--) {
+		d[i] = g[up[cls[i]]++];
+		d[j] = g[down[cls[j]]--];
+	}
+	if (i == j)
+		d[i] = g[up[cls[i]]];
+}
+
+/*
+ * group() and ungroup() with AVX-512 (VBMI2 compress and expand), picked
+ * at run time where the CPU has it.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FD_AVX512 1
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")))
+
+AVX512_TARGET static inline __mmask32 first_lanes(size_t n)
+{
+	return (__mmask32)(n >= 32 ? 0xffffffffu : (1u << n) - 1);
+}
+
+/*
+ * 32 elements a step, each class's compressed into its run with a full
+ * store: the lanes past the run's end land in the gap after it and are
+ * overwritten by the next step (or left in the gap).
+ */
+AVX512_TARGET static void group_avx512(uint16_t *g, const uint16_t *d, const unsigned char *cls, size_t count,
+				       const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
+{
+	size_t a0 = gs[0], a1 = gs[1], a2 = gs[2], a3 = gs[3], a4 = gs[4], a5 = gs[5], a6 = gs[6], a7 = gs[7], i;
+
+	(void)counts;
+	for (i = 0; i < count; i += 32) {
+		__mmask32 live = first_lanes(count - i);
+		__m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(cls + i));
+		__m512i w = _mm512_loadu_si512((const void *)(d + i));
+#define COMPRESS1(k)                                                                                     \
+	do {                                                                                             \
+		__mmask32 m = _mm256_mask_cmpeq_epi8_mask(live, c, _mm256_set1_epi8((char)(k)));        \
+		_mm512_storeu_si512((void *)(g + a##k), _mm512_maskz_compress_epi16(m, w));              \
+		a##k += (unsigned int)_mm_popcnt_u32(m);                                                 \
+	} while (0)
+		COMPRESS1(0);
+		COMPRESS1(1);
+		COMPRESS1(2);
+		COMPRESS1(3);
+		COMPRESS1(4);
+		COMPRESS1(5);
+		COMPRESS1(6);
+		COMPRESS1(7);
+#undef COMPRESS1
+	}
+}
+
+/* 32 elements a step, each class's next ones expanded into place (reads up to FD_SLACK past g's end). */
+AVX512_TARGET static void ungroup_avx512(uint16_t *d, const uint16_t *g, const unsigned char *cls, size_t count,
+					 const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
+{
+	size_t at[FD_MAX_CLASSES], i;
+	unsigned int k;
+
+	for (k = 0; k < classes; k++)
+		at[k] = start[k];
+	for (i = 0; i < count; i += 32) {
+		__mmask32 live = first_lanes(count - i);
+		__m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(cls + i));
+		__m512i w = _mm512_setzero_si512();
+		for (k = 0; k < classes; k++) {
+			__mmask32 m = _mm256_mask_cmpeq_epi8_mask(live, c, _mm256_set1_epi8((char)k));
+			w = _mm512_mask_expand_epi16(w, m, _mm512_loadu_si512((const void *)(g + at[k])));
+			at[k] += (unsigned int)_mm_popcnt_u32(m);
+		}
+		_mm512_mask_storeu_epi16(d + i, live, w);
+	}
+}
+#endif
+
+typedef void group_fn(uint16_t *, const uint16_t *, const unsigned char *, size_t, const size_t *, const size_t *);
+typedef void ungroup_fn(uint16_t *, const uint16_t *, const unsigned char *, size_t, const size_t *, unsigned int);
+
+static group_fn *group_best = group;
+static ungroup_fn *ungroup_best = ungroup;
+static int simd_forced_off;
+static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
+
+static void pick_simd(void)
+{
+#ifdef FD_AVX512
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2") &&
+	    __builtin_cpu_supports("popcnt")) {
+		group_best = group_avx512;
+		ungroup_best = ungroup_avx512;
+	}
+#endif
+}
+
+void mvm_fdelta_portable(int on)
+{
+	simd_forced_off = on;
+}
+
+static group_fn *grouper(void)
+{
+	pthread_once(&simd_once, pick_simd);
+	return simd_forced_off ? group : group_best;
+}
+
+static ungroup_fn *ungrouper(void)
+{
+	pthread_once(&simd_once, pick_simd);
+	return simd_forced_off ? ungroup : ungroup_best;
+}
+
+void mvm_fdelta_group(uint16_t *g, const uint16_t *d, const unsigned char *cls, size_t count,
+		      const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
+{
+	grouper()(g, d, cls, count, gs, counts);
+}
+
+void mvm_fdelta_ungroup(uint16_t *d, const uint16_t *g, const unsigned char *cls, size_t count,
+			const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
+{
+	ungrouper()(d, g, cls, count, start, classes);
+}
