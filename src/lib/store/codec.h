@@ -70,9 +70,10 @@ int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		     const void *src, size_t n, int level, const mvm_codec_hint *hint);
 
 /*
- * Encode src as its XOR against `base` (same length n): the base id, then
- * the XOR in context-split streams (codec 4, whole BF16/F16 elements) or
- * byte-grouped by hint (codec 3), *codec says which. *dst_len is 0 when
+ * Encode src as a delta against `base` (same length n): the base id, then
+ * the elements' differences in streams split by the base's exponent
+ * (codec 4, whole BF16/F16 elements) or the byte-grouped XOR (codec 3),
+ * *codec says which. *dst_len is 0 when
  * that does not fit in `cap` or would not be smaller than n. dst needs
  * mvm_codec_bound(n) bytes.
  */
