@@ -82,6 +82,17 @@ static const char *const migrations[] = {
 	"CREATE INDEX version_info_by_run ON version_info(run);"
 	"CREATE TABLE dataset_files(version BLOB NOT NULL, path TEXT NOT NULL, rows INTEGER NOT NULL,"
 	"  PRIMARY KEY(version, path)) WITHOUT ROWID;",
+	/*
+	 * 7: objects as a rowid table. WITHOUT ROWID keeps whole rows in the
+	 * key's B-tree, and SQLite reads a cell's whole payload to compare
+	 * keys when it overflows a page: every lookup of a tree or version
+	 * read the overflow chains of the manifests it passed (hundreds of KB
+	 * for a GiB-sized model). Now the id index holds only ids.
+	 */
+	"CREATE TABLE objects_rowid(id BLOB PRIMARY KEY, type INTEGER NOT NULL, data BLOB NOT NULL);"
+	"INSERT INTO objects_rowid(id, type, data) SELECT id, type, data FROM objects;"
+	"DROP TABLE objects;"
+	"ALTER TABLE objects_rowid RENAME TO objects;",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))
