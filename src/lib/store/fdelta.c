@@ -500,6 +500,24 @@ static int encode_planes(unsigned char *dst, size_t cap, size_t *off, const uint
 }
 
 /*
+ * Layout 2's scratch, count elements: tokens, escapes' low and high bytes
+ * (count each at most), then 2 * count + 1 bytes for sparse streams.
+ */
+static int token_buffers(unsigned char **tok, unsigned char **lo, unsigned char **hi, unsigned char **tmp,
+			 size_t count)
+{
+	unsigned char *s = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 5 * count + 1);
+
+	if (!s)
+		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
+	*tok = s;
+	*lo = s + count;
+	*hi = s + 2 * count;
+	*tmp = s + 3 * count;
+	return 0;
+}
+
+/*
  * Version 2: per class, a token byte per element (z + 1 when z < 255,
  * else 0, an escape) and, for the escapes, the low and the high bytes of
  * z - 255.
@@ -507,18 +525,13 @@ static int encode_planes(unsigned char *dst, size_t cap, size_t *off, const uint
 static int encode_tokens(unsigned char *dst, size_t cap, size_t *off, uint16_t *d, const unsigned char *cls,
 			 size_t count, const size_t counts[FD_MAX_CLASSES], const fd_layout *l)
 {
-	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 5 * count); /* then sparse scratch */
 	uint16_t *g = d + count;
-	unsigned char *tok, *lo, *hi, *tmp;
+	unsigned char *tok = NULL, *lo = NULL, *hi = NULL, *tmp = NULL;
 	size_t gs[FD_MAX_CLASSES], k, e, at = 0, t = 0;
 	int error;
 
-	if (!streams)
-		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
-	tok = streams;
-	lo = streams + count;
-	hi = streams + 2 * count;
-	tmp = streams + 3 * count;
+	if ((error = token_buffers(&tok, &lo, &hi, &tmp, count)) < 0)
+		return error;
 	for (k = 0, gs[0] = 0; k + 1 < FD_MAX_CLASSES; k++)
 		gs[k + 1] = gs[k] + counts[k] + FD_GAP;
 	mvm_fdelta_group(g, d, cls, count, gs, counts);
@@ -709,18 +722,13 @@ static int decode_tokens(uint16_t *d, const unsigned char *src, size_t stored, s
 			 const unsigned char *cls, size_t count, const size_t counts[FD_MAX_CLASSES],
 			 ZSTD_DCtx *dctx, const fd_layout *l)
 {
-	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 5 * count + 1); /* then sparse scratch */
 	uint16_t *g = d + count;
-	unsigned char *tok, *lo, *hi, *tmp;
+	unsigned char *tok = NULL, *lo = NULL, *hi = NULL, *tmp = NULL;
 	size_t start[FD_MAX_CLASSES + 1], k, e, at = 0;
 	int error;
 
-	if (!streams)
-		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
-	tok = streams;
-	lo = streams + count;
-	hi = streams + 2 * count;
-	tmp = streams + 3 * count;
+	if ((error = token_buffers(&tok, &lo, &hi, &tmp, count)) < 0)
+		return error;
 	start[0] = 0;
 	for (k = 0; k < l->classes; k++)
 		start[k + 1] = start[k] + counts[k];
