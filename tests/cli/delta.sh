@@ -37,14 +37,19 @@ mvm cat HEAD:model.safetensors > "$SCRATCH/cat.out"
 cmp -s "$SCRATCH/cat.out" "$SCRATCH/ft.safetensors" || fail "cat of deltas is not bit-exact"
 mvm fsck -q
 
-# F32 deltas are byte-grouped XOR (codec 3), bit-exact too
+# F32 deltas are codec 4 too (byte planes of the differences, by class), bit-exact
 "$STGEN" --size-mb 4 --seed 5 --dtype F32 f32.safetensors
 mvm add f32.safetensors
 mvm commit -q -m f32
 "$STGEN" --size-mb 4 --seed 5 --dtype F32 --perturb 1 --noise 0.05 "$SCRATCH/f32ft.safetensors"
 cp "$SCRATCH/f32ft.safetensors" f32.safetensors
+fdelta_before=$(codec_count 4)
+before=$(du -sb .mvm/packs | cut -f1)
 mvm commit -q -a -m "f32 fine-tune"
-[ "$(codec_count 3)" -gt 0 ] || fail "no codec-3 delta chunks were written"
+grown=$(( ($(du -sb .mvm/packs | cut -f1) - before) * 1000 / $(stat -c %s f32.safetensors) ))
+# a full copy would add ~83%, XOR deltas (codec 3) ~76%, codec 4 ~71%
+[ "$grown" -lt 730 ] || fail "F32 fine-tune grew the store by $grown/1000 of the file"
+[ "$(codec_count 4)" -gt "$fdelta_before" ] || fail "no codec-4 F32 delta chunks were written"
 rm f32.safetensors
 mvm checkout -q HEAD -- f32.safetensors
 cmp -s f32.safetensors "$SCRATCH/f32ft.safetensors" || fail "F32 fine-tune is not bit-exact"

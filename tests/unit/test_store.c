@@ -222,9 +222,20 @@ static void test_store__bytegroup_rejects_damage(void **state)
 static void fine_tune(unsigned char *out, const unsigned char *base, size_t n, unsigned int kind, double rel,
 		      uint64_t seed)
 {
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i + 2 <= n; i += 2) {
+	for (; kind == MVM_FLOAT_F32 && i + 4 <= n; i += 4) { /* up to 1000 units in the last place */
+		uint32_t w;
+		int step;
+		memcpy(&w, base + i, 4);
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		step = (int)((seed >> 33) % 2001) - 1000;
+		if ((w & 0x7fffffffu) < 0x3c000000u)
+			step *= (int)(rel * 64);
+		w += (uint32_t)step;
+		memcpy(out + i, &w, 4);
+	}
+	for (; kind != MVM_FLOAT_F32 && i + 2 <= n; i += 2) {
 		uint16_t w = (uint16_t)(base[i] | base[i + 1] << 8);
 		int step;
 		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -265,8 +276,8 @@ static size_t xor_round_trip(const unsigned char *src, const unsigned char *base
 }
 
 /*
- * Deltas on every float kind and length: codec 4 for whole BF16/F16
- * elements, codec 3 otherwise; unchanged, slightly and fully changed
+ * Deltas on every float kind and length: codec 4 for chunks of whole
+ * elements up to 64 KiB, codec 3 otherwise; unchanged, slightly and fully changed
  * chunks, with NaN/Inf/subnormal/zero values among them.
  */
 static void test_store__xor_deltas_round_trip(void **state)
@@ -284,8 +295,8 @@ static void test_store__xor_deltas_round_trip(void **state)
 			for (phase = 0; phase < 2; phase++) {
 				mvm_codec_hint hint = { elem, phase, kinds[j] };
 				unsigned char *base = malloc(len), *ft = malloc(len), *other = malloc(len);
-				uint32_t want = elem == 2 && phase == 0 && len % 2 == 0 && len <= 65536 ? MVM_CODEC_FDELTA
-											   : MVM_CODEC_XOR;
+				uint32_t want = phase == 0 && len % elem == 0 && len <= 65536 ? MVM_CODEC_FDELTA
+											      : MVM_CODEC_XOR;
 				float_data(base, len, elem, len + j);
 				float_data(other, len, elem, len + j + 100);
 				fine_tune(ft, base, len, kinds[j], 0.5, len);
@@ -340,6 +351,37 @@ static void test_store__fdelta_every_value(void **state)
 				fdelta_exact(now, base, LEN, hint[h].kind);
 				fdelta_exact(base, now, LEN, hint[h].kind);
 			}
+	free(base);
+	free(now);
+}
+
+/*
+ * F32: every pair of edge patterns (both zeros, both infinities, NaNs,
+ * subnormals, the largest finite values, +-1), whose ordered differences
+ * span the whole 32-bit range, and random bit patterns.
+ */
+static void test_store__fdelta_f32_edges(void **state)
+{
+	static const uint32_t edges[] = { 0x00000000u, 0x80000000u, 0x7fffffffu, 0xffffffffu, 0x7f800000u,
+					  0xff800000u, 0x7fc00000u, 0x00000001u, 0x80000001u, 0x007fffffu,
+					  0x7f7fffffu, 0xff7fffffu, 0x3f800000u, 0xbf800000u, 0x3c23d70au };
+	enum { E = sizeof(edges) / sizeof(edges[0]), COUNT = 16384, LEN = 4 * COUNT };
+	unsigned char *base = malloc(LEN), *now = malloc(LEN);
+	uint64_t x = 99;
+	uint32_t b, w;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < COUNT; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		b = i < E * E ? edges[i / E] : (uint32_t)(x >> 32);
+		w = i < E * E ? edges[i % E] : (uint32_t)x;
+		memcpy(base + 4 * i, &b, 4);
+		memcpy(now + 4 * i, &w, 4);
+	}
+	fdelta_exact(now, base, LEN, MVM_FLOAT_F32);
+	fdelta_exact(base, now, LEN, MVM_FLOAT_F32);
+	fdelta_exact(now, base, 4 * E * E, MVM_FLOAT_F32);
 	free(base);
 	free(now);
 }
@@ -578,11 +620,18 @@ static size_t fdelta_both(const unsigned char *now, const unsigned char *base, s
 	assert_memory_equal(back, now, len);
 	/* any cut is refused, and the context still reads the usual zstd frames afterwards */
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n - 1, base, d), MVM_ECORRUPT);
+	if (kind == MVM_FLOAT_F32) { /* version 1 had no F32 layout */
+		assert_int_equal(mvm_fdelta_encode_v1(enc, cap, &n1, now, base, len, kind), MVM_ERROR);
+		enc[1] = 4;
+		assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), MVM_ECORRUPT);
+		goto done;
+	}
 	assert_int_equal(mvm_fdelta_encode_v1(enc, cap, &n1, now, base, len, kind), 0);
 	assert_int_equal(enc[1], 4);
 	memset(back, 0xee, len);
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n1, base, d), 0);
 	assert_memory_equal(back, now, len);
+done:
 	ZSTD_freeDCtx(d);
 	free(enc);
 	free(other);
@@ -591,31 +640,38 @@ static size_t fdelta_both(const unsigned char *now, const unsigned char *base, s
 }
 
 /*
- * Codec 4 on BF16 and F16 chunks of every length, odd element counts
+ * Codec 4 on BF16, F16 and F32 chunks of every length, odd element counts
  * among them: fine-tunes small and large, unchanged chunks (an all-zero
  * delta), all-equal chunks, unrelated data, zero bases, and NaN, Inf,
  * subnormals and zeros (float_data puts them in every 97 elements).
  */
 static void test_store__fdelta_round_trips(void **state)
 {
-	static const size_t lens[] = { 64, 66, 130, 1002, 4098, 32770, 65534, 65536 };
-	static const unsigned int kinds[] = { MVM_FLOAT_BF16, MVM_FLOAT_F16 };
+	enum { LENS = 8 };
+	static const size_t lens2[LENS] = { 64, 66, 130, 1002, 4098, 32770, 65534, 65536 };
+	static const size_t lens4[LENS] = { 64, 68, 132, 1004, 4100, 32772, 65532, 65536 };
+	static const unsigned int kinds[] = { MVM_FLOAT_BF16, MVM_FLOAT_F16, MVM_FLOAT_F32 };
 	size_t k, j, i, len;
+	unsigned int elem;
 
 	(void)state;
-	for (j = 0; j < 2; j++)
-		for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
-			unsigned char *base = malloc(len = lens[k]), *now = malloc(len);
+	for (j = 0; j < 3; j++)
+		for (k = 0; k < LENS; k++) {
+			unsigned char *base, *now;
 			size_t same;
 
-			float_data(base, len, 2, len + j);
+			elem = kinds[j] == MVM_FLOAT_F32 ? 4 : 2;
+			len = elem == 4 ? lens4[k] : lens2[k];
+			base = malloc(len);
+			now = malloc(len);
+			float_data(base, len, elem, len + j);
 			fine_tune(now, base, len, kinds[j], 0.5, len + 1);
 			fdelta_both(now, base, len, kinds[j]);
 			fine_tune(now, base, len, kinds[j], 40.0, len + 2);
 			fdelta_both(now, base, len, kinds[j]);
 			same = fdelta_both(base, base, len, kinds[j]);
 			assert_true(len < 4096 || same < 200); /* all-zero deltas cost next to nothing */
-			float_data(now, len, 2, len + 99);
+			float_data(now, len, elem, len + 99);
 			fdelta_both(now, base, len, kinds[j]);
 			fdelta_both(base, now, len, kinds[j]);
 			memset(now, 0, len);
@@ -815,6 +871,7 @@ int main(void)
 		cmocka_unit_test(test_store__xor_deltas_round_trip),
 		cmocka_unit_test(test_store__fdelta_rejects_damage),
 		cmocka_unit_test(test_store__fdelta_every_value),
+		cmocka_unit_test(test_store__fdelta_f32_edges),
 		cmocka_unit_test(test_store__fdelta_round_trips),
 		cmocka_unit_test(test_store__fdelta_reads_version_1),
 		cmocka_unit_test(test_store__fdelta_v2_rejects_damage),

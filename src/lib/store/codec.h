@@ -49,7 +49,7 @@ typedef struct {
 /* Per-thread scratch buffers of the codecs, one per slot. */
 enum {
 	MVM_SCRATCH_PLANES, MVM_SCRATCH_XOR, MVM_SCRATCH_STREAMS, MVM_SCRATCH_CLASSES, MVM_SCRATCH_WORDS,
-	MVM_SCRATCH_SLOTS
+	MVM_SCRATCH_GROUPED, MVM_SCRATCH_SLOTS
 };
 
 /** This thread's scratch buffer `slot`, grown to at least n bytes (NULL when out of memory). */

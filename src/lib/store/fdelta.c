@@ -1,5 +1,5 @@
 /*
- * fdelta.c: codec 4, fine-tune deltas of BF16/F16 chunks.
+ * fdelta.c: codec 4, fine-tune deltas of BF16/F16 chunks (F32: fdelta32.c).
  *
  * Each element is stored as the difference between its new and its base
  * value, taken on the floats' bit patterns mapped to integers in value
@@ -18,15 +18,9 @@
  * open-ended. Per class, a token byte per element, d + 1 when d < 255 and
  * 0 (an escape) otherwise, then the low and the high bytes of d - 255 for
  * the escapes: small differences cost one Huffman code, not two (one per
- * byte plane, the high one nearly always zero). Each stream is
- *
- *   mode 0 raw, 1 one magicless zstd frame (Huffman-coded literals),
- *   2 all zero, 3 sparse: a bitmap of the non-zero bytes (bit i & 7 of
- *   byte i / 8, LSB first) and then those bytes, each part raw or zstd,
- *
- * behind one varint of length << 2 | mode. Mostly-zero streams (the tokens
- * of small weights, which escape) go sparse: Huffman cannot spend less
- * than one bit per byte, a bitmap can.
+ * byte plane, the high one nearly always zero). Each stream is raw,
+ * zstd-coded, all zero or sparse (fdelta_stream.c); the tokens of small
+ * weights, which escape, go sparse.
  *
  * Version 1 (still read): 4 classes of two binades, one stream per (byte
  * plane of d, class), u8 mode u32 length headers, zstd frames with magic.
@@ -38,33 +32,32 @@
 #include <string.h>
 
 #include "mvm/common.h"
-#include "util/bytes.h"
 #include "bytegroup.h"
 #include "codec.h"
 #include "fdelta.h"
 #include "fdelta_group.h"
+#include "fdelta_internal.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
 #define FD_CLASSES 8            /* classes the writer uses */
-#define FD_MIN_CODED 64         /* shorter parts are stored raw */
 #define FD_HEADER 2
 /* Scratch bytes for n bytes of deltas, then the grouped ones with their gaps. */
 #define FD_WORDS(n) (2 * (n) + 2 * FD_GAP * FD_MAX_CLASSES + FD_SLACK)
 #define FD_V1 4                 /* layout byte of version 1: 4 classes */
 #define FD_V2 0x80              /* layout byte of version 2: FD_V2 | classes */
 
-enum { MODE_RAW, MODE_ZSTD, MODE_ZERO, MODE_SPARSE };
-
 /* Chunks of at most 64 KiB: stream positions fit the 16-bit lanes of place(). */
 #define FD_MAX_BYTES (64u << 10)
 
 int mvm_fdelta_fits(unsigned int kind, unsigned int phase, size_t n)
 {
-	return (kind == MVM_FLOAT_BF16 || kind == MVM_FLOAT_F16) && phase == 0 && n % 2 == 0 && n >= 64 &&
-	       n <= FD_MAX_BYTES;
+	size_t elem = kind == MVM_FLOAT_F32 ? 4 : 2;
+
+	return (kind == MVM_FLOAT_BF16 || kind == MVM_FLOAT_F16 || kind == MVM_FLOAT_F32) && phase == 0 &&
+	       n % elem == 0 && n >= 64 && n <= FD_MAX_BYTES;
 }
 
 static inline uint16_t word(const unsigned char *p)
@@ -149,14 +142,6 @@ static void apply_deltas(unsigned char *out, const unsigned char *base, const ui
 	}
 }
 
-/*
- * What a layout fixes: how many classes, how many binades each (1 << shift),
- * and, from version 2 on, magicless zstd frames and varint part headers.
- */
-typedef struct {
-	unsigned int classes, shift, v2;
-} fd_layout;
-
 static const fd_layout layout_v1 = { 4, 1, 0 };
 
 static unsigned int exponent_shift(unsigned int kind)
@@ -213,13 +198,8 @@ static unsigned int max_exponent(const unsigned char *base, size_t count, unsign
 	} while (0)
 #endif
 
-/*
- * Class of each element from the base: its exponent's distance below the
- * largest, >> l->shift, the last class open-ended; counts[k] = elements in
- * class k.
- */
-static void classify(unsigned char *cls, size_t counts[FD_MAX_CLASSES], const unsigned char *base,
-		     size_t count, unsigned int kind, const fd_layout *l)
+void mvm_fdelta_classify(unsigned char *cls, size_t counts[FD_MAX_CLASSES], const unsigned char *base,
+			 size_t count, unsigned int kind, const fd_layout *l)
 {
 	unsigned int shift = exponent_shift(kind), emax = max_exponent(base, count, kind), k;
 	size_t i = 0;
@@ -339,163 +319,80 @@ static void untokens(uint16_t *g, const unsigned char *tok, const unsigned char 
 	}
 }
 
-/* Number of zero bytes. */
-static size_t zeros_in(const unsigned char *p, size_t n)
-{
-	size_t i = 0, z = 0;
-
-#ifdef __SSE2__
-	__m128i sum = _mm_setzero_si128();
-	uint64_t lane[2];
-
-	for (; i + 16 <= n; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		__m128i is0 = _mm_and_si128(_mm_cmpeq_epi8(v, _mm_setzero_si128()), _mm_set1_epi8(1));
-		sum = _mm_add_epi64(sum, _mm_sad_epu8(is0, _mm_setzero_si128()));
-	}
-	_mm_storeu_si128((__m128i *)(void *)lane, sum);
-	z = (size_t)(lane[0] + lane[1]);
-#endif
-	for (; i < n; i++)
-		z += !p[i];
-	return z;
-}
-
-/* Bitmap of the non-zero bytes of p (bit i & 7 of byte i / 8); bm must hold (n + 7) / 8 bytes. */
-static void nonzero_bitmap(unsigned char *bm, const unsigned char *p, size_t n)
+/* Low bytes of n 16-bit values to lo, high bytes to hi. */
+static void split_bytes(unsigned char *lo, unsigned char *hi, const uint16_t *v, size_t n)
 {
 	size_t i = 0;
 
-	memset(bm, 0, (n + 7) / 8);
+#ifdef __SSE2__
+	const __m128i low = _mm_set1_epi16(0xff);
+	for (; i + 16 <= n; i += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(v + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(v + i + 8));
+		_mm_storeu_si128((__m128i *)(void *)(lo + i),
+				 _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low)));
+		_mm_storeu_si128((__m128i *)(void *)(hi + i), _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)));
+	}
+#endif
+	for (; i < n; i++) {
+		lo[i] = (unsigned char)v[i];
+		hi[i] = (unsigned char)(v[i] >> 8);
+	}
+}
+
+/* The inverse of split_bytes. */
+static void join_bytes(uint16_t *v, const unsigned char *lo, const unsigned char *hi, size_t n)
+{
+	size_t i = 0;
+
 #ifdef __SSE2__
 	for (; i + 16 <= n; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		unsigned int nz = ~(unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
-		bm[i / 8] = (unsigned char)nz;
-		bm[i / 8 + 1] = (unsigned char)(nz >> 8);
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(lo + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(hi + i));
+		_mm_storeu_si128((__m128i *)(void *)(v + i), _mm_unpacklo_epi8(a, b));
+		_mm_storeu_si128((__m128i *)(void *)(v + i + 8), _mm_unpackhi_epi8(a, b));
 	}
 #endif
 	for (; i < n; i++)
-		bm[i >> 3] |= (unsigned char)((p[i] != 0) << (i & 7));
+		v[i] = (uint16_t)(lo[i] | hi[i] << 8);
 }
 
-/* p coded into dst; 0 when that does not pay (or fails), the caller stores p raw. */
-static size_t compress_part(unsigned char *dst, size_t cap, const unsigned char *p, size_t len, const fd_layout *l)
+/* Where each class's run starts in the grouped deltas: FD_GAP apart, as mvm_fdelta_group wants. */
+static void group_starts(size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
 {
-	if (!l->v2)
-		return mvm_plane_compress(dst, cap, p, len);
-	return len < FD_MIN_CODED ? 0 : mvm_plane_compress_bare(dst, cap, p, len);
+	unsigned int k;
+
+	gs[0] = 0;
+	for (k = 0; k + 1 < FD_MAX_CLASSES; k++)
+		gs[k + 1] = gs[k] + counts[k] + FD_GAP;
 }
 
-/*
- * Part headers: version 1 u8 mode u32 length; version 2 one LEB128 varint
- * of length << 2 | mode. A part's data is written HEADER_MAX bytes on and
- * moved back once its length, and so its header's, is known.
- */
-#define HEADER_MAX 5
-
-static size_t put_header(unsigned char *p, unsigned int mode, size_t len, const fd_layout *l)
-{
-	uint64_t v = (uint64_t)len << 2 | mode;
-	size_t h = 0;
-
-	if (!l->v2) {
-		p[0] = (unsigned char)mode;
-		mvm_put_le32(p + 1, (uint32_t)len);
-		return 5;
-	}
-	for (; v >= 0x80; v >>= 7)
-		p[h++] = (unsigned char)(v | 0x80);
-	p[h++] = (unsigned char)v;
-	return h;
-}
-
-/* Finish the part whose data (len bytes) sits at dst + *off + HEADER_MAX. */
-static void seal(unsigned char *dst, size_t *off, unsigned int mode, size_t len, const fd_layout *l)
-{
-	unsigned char h[HEADER_MAX];
-	size_t hl = put_header(h, mode, len, l);
-
-	if (hl < HEADER_MAX && len)
-		memmove(dst + *off + hl, dst + *off + HEADER_MAX, len);
-	memcpy(dst + *off, h, hl);
-	*off += hl + len;
-}
-
-/* One part, coded when that is smaller (and `try`), else raw. */
-static int put_coded(unsigned char *dst, size_t cap, size_t *off, const unsigned char *p, size_t len,
-		     const fd_layout *l, int try)
-{
-	size_t z;
-
-	if (cap - *off < HEADER_MAX || cap - *off - HEADER_MAX < len)
-		return MVM_ETOOLARGE;
-	if (try && (z = compress_part(dst + *off + HEADER_MAX, cap - *off - HEADER_MAX, p, len, l))) {
-		seal(dst, off, MODE_ZSTD, z, l);
-	} else {
-		if (len)
-			memcpy(dst + *off + HEADER_MAX, p, len);
-		seal(dst, off, MODE_RAW, len, l);
-	}
-	return 0;
-}
-
-/* A mostly-zero stream: bitmap, then the non-zero bytes, built in tmp. */
-static int put_sparse(unsigned char *dst, size_t cap, size_t *off, const unsigned char *p, size_t len,
-		      unsigned char *tmp, const fd_layout *l)
-{
-	size_t bm = (len + 7) / 8, nz = 0, i, at = *off, inner;
-	int error;
-
-	nonzero_bitmap(tmp, p, len);
-	for (i = 0; i < len; i++) { /* write always, keep only the non-zero ones */
-		tmp[bm + nz] = p[i];
-		nz += p[i] != 0;
-	}
-	if (cap - *off < HEADER_MAX)
-		return MVM_ETOOLARGE;
-	inner = *off + HEADER_MAX;
-	if ((error = put_coded(dst, cap, &inner, tmp, bm, l, 1)) < 0 ||
-	    (error = put_coded(dst, cap, &inner, tmp + bm, nz, l, 1)) < 0)
-		return error;
-	seal(dst, &at, MODE_SPARSE, inner - *off - HEADER_MAX, l);
-	*off = at;
-	return 0;
-}
-
-static int put_stream(unsigned char *dst, size_t cap, size_t *off, const unsigned char *p, size_t len,
-		      unsigned char *tmp, const fd_layout *l)
-{
-	size_t zeros = zeros_in(p, len);
-
-	if (zeros == len) {
-		if (cap - *off < HEADER_MAX)
-			return MVM_ETOOLARGE;
-		*off += put_header(dst + *off, MODE_ZERO, 0, l);
-		return 0;
-	}
-	if (2 * zeros >= len) /* at least half zeros */
-		return put_sparse(dst, cap, off, p, len, tmp, l);
-	return put_coded(dst, cap, off, p, len, l, 1);
-}
-
-/* Version 1: stream (p, k) is byte p of z for the elements of class k. */
-static int encode_planes(unsigned char *dst, size_t cap, size_t *off, const uint16_t *d, const unsigned char *cls,
-			 size_t count, const size_t counts[FD_MAX_CLASSES], const fd_layout *l)
+int mvm_fdelta_put_planes(unsigned char *dst, size_t cap, size_t *off, const uint16_t *d, const unsigned char *cls,
+			  size_t count, const size_t counts[FD_MAX_CLASSES], const fd_layout *l, int raw_if_random)
 {
 	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 4 * count); /* then sparse scratch */
-	size_t start[2 * FD_MAX_CLASSES + 1];
-	unsigned int s;
+	uint16_t *g = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_GROUPED,
+							     2 * (count + FD_GAP * FD_MAX_CLASSES) + FD_SLACK);
+	size_t start[2 * FD_MAX_CLASSES + 1], gs[FD_MAX_CLASSES], len;
+	unsigned int s, k;
 	int error;
 
-	if (!streams)
+	if (!streams || !g)
 		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
 	stream_starts(start, counts, l->classes);
-	mvm_fdelta_scatter(streams, d, cls, count, start, l->classes);
-	for (s = 0; s < 2 * l->classes; s++)
-		if ((error = put_stream(dst, cap, off, streams + start[s], start[s + 1] - start[s],
-					streams + 2 * count, l)) < 0)
+	group_starts(gs, counts);
+	mvm_fdelta_group(g, d, cls, count, gs, counts);
+	for (k = 0; k < l->classes; k++)
+		split_bytes(streams + start[k], streams + start[l->classes + k], g + gs[k], counts[k]);
+	for (s = 0; s < 2 * l->classes; s++) {
+		len = start[s + 1] - start[s];
+		if (raw_if_random && len >= FD_MIN_CODED && mvm_plane_looks_random(streams + start[s], len))
+			error = mvm_fdelta_put_coded(dst, cap, off, streams + start[s], len, l, 0);
+		else
+			error = mvm_fdelta_put_stream(dst, cap, off, streams + start[s], len, streams + 2 * count, l);
+		if (error < 0)
 			return error;
+	}
 	return 0;
 }
 
@@ -532,18 +429,17 @@ static int encode_tokens(unsigned char *dst, size_t cap, size_t *off, uint16_t *
 
 	if ((error = token_buffers(&tok, &lo, &hi, &tmp, count)) < 0)
 		return error;
-	for (k = 0, gs[0] = 0; k + 1 < FD_MAX_CLASSES; k++)
-		gs[k + 1] = gs[k] + counts[k] + FD_GAP;
+	group_starts(gs, counts);
 	mvm_fdelta_group(g, d, cls, count, gs, counts);
 	for (k = 0; k < l->classes; k++) {
 		e = tokens(tok + t, lo + at, hi + at, g + gs[k], counts[k]);
-		error = put_stream(dst, cap, off, tok + t, counts[k], tmp, l);
+		error = mvm_fdelta_put_stream(dst, cap, off, tok + t, counts[k], tmp, l);
 		if (!error)
 			/* escapes' low bytes that look random are stored raw without a zstd attempt */
 			error = e >= FD_MIN_CODED && mvm_plane_looks_random(lo + at, e)
-					? put_coded(dst, cap, off, lo + at, e, l, 0)
-							 : put_stream(dst, cap, off, lo + at, e, tmp, l);
-		if (error < 0 || (error = put_stream(dst, cap, off, hi + at, e, tmp, l)) < 0)
+					? mvm_fdelta_put_coded(dst, cap, off, lo + at, e, l, 0)
+					: mvm_fdelta_put_stream(dst, cap, off, lo + at, e, tmp, l);
+		if (error < 0 || (error = mvm_fdelta_put_stream(dst, cap, off, hi + at, e, tmp, l)) < 0)
 			return error;
 		t += counts[k];
 		at += e;
@@ -555,20 +451,28 @@ static int encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigne
 		  const unsigned char *base, size_t n, unsigned int kind, const fd_layout *l)
 {
 	size_t count = n / 2, counts[FD_MAX_CLASSES], off = FD_HEADER;
-	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count + FD_SLACK);
-	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, FD_WORDS(n)); /* then grouped */
+	unsigned char *cls;
+	uint16_t *d;
 	int error;
 
-	if (!cls || !d)
-		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
 	if (!mvm_fdelta_fits(kind, 0, n) || cap < FD_HEADER)
 		return MVM_ETOOLARGE;
-	classify(cls, counts, base, count, kind, l);
-	deltas(d, src, base, count);
+	if (kind == MVM_FLOAT_F32 && !l->v2)
+		return mvm_error_set(MVM_ERROR, "codec 4 version 1 has no F32 layout");
 	dst[0] = (unsigned char)kind;
 	dst[1] = (unsigned char)(l->v2 ? FD_V2 | l->classes : l->classes);
-	error = l->v2 ? encode_tokens(dst, cap, &off, d, cls, count, counts, l)
-		      : encode_planes(dst, cap, &off, d, cls, count, counts, l);
+	if (kind == MVM_FLOAT_F32) {
+		error = mvm_fdelta32_encode(dst, cap, &off, src, base, n, l);
+	} else {
+		cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count + FD_SLACK);
+		d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, FD_WORDS(n)); /* then grouped */
+		if (!cls || !d)
+			return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
+		mvm_fdelta_classify(cls, counts, base, count, kind, l);
+		deltas(d, src, base, count);
+		error = l->v2 ? encode_tokens(dst, cap, &off, d, cls, count, counts, l)
+			      : mvm_fdelta_put_planes(dst, cap, &off, d, cls, count, counts, l, 0);
+	}
 	if (error < 0)
 		return error;
 	*out_len = off;
@@ -589,132 +493,26 @@ int mvm_fdelta_encode_v1(unsigned char *dst, size_t cap, size_t *out_len, const 
 	return encode(dst, cap, out_len, src, base, n, kind, &layout_v1);
 }
 
-/* Read one part header at src + *off; its data follows. */
-static int get_part(unsigned int *mode, size_t *len, const unsigned char *src, size_t stored, size_t *off,
-		    const fd_layout *l)
-{
-	uint64_t v = 0;
-	unsigned int sh;
-
-	if (!l->v2) {
-		if (stored - *off < 5)
-			return mvm_error_set(MVM_ECORRUPT, "delta chunk stream header is cut short");
-		*mode = src[*off];
-		*len = mvm_le32(src + *off + 1);
-		*off += 5;
-	} else {
-		for (sh = 0;; sh += 7) {
-			if (*off >= stored || sh > 28)
-				return mvm_error_set(MVM_ECORRUPT, "delta chunk stream header is cut short");
-			v |= (uint64_t)(src[*off] & 0x7f) << sh;
-			if (!(src[(*off)++] & 0x80))
-				break;
-		}
-		*mode = (unsigned int)(v & 3);
-		*len = (size_t)(v >> 2);
-	}
-	if (*len > stored - *off)
-		return mvm_error_set(MVM_ECORRUPT, "delta chunk stream runs past the chunk");
-	return 0;
-}
-
-/* Decode one raw/zstd part of exactly want bytes into out. */
-static int get_coded(unsigned char *out, size_t want, const unsigned char *src, size_t stored, size_t *off,
-		     ZSTD_DCtx *dctx, const fd_layout *l)
-{
-	unsigned int mode;
-	size_t len, got;
-	int error;
-
-	if ((error = get_part(&mode, &len, src, stored, off, l)) < 0)
-		return error;
-	if (mode == MODE_RAW && len == want) {
-		if (len)
-			memcpy(out, src + *off, len);
-	} else if (mode == MODE_ZSTD) {
-		got = ZSTD_decompressDCtx(dctx, out, want, src + *off, len);
-		if (ZSTD_isError(got) || got != want)
-			return mvm_error_set(MVM_ECORRUPT, "delta chunk stream does not decode to %zu bytes", want);
-	} else {
-		return mvm_error_set(MVM_ECORRUPT, "delta chunk stream has a bad mode or length");
-	}
-	*off += len;
-	return 0;
-}
-
-static size_t popcount_bytes(const unsigned char *p, size_t n)
-{
-	static const unsigned char bits4[16] = { 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4 };
-	size_t i, c = 0;
-
-	for (i = 0; i < n; i++)
-		c += bits4[p[i] & 15] + bits4[p[i] >> 4];
-	return c;
-}
-
-/* Expand a sparse stream (its header read, len bytes at *off) of `want` bytes into out. */
-static int get_sparse(unsigned char *out, size_t want, const unsigned char *src, size_t len, size_t *off,
-		      unsigned char *tmp, ZSTD_DCtx *dctx, const fd_layout *l)
-{
-	size_t bm = (want + 7) / 8, nz, i, k = 0, end = *off + len;
-	int error;
-
-	if ((error = get_coded(tmp, bm, src, end, off, dctx, l)) < 0)
-		return error;
-	if ((want & 7) && (tmp[bm - 1] >> (want & 7)))
-		return mvm_error_set(MVM_ECORRUPT, "delta chunk bitmap marks bytes past its stream");
-	nz = popcount_bytes(tmp, bm);
-	if ((error = get_coded(tmp + bm, nz, src, end, off, dctx, l)) < 0)
-		return error;
-	if (*off != end)
-		return mvm_error_set(MVM_ECORRUPT, "delta chunk sparse stream has trailing bytes");
-	tmp[bm + nz] = 0; /* read, never kept, by the last zero byte */
-	for (i = 0; i < want; i++) {
-		unsigned int bit = (tmp[i >> 3] >> (i & 7)) & 1;
-		out[i] = (unsigned char)(tmp[bm + k] & (0u - bit));
-		k += bit;
-	}
-	return 0;
-}
-
-static int get_stream(unsigned char *out, size_t want, const unsigned char *src, size_t stored, size_t *off,
-		      unsigned char *tmp, ZSTD_DCtx *dctx, const fd_layout *l)
-{
-	unsigned int mode;
-	size_t len, at = *off;
-	int error;
-
-	if ((error = get_part(&mode, &len, src, stored, off, l)) < 0)
-		return error;
-	if (mode == MODE_ZERO) {
-		if (len)
-			return mvm_error_set(MVM_ECORRUPT, "delta chunk zero stream has data");
-		memset(out, 0, want);
-		return 0;
-	}
-	if (mode == MODE_SPARSE)
-		return get_sparse(out, want, src, len, off, tmp, dctx, l);
-	*off = at;
-	return get_coded(out, want, src, stored, off, dctx, l);
-}
-
-static int decode_planes(uint16_t *d, const unsigned char *src, size_t stored, size_t *off,
-			 const unsigned char *cls, size_t count, const size_t counts[FD_MAX_CLASSES],
-			 ZSTD_DCtx *dctx, const fd_layout *l)
+int mvm_fdelta_get_planes(uint16_t *d, const unsigned char *src, size_t stored, size_t *off, const unsigned char *cls,
+			  size_t count, const size_t counts[FD_MAX_CLASSES], ZSTD_DCtx *dctx, const fd_layout *l)
 {
 	unsigned char *streams = mvm_codec_scratch(MVM_SCRATCH_STREAMS, 4 * count); /* then sparse scratch */
+	uint16_t *g = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_GROUPED, 2 * count + FD_SLACK);
 	size_t start[2 * FD_MAX_CLASSES + 1];
-	unsigned int s;
+	unsigned int s, k;
 	int error;
 
-	if (!streams)
+	if (!streams || !g)
 		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
 	stream_starts(start, counts, l->classes);
 	for (s = 0; s < 2 * l->classes; s++)
-		if ((error = get_stream(streams + start[s], start[s + 1] - start[s], src, stored, off,
-					streams + 2 * count, dctx, l)) < 0)
+		if ((error = mvm_fdelta_get_stream(streams + start[s], start[s + 1] - start[s], src, stored, off,
+						   streams + 2 * count, dctx, l)) < 0)
 			return error;
-	mvm_fdelta_gather(d, streams, cls, count, start, l->classes);
+	/* plane 0's streams start where each class's run of g does */
+	for (k = 0; k < l->classes; k++)
+		join_bytes(g + start[k], streams + start[k], streams + start[l->classes + k], counts[k]);
+	mvm_fdelta_ungroup(d, g, cls, count, start, l->classes);
 	return 0;
 }
 
@@ -733,11 +531,11 @@ static int decode_tokens(uint16_t *d, const unsigned char *src, size_t stored, s
 	for (k = 0; k < l->classes; k++)
 		start[k + 1] = start[k] + counts[k];
 	for (k = 0; k < l->classes; k++, at += e) {
-		if ((error = get_stream(tok + start[k], counts[k], src, stored, off, tmp, dctx, l)) < 0)
+		if ((error = mvm_fdelta_get_stream(tok + start[k], counts[k], src, stored, off, tmp, dctx, l)) < 0)
 			return error;
-		e = zeros_in(tok + start[k], counts[k]);
-		if ((error = get_stream(lo + at, e, src, stored, off, tmp, dctx, l)) < 0 ||
-		    (error = get_stream(hi + at, e, src, stored, off, tmp, dctx, l)) < 0)
+		e = mvm_fdelta_zeros(tok + start[k], counts[k]);
+		if ((error = mvm_fdelta_get_stream(lo + at, e, src, stored, off, tmp, dctx, l)) < 0 ||
+		    (error = mvm_fdelta_get_stream(hi + at, e, src, stored, off, tmp, dctx, l)) < 0)
 			return error;
 	}
 	untokens(g, tok, lo, hi, count);
@@ -749,15 +547,19 @@ static int decode(unsigned char *dst, size_t n, const unsigned char *src, size_t
 		  const unsigned char *base, ZSTD_DCtx *dctx, unsigned int kind, const fd_layout *l)
 {
 	size_t count = n / 2, counts[FD_MAX_CLASSES], off = FD_HEADER;
-	unsigned char *cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count + FD_SLACK);
-	uint16_t *d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, FD_WORDS(n)); /* then grouped */
+	unsigned char *cls;
+	uint16_t *d;
 	int error;
 
+	if (kind == MVM_FLOAT_F32)
+		return mvm_fdelta32_decode(dst, n, src, stored, &off, base, dctx, l);
+	cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count + FD_SLACK);
+	d = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, FD_WORDS(n)); /* then grouped */
 	if (!cls || !d)
 		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
-	classify(cls, counts, base, count, kind, l);
+	mvm_fdelta_classify(cls, counts, base, count, kind, l);
 	error = l->v2 ? decode_tokens(d, src, stored, &off, cls, count, counts, dctx, l)
-		      : decode_planes(d, src, stored, &off, cls, count, counts, dctx, l);
+		      : mvm_fdelta_get_planes(d, src, stored, &off, cls, count, counts, dctx, l);
 	if (error < 0)
 		return error;
 	if (off != stored)
@@ -775,7 +577,7 @@ int mvm_fdelta_decode(unsigned char *dst, size_t n, const unsigned char *src, si
 
 	if (stored < FD_HEADER || !mvm_fdelta_fits(kind = src[0], 0, n))
 		return mvm_error_set(MVM_ECORRUPT, "delta chunk has a bad stream header");
-	if (src[1] == FD_V1)
+	if (src[1] == FD_V1 && kind != MVM_FLOAT_F32) /* version 1 had no F32 */
 		return decode(dst, n, src, stored, base, dctx, kind, &layout_v1);
 	l.classes = src[1] & ~FD_V2;
 	if (!(src[1] & FD_V2) || l.classes < 1 || l.classes > FD_MAX_CLASSES)

@@ -1,7 +1,6 @@
 /*
  * fdelta_group.c: codec 4's element shuffles between chunk order and
- * class order (see fdelta.c): layout 1 scatters each delta's two bytes
- * into per-class streams, layout 2 groups whole deltas by class. The
+ * class order (see fdelta.c): the 16-bit deltas grouped by class. The
  * portable paths are scalar with two independent chains of position
  * updates; on CPUs with AVX-512 VBMI2 (checked at run time) grouping uses
  * compress/expand.
@@ -16,61 +15,6 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
-
-/*
- * Where element i's bytes go in the streams, without a branch: the next
- * free position of class k sits in 16-bit lane k & 3 of pos[k >> 2].
- */
-static inline size_t place(uint64_t *lo, uint64_t *hi, unsigned int k)
-{
-	unsigned int sh = 16 * (k & 3);
-	uint64_t up = 0u - (uint64_t)(k >> 2), inc = (uint64_t)1 << sh;
-	size_t at = (size_t)(((*lo & ~up) | (*hi & up)) >> sh) & 0xffff;
-
-	*lo += inc & ~up;
-	*hi += inc & up;
-	return at;
-}
-
-static void lanes(uint64_t pos[2], const size_t *start, unsigned int classes)
-{
-	unsigned int k;
-
-	pos[0] = pos[1] = 0;
-	for (k = 0; k < classes; k++)
-		pos[k >> 2] |= (uint64_t)start[k] << (16 * (k & 3));
-}
-
-void mvm_fdelta_scatter(unsigned char *streams, const uint16_t *d, const unsigned char *cls, size_t count,
-			const size_t start[2 * FD_MAX_CLASSES + 1], unsigned int classes)
-{
-	uint64_t pos[2], lo, hi;
-	size_t i;
-
-	lanes(pos, start, classes);
-	lo = pos[0];
-	hi = pos[1];
-	for (i = 0; i < count; i++) {
-		size_t at = place(&lo, &hi, cls[i]);
-		streams[at] = (unsigned char)d[i];
-		streams[count + at] = (unsigned char)(d[i] >> 8);
-	}
-}
-
-void mvm_fdelta_gather(uint16_t *d, const unsigned char *streams, const unsigned char *cls, size_t count,
-		       const size_t start[2 * FD_MAX_CLASSES + 1], unsigned int classes)
-{
-	uint64_t pos[2], lo, hi;
-	size_t i;
-
-	lanes(pos, start, classes);
-	lo = pos[0];
-	hi = pos[1];
-	for (i = 0; i < count; i++) {
-		size_t at = place(&lo, &hi, cls[i]);
-		d[i] = (uint16_t)(streams[at] | streams[count + at] << 8);
-	}
-}
 
 /*
  * g = d with the elements of class k at g + gs[k], in order (the classes'

@@ -12,14 +12,8 @@
 #define FD_SLACK 64 /* bytes the AVX-512 paths may touch past a scratch array */
 #define FD_GAP 32   /* elements between the classes' runs of grouped deltas */
 
-/* Layout 1: low bytes of d to streams + start[class], high bytes count bytes later; and back. */
-void mvm_fdelta_scatter(unsigned char *streams, const uint16_t *d, const unsigned char *cls, size_t count,
-			const size_t start[2 * FD_MAX_CLASSES + 1], unsigned int classes);
-void mvm_fdelta_gather(uint16_t *d, const unsigned char *streams, const unsigned char *cls, size_t count,
-		       const size_t start[2 * FD_MAX_CLASSES + 1], unsigned int classes);
-
 /*
- * Layout 2: g = d with the elements of class k at g + gs[k], in order
+ * g = d with the elements of class k at g + gs[k], in order
  * (runs FD_GAP apart; g needs FD_SLACK bytes past the last run); and back
  * from runs that start at start[k].
  */
