@@ -148,11 +148,13 @@ prepare() {
 #         away from base, each step 0.02 std further
 #   f16, f32  the same model family in F16 / F32 (FMB MiB, 1 shard), added
 #         as their own folders (fresh data, no parent)
+#   f32ft the F32 model fully fine-tuned (noise 0.05, perturb seed 8),
+#         added over f32 in its folder
 # Distinct perturb seeds keep head and the ft chain from sharing tensors.
 VERSIONS="base head ft"
 k=2
 while [ $k -le $CKPTS ]; do VERSIONS="$VERSIONS ck$k"; k=$((k + 1)); done
-VERSIONS="$VERSIONS f16 f32"
+VERSIONS="$VERSIONS f16 f32 f32ft"
 noise() { calc "\"%.2f\", 0.05 + 0.02 * (${1#ck} - 1)"; }
 gen_opts() {
 	local m=$2
@@ -163,6 +165,7 @@ gen_opts() {
 	ck*) echo "--size-mb $m --shards $SHARDS --dtype BF16 --seed 11 --perturb 1 --perturb-seed 8 --noise $(noise $1)" ;;
 	f16) echo "--size-mb $FMB --dtype F16 --seed 11" ;;
 	f32) echo "--size-mb $FMB --dtype F32 --seed 11" ;;
+	f32ft) echo "--size-mb $FMB --dtype F32 --seed 11 --perturb 1 --perturb-seed 8 --noise 0.05" ;;
 	esac
 }
 describe() {
@@ -173,6 +176,7 @@ describe() {
 	ck*) echo "checkpoint ${1#ck} (all tensors, noise $(noise $1))" ;;
 	f16) echo "F16 model, own folder" ;;
 	f32) echo "F32 model, own folder" ;;
+	f32ft) echo "F32 full fine-tune (all tensors, noise 0.05)" ;;
 	esac
 }
 # data, versions and sizes of a tool: restic max gets the small set
@@ -180,13 +184,13 @@ tdata() { if [ "$1" = restic-max ]; then echo "$D/small"; else echo "$D"; fi; }
 tversions() { if [ "$1" = restic-max ]; then echo "$SMAX"; else echo "$VERSIONS"; fi; }
 tsize() { if [ "$1" = restic-max ]; then eval "echo \$SSIZE_$2"; else eval "echo \$SIZE_$2"; fi; }
 # tree folder of a version inside each working tree
-folder() { case "$1" in f16 | f32) echo "$1" ;; *) echo model ;; esac; }
+folder() { case "$1" in f16 | f32) echo "$1" ;; f32ft) echo f32 ;; *) echo model ;; esac; }
 
 SIZE_base=0   # set with the others below, by eval
 bytes_of() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}'; }
 
 # peak disk: the data plus git-lfs's full copy of it, plus slack
-need_mb=$(((MB * (2 + CKPTS) + FMB * 2) * 105 / 100 * 2 + 2048))
+need_mb=$(((MB * (2 + CKPTS) + FMB * 3) * 105 / 100 * 2 + 2048))
 avail_mb=$(df -Pm "$W" | awk 'NR == 2 {print $4}')
 if [ "$avail_mb" -lt "$need_mb" ]; then
 	echo "peers: $W has $avail_mb MB free, this run needs about $need_mb MB (set BENCH_DIR elsewhere)" >&2
