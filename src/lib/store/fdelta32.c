@@ -144,19 +144,21 @@ static void apply32(unsigned char *out, const unsigned char *base, const uint16_
 }
 
 /*
- * Scratch for count elements: classes, then the base's high halves and
- * the low and high halves of the differences.
+ * Scratch for count elements (classes, the base's high halves, the low and
+ * high halves of the differences), and the classes from the base.
  */
-static int scratch32(unsigned char **cls, unsigned char **h, uint16_t **lo, uint16_t **hi, size_t count)
+static int classify32(unsigned char **cls, uint16_t **lo, uint16_t **hi, size_t counts[FD_MAX_CLASSES],
+		      const unsigned char *base, size_t count, const fd_layout *l)
 {
 	unsigned char *w = mvm_codec_scratch(MVM_SCRATCH_WORDS, 6 * count + FD_SLACK);
 
 	*cls = mvm_codec_scratch(MVM_SCRATCH_CLASSES, count + FD_SLACK);
 	if (!*cls || !w)
 		return mvm_error_set(MVM_ERROR, "out of memory for delta streams");
-	*h = w;
 	*lo = (uint16_t *)(void *)(w + 2 * count);
 	*hi = (uint16_t *)(void *)(w + 4 * count);
+	high_halves(w, base, count);
+	mvm_fdelta_classify(*cls, counts, w, count, MVM_FLOAT_BF16, l);
 	return 0;
 }
 
@@ -164,14 +166,12 @@ int mvm_fdelta32_encode(unsigned char *dst, size_t cap, size_t *off, const unsig
 			const unsigned char *base, size_t n, const fd_layout *l)
 {
 	size_t count = n / 4, counts[FD_MAX_CLASSES];
-	unsigned char *cls, *h;
+	unsigned char *cls;
 	uint16_t *lo, *hi;
 	int error;
 
-	if ((error = scratch32(&cls, &h, &lo, &hi, count)) < 0)
+	if ((error = classify32(&cls, &lo, &hi, counts, base, count, l)) < 0)
 		return error;
-	high_halves(h, base, count);
-	mvm_fdelta_classify(cls, counts, h, count, MVM_FLOAT_BF16, l);
 	deltas32(lo, hi, src, base, count);
 	/* the low planes are mostly random; the high ones mostly small, so always worth a zstd attempt */
 	if ((error = mvm_fdelta_put_planes(dst, cap, off, lo, cls, count, counts, l, 1)) < 0)
@@ -183,14 +183,12 @@ int mvm_fdelta32_decode(unsigned char *dst, size_t n, const unsigned char *src, 
 			const unsigned char *base, ZSTD_DCtx *dctx, const fd_layout *l)
 {
 	size_t count = n / 4, counts[FD_MAX_CLASSES];
-	unsigned char *cls, *h;
+	unsigned char *cls;
 	uint16_t *lo, *hi;
 	int error;
 
-	if ((error = scratch32(&cls, &h, &lo, &hi, count)) < 0)
+	if ((error = classify32(&cls, &lo, &hi, counts, base, count, l)) < 0)
 		return error;
-	high_halves(h, base, count);
-	mvm_fdelta_classify(cls, counts, h, count, MVM_FLOAT_BF16, l);
 	if ((error = mvm_fdelta_get_planes(lo, src, stored, off, cls, count, counts, dctx, l)) < 0 ||
 	    (error = mvm_fdelta_get_planes(hi, src, stored, off, cls, count, counts, dctx, l)) < 0)
 		return error;
