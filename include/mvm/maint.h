@@ -1,5 +1,5 @@
 /*
- * mvm/maint.h: garbage collection and integrity checks.
+ * mvm/maint.h: garbage collection, integrity checks and what the store holds.
  */
 #ifndef MVM_MAINT_H
 #define MVM_MAINT_H
@@ -26,7 +26,30 @@ typedef struct {
 int mvm_fsck(mvm_fsck_stats *out, mvm_repo *repo, mvm_fsck_cb cb, void *payload,
 	     mvm_progress_cb progress, void *progress_payload);
 
-/** Bytes used by packs and the metadata database. */
-int mvm_repo_store_size(uint64_t *packs_bytes, uint64_t *db_bytes, mvm_repo *repo);
+/** Number of packs, their bytes, and the bytes of the metadata database. */
+int mvm_repo_store_size(uint64_t *packs, uint64_t *packs_bytes, uint64_t *db_bytes, mvm_repo *repo);
+
+#define MVM_USAGE_CODECS 8 /* codec ids counted one by one (docs/FORMAT.md; 0-5 exist) */
+
+typedef struct {
+	uint64_t chunks, raw_bytes, stored_bytes;
+} mvm_chunk_usage;
+
+typedef struct {
+	uint64_t packs, pack_bytes, db_bytes;
+	mvm_chunk_usage all;                     /* every stored chunk, each once */
+	mvm_chunk_usage codec[MVM_USAGE_CODECS]; /* the same by codec id */
+	uint64_t versions, files, file_bytes;    /* every stored version, its files counted in each */
+} mvm_usage;
+
+/*
+ * What the store holds: packs, unique chunks (raw and stored bytes, by
+ * codec) and the versions they make up, gc's candidates included (they
+ * are stored until gc runs).
+ */
+int mvm_repo_usage(mvm_usage *out, mvm_repo *repo);
+
+/** A codec's name as docs/FORMAT.md gives it ("exponent-first"), or NULL for an unknown id. */
+const char *mvm_codec_name(unsigned int codec);
 
 #endif

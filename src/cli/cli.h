@@ -111,6 +111,7 @@ int cmd_tag(cli_ctx *, int, char **);
 int cmd_cat(cli_ctx *, int, char **);
 int cmd_gc(cli_ctx *, int, char **);
 int cmd_fsck(cli_ctx *, int, char **);
+int cmd_stats(cli_ctx *, int, char **);
 int cmd_model(cli_ctx *, int, char **);
 int cmd_change(cli_ctx *, int, char **);
 int cmd_deploy(cli_ctx *, int, char **);

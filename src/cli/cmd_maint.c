@@ -1,5 +1,5 @@
 /*
- * cmd_maint.c: mvm gc and mvm fsck.
+ * cmd_maint.c: mvm gc, mvm fsck and mvm stats.
  */
 #include <string.h>
 #include <unistd.h>
@@ -97,4 +97,91 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 		return EXIT_CORRUPT;
 	}
 	return error < 0 ? cli_fail(error) : EXIT_OK;
+}
+
+static json_t *usage_json(const mvm_chunk_usage *u)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "chunks", json_integer((json_int_t)u->chunks));
+	json_object_set_new(o, "raw_bytes", json_integer((json_int_t)u->raw_bytes));
+	json_object_set_new(o, "stored_bytes", json_integer((json_int_t)u->stored_bytes));
+	return o;
+}
+
+static void stats_json(const mvm_usage *u)
+{
+	json_t *o = json_object(), *codecs = json_array(), *c;
+	unsigned int i;
+
+	json_object_set_new(o, "packs", json_integer((json_int_t)u->packs));
+	json_object_set_new(o, "pack_bytes", json_integer((json_int_t)u->pack_bytes));
+	json_object_set_new(o, "db_bytes", json_integer((json_int_t)u->db_bytes));
+	json_object_set_new(o, "chunks", usage_json(&u->all));
+	for (i = 0; i < MVM_USAGE_CODECS; i++) {
+		if (!u->codec[i].chunks)
+			continue;
+		c = usage_json(&u->codec[i]);
+		json_object_set_new(c, "codec", json_integer(i));
+		json_object_set_new(c, "name", cli_json_str_or_null(mvm_codec_name(i)));
+		json_array_append_new(codecs, c);
+	}
+	json_object_set_new(o, "codecs", codecs);
+	json_object_set_new(o, "versions", json_integer((json_int_t)u->versions));
+	json_object_set_new(o, "files", json_integer((json_int_t)u->files));
+	json_object_set_new(o, "file_bytes", json_integer((json_int_t)u->file_bytes));
+	cli_json_print(o);
+}
+
+/* part / whole as a percentage, "-" for an empty whole */
+static const char *percent(char buf[16], uint64_t part, uint64_t whole)
+{
+	if (!whole)
+		return "-";
+	snprintf(buf, 16, "%.1f%%", 100.0 * (double)part / (double)whole);
+	return buf;
+}
+
+static void stats_text(const mvm_usage *u)
+{
+	char a[32], b[32], p[16];
+	const char *name;
+	unsigned int i;
+
+	printf("Packs:     %llu, %s on disk (metadata %s)\n", (unsigned long long)u->packs, cli_size(a, u->pack_bytes),
+	       cli_size(b, u->db_bytes));
+	printf("Chunks:    %llu unique, %s of file data stored in %s (%s)\n", (unsigned long long)u->all.chunks,
+	       cli_size(a, u->all.raw_bytes), cli_size(b, u->all.stored_bytes),
+	       percent(p, u->all.stored_bytes, u->all.raw_bytes));
+	for (i = 0; i < MVM_USAGE_CODECS; i++) {
+		if (!u->codec[i].chunks)
+			continue;
+		name = mvm_codec_name(i);
+		printf("  %-15s %9llu chunks  %10s -> %-10s (%s)\n", name ? name : "unknown", (unsigned long long)u->codec[i].chunks,
+		       cli_size(a, u->codec[i].raw_bytes), cli_size(b, u->codec[i].stored_bytes),
+		       percent(p, u->codec[i].stored_bytes, u->codec[i].raw_bytes));
+	}
+	printf("Versions:  %llu, %llu files, %s checked out one by one; the packs hold them in %s\n",
+	       (unsigned long long)u->versions, (unsigned long long)u->files, cli_size(a, u->file_bytes),
+	       percent(p, u->pack_bytes, u->file_bytes));
+}
+
+int cmd_stats(cli_ctx *ctx, int argc, char **argv)
+{
+	const cli_command *cmd = cli_find("stats");
+	cli_common common;
+	mvm_usage u;
+	int first, status, error;
+
+	if ((first = cli_parse(&common, cmd, argc, argv, NULL, NULL, NULL, NULL, &status)) < 0)
+		return status;
+	if (first < argc)
+		return cli_usage(cmd, "stats takes no arguments");
+	if ((error = mvm_repo_usage(&u, ctx->repo)) < 0)
+		return cli_fail(error);
+	if (common.json)
+		stats_json(&u);
+	else if (!common.quiet)
+		stats_text(&u);
+	return EXIT_OK;
 }

@@ -64,6 +64,12 @@ static const cli_command commands[] = {
 	  "Decodes and re-hashes every chunk, checks every object and reference, and\n"
 	  "re-hashes the audit chain. Exit status 3 when anything is damaged; each\n"
 	  "problem is printed with its id." },
+	{ "stats", cmd_stats, CMD_NEED_REPO, "mvm stats [--json]", "Show what the store holds and what it saves",
+	  "Packs and their size on disk; unique chunks with their file bytes and stored\n"
+	  "bytes, in all and by codec (docs/FORMAT.md); and every stored version's files\n"
+	  "as they would take checked out one version at a time, against the packs.\n"
+	  "Versions gc would remove count until gc runs, as their chunks do.\n"
+	  "Reads only the index, never chunk data." },
 	{ "model", cmd_model, CMD_NEED_REPO, "mvm model SUBCOMMAND ...", "Register, label and promote model versions",
 	  "  create NAME [--description TEXT]      a new model in the registry\n"
 	  "  list [--json]                         all models\n"

@@ -238,7 +238,7 @@ static void remove_orphans(mvm_repo *repo)
 	mvm_buf_dispose(&f);
 }
 
-int mvm_repo_store_size(uint64_t *packs_bytes, uint64_t *db_bytes, mvm_repo *repo)
+int mvm_repo_store_size(uint64_t *packs, uint64_t *packs_bytes, uint64_t *db_bytes, mvm_repo *repo)
 {
 	const char *files[] = { "mvm.db", "mvm.db-wal" };
 	mvm_buf path = MVM_BUF_INIT;
@@ -247,31 +247,22 @@ int mvm_repo_store_size(uint64_t *packs_bytes, uint64_t *db_bytes, mvm_repo *rep
 	size_t i;
 	int error;
 
-	*packs_bytes = *db_bytes = 0;
-	if ((error = mvm_db_prepare(&st, repo->db, "SELECT COALESCE(SUM(size), 0) FROM packs")) < 0)
+	*packs = *packs_bytes = *db_bytes = 0;
+	if ((error = mvm_db_prepare(&st, repo->db, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM packs")) < 0)
 		return error;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*packs_bytes = (uint64_t)sqlite3_column_int64(st, 0);
+	if ((error = mvm_db_step_row(repo->db, st)) == 1) {
+		*packs = (uint64_t)sqlite3_column_int64(st, 0);
+		*packs_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+		error = 0;
+	}
 	sqlite3_finalize(st);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2 && !error; i++) {
 		mvm_buf_clear(&path);
 		if (mvm_buf_printf(&path, "%s/%s", repo->mvmdir, files[i]) == 0 && stat(path.ptr, &sb) == 0)
 			*db_bytes += (uint64_t)sb.st_size;
 	}
 	mvm_buf_dispose(&path);
-	return 0;
-}
-
-static int count_packs(uint64_t *n, mvm_repo *repo)
-{
-	sqlite3_stmt *st = NULL;
-	int error;
-
-	if ((error = mvm_db_prepare(&st, repo->db, "SELECT COUNT(*) FROM packs")) < 0)
-		return error;
-	*n = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return 0;
+	return error;
 }
 
 int mvm_gc(mvm_gc_stats *out, mvm_repo *repo, mvm_progress_cb progress, void *payload)
@@ -281,15 +272,13 @@ int mvm_gc(mvm_gc_stats *out, mvm_repo *repo, mvm_progress_cb progress, void *pa
 
 	memset(out, 0, sizeof(*out));
 	if ((error = mvm_repo_lock(repo)) < 0 ||
-	    (error = mvm_repo_store_size(&out->bytes_before, &db_bytes, repo)) < 0 ||
-	    (error = count_packs(&out->packs_before, repo)) < 0 ||
+	    (error = mvm_repo_store_size(&out->packs_before, &out->bytes_before, &db_bytes, repo)) < 0 ||
 	    (error = mvm_reach_mark(repo)) < 0 ||
 	    (error = delete_dead(repo, out)) < 0 ||
 	    (error = compact(repo, progress, payload)) < 0)
 		return error;
 	remove_orphans(repo);
-	if ((error = mvm_repo_store_size(&out->bytes_after, &db_bytes, repo)) < 0 ||
-	    (error = count_packs(&out->packs_after, repo)) < 0)
+	if ((error = mvm_repo_store_size(&out->packs_after, &out->bytes_after, &db_bytes, repo)) < 0)
 		return error;
 	return mvm_db_exec(repo->db, "DROP TABLE IF EXISTS temp.live_obj; DROP TABLE IF EXISTS temp.live_chunk;");
 }

@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "mvm/common.h"
+#include "mvm/maint.h"
 #include "bytegroup.h"
 #include "codec.h"
 #include "fdelta.h"
@@ -248,4 +249,12 @@ int mvm_codec_decode_xor(void *dst, size_t raw_len, const void *stored, size_t s
 		return error;
 	mvm_xor_bytes(dst, dst, base, raw_len);
 	return 0;
+}
+
+const char *mvm_codec_name(unsigned int codec)
+{
+	static const char *const names[MVM_CODEC_COUNT] = { "raw", "zstd", "byte-grouped", "xor delta", "float delta",
+							    "exponent-first" };
+
+	return codec < MVM_CODEC_COUNT ? names[codec] : NULL;
 }

@@ -14,7 +14,7 @@ typedef enum {
 	MVM_CODEC_ZSTD = 1,      /* one zstd frame */
 	MVM_CODEC_BYTEGROUP = 2, /* float bytes split into planes, each zstd or raw */
 	MVM_CODEC_XOR = 3,       /* base chunk id + byte-grouped XOR against the base */
-	MVM_CODEC_FDELTA = 4,    /* base chunk id + BF16/F16 differences in streams split by the base's exponent */
+	MVM_CODEC_FDELTA = 4,    /* base chunk id + BF16/F16/F32 differences in streams split by the base's exponent */
 	MVM_CODEC_EXPONENT = 5,  /* BF16/F32 elements rotated so the exponent fills a byte, then as codec 2 */
 	MVM_CODEC_COUNT
 } mvm_codec;

@@ -1,0 +1,50 @@
+#!/bin/sh
+# mvm stats: what the store holds, read from the index: packs, unique
+# chunks by codec, and every stored version's files against the packs.
+. "$(dirname "$0")/lib.sh"
+
+mvm init -q repo
+cd repo
+mvm stats --json >"$SCRATCH/s.json"
+assert_eq "$(json_get "$SCRATCH/s.json" "j['versions'], j['chunks']['chunks'], j['packs'], j['codecs']")" \
+	"0 0 0 []" "empty repository"
+mvm stats | grep -q '^Versions:  0, 0 files, 0 B .* in -$' || fail "empty repository's text: $(mvm stats)"
+
+"$STGEN" --size-mb 4 --seed 4 "$SCRATCH/base.safetensors"
+"$STGEN" --size-mb 4 --seed 4 --perturb 1 --noise 0.05 "$SCRATCH/ft.safetensors"
+size=$(stat -c %s "$SCRATCH/base.safetensors")
+cp "$SCRATCH/base.safetensors" model.safetensors
+echo "lr: 0.001" >params.yaml
+small=$(stat -c %s params.yaml)
+mvm add model.safetensors params.yaml
+mvm commit -q -m base
+cp "$SCRATCH/ft.safetensors" model.safetensors
+mvm commit -q -a -m "full fine-tune"
+mvm stats --json >"$SCRATCH/s.json"
+# two versions of two files each, every file counted in every version
+assert_eq "$(json_get "$SCRATCH/s.json" "j['versions'], j['files'], j['file_bytes']")" \
+	"2 4 $((2 * size + 2 * small))" "versions, files and their bytes"
+# the fresh model's chunks are exponent-first, the fine-tune's float deltas, params.yaml zstd-coded or raw
+assert_eq "$(json_get "$SCRATCH/s.json" "sorted(c['name'] for c in j['codecs'] if c['name'] in ('exponent-first', 'float delta'))")" \
+	"['exponent-first', 'float delta']" "codecs"
+# by codec sums to the whole; stored bytes are the packs' data; deltas are smaller than fresh chunks
+$PY -c "
+import json, sys
+j = json.load(open(sys.argv[1]))
+c = j['codecs']; a = j['chunks']
+assert sum(x['chunks'] for x in c) == a['chunks'] and sum(x['stored_bytes'] for x in c) == a['stored_bytes']
+# unique chunks: the two files' shared header is stored once
+assert sum(x['raw_bytes'] for x in c) == a['raw_bytes'] and 1.99 * $size < a['raw_bytes'] < 2 * $size, a
+assert a['stored_bytes'] < j['pack_bytes'] < 1.2 * a['stored_bytes'], (a, j['pack_bytes'])
+d = {x['name']: x['stored_bytes'] / x['raw_bytes'] for x in c}
+assert d['float delta'] < 0.45 < d['exponent-first'] < 0.68, d
+assert j['packs'] >= 1 and j['db_bytes'] > 0
+" "$SCRATCH/s.json" || fail "stats figures do not add up: $(cat "$SCRATCH/s.json")"
+[ "$(du -sb .mvm/packs | cut -f1)" -ge "$(json_get "$SCRATCH/s.json" "j['pack_bytes']")" ] || fail "pack bytes above du"
+mvm stats >"$SCRATCH/s.txt"
+grep -q '^  float delta ' "$SCRATCH/s.txt" || fail "no float delta line: $(cat "$SCRATCH/s.txt")"
+grep -q '^Versions:  2, 4 files' "$SCRATCH/s.txt" || fail "no versions line: $(cat "$SCRATCH/s.txt")"
+
+expect_error 2 "takes no arguments" mvm stats HEAD
+cd "$SCRATCH"
+expect_error_in "1 2" "repository" mvm stats
