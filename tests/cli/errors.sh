@@ -35,7 +35,7 @@ expect_exit 2 mvm
 
 # --- every repository command outside a repository: exit 1, points at 'mvm init' ---
 for c in "config" "config user.name" "add x" "rm x" "commit -m x" "commit -a -m x" "status" "log" "show HEAD" \
-	"ls HEAD" "diff" "checkout HEAD" "switch main" "branch" "branch b" "tag" "tag t" "cat HEAD:x" "gc" "fsck" \
+	"ls HEAD" "diff" "checkout HEAD" "switch main" "branch" "branch b" "tag" "tag t" "cat HEAD:x" "gc" "fsck" "stats" \
 	"audit" "audit verify" "model list" "model create m" "change list" "change show 1" \
 	"deploy status m" "deploy m 1 --env prod" "resolve m --env prod" "rollback m --env prod"; do
 	# shellcheck disable=SC2086

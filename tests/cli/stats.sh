@@ -47,4 +47,4 @@ grep -q '^Versions:  2, 4 files' "$SCRATCH/s.txt" || fail "no versions line: $(c
 
 expect_error 2 "takes no arguments" mvm stats HEAD
 cd "$SCRATCH"
-expect_error_in "1 2" "repository" mvm stats
+expect_error 1 "mvm init" mvm stats
