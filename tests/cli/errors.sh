@@ -3,7 +3,7 @@
 # line, and failing mutating commands leave the repository untouched.
 . "$(dirname "$0")/lib.sh"
 
-ALL="init config add rm commit status log show ls diff checkout switch branch tag cat gc fsck model change deploy resolve rollback audit run lineage repro version help"
+ALL="init config add rm commit status log show ls diff checkout switch branch tag cat gc fsck stats model change deploy resolve rollback audit run lineage repro version help"
 
 # --- the command table is what the help lists ---
 mvm help >"$SCRATCH/help"
