@@ -13,6 +13,7 @@
 #include "fdelta_group.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -135,13 +136,33 @@ static ungroup_fn *ungroup_best = ungroup;
 static int simd_forced_off;
 static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
 
+#ifdef FD_AVX512
+/*
+ * Whether the CPU has AVX-512 F, BW, VL and VBMI2 and POPCNT, and the OS
+ * saves the ZMM registers (XCR0: SSE, AVX, opmask and both ZMM halves).
+ * Asked with CPUID here, not __builtin_cpu_supports: that links libgcc's
+ * feature probe as a constructor into every mvm process, which on a VM
+ * (where CPUID traps) costs ~2% of a `mvm status`.
+ */
+static int has_avx512_vbmi2(void)
+{
+	unsigned int a, b, c, d, xcr0, xcr0_hi;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_POPCNT))
+		return 0;
+	__asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0)); /* _xgetbv needs -mxsave */
+	if ((xcr0 & 0xe6) != 0xe6)
+		return 0;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return 0;
+	return (b & bit_AVX512F) && (b & bit_AVX512BW) && (b & bit_AVX512VL) && (c & bit_AVX512VBMI2);
+}
+#endif
+
 static void pick_simd(void)
 {
 #ifdef FD_AVX512
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2") &&
-	    __builtin_cpu_supports("popcnt")) {
+	if (has_avx512_vbmi2()) {
 		group_best = group_avx512;
 		ungroup_best = ungroup_avx512;
 	}
