@@ -620,10 +620,8 @@ static size_t fdelta_both(const unsigned char *now, const unsigned char *base, s
 	assert_memory_equal(back, now, len);
 	/* any cut is refused, and the context still reads the usual zstd frames afterwards */
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n - 1, base, d), MVM_ECORRUPT);
-	if (kind == MVM_FLOAT_F32) { /* version 1 had no F32 layout */
+	if (kind == MVM_FLOAT_F32) { /* version 1 had no F32 layout (decoding one: fdelta_reads_hand_made_f32) */
 		assert_int_equal(mvm_fdelta_encode_v1(enc, cap, &n1, now, base, len, kind), MVM_ERROR);
-		enc[1] = 4;
-		assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), MVM_ECORRUPT);
 		goto done;
 	}
 	assert_int_equal(mvm_fdelta_encode_v1(enc, cap, &n1, now, base, len, kind), 0);
@@ -766,7 +764,7 @@ static void test_store__fdelta_reads_version_1(void **state)
 }
 
 /* Version 2 damage: cut anywhere, flipped bytes, lengths past the end and overlong varints. */
-static void test_store__fdelta_v2_rejects_damage(void **state)
+static void fdelta_v2_damage(unsigned int kind)
 {
 	enum { LEN = 8192 };
 	unsigned char *base = malloc(LEN), *now = malloc(LEN), *enc = malloc(2 * LEN), *bad = malloc(2 * LEN);
@@ -774,10 +772,9 @@ static void test_store__fdelta_v2_rejects_damage(void **state)
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	size_t n, i;
 
-	(void)state;
-	float_data(base, LEN, 2, 77);
-	fine_tune(now, base, LEN, MVM_FLOAT_BF16, 3.0, 78);
-	assert_int_equal(mvm_fdelta_encode(enc, 2 * LEN, &n, now, base, LEN, MVM_FLOAT_BF16), 0);
+	float_data(base, LEN, kind == MVM_FLOAT_F32 ? 4 : 2, 77);
+	fine_tune(now, base, LEN, kind, 3.0, 78);
+	assert_int_equal(mvm_fdelta_encode(enc, 2 * LEN, &n, now, base, LEN, kind), 0);
 	for (i = 0; i < n; i++)
 		assert_int_equal(mvm_fdelta_decode(back, LEN, enc, i, base, d), MVM_ECORRUPT);
 	for (i = 2; i < n; i++) {
@@ -802,6 +799,13 @@ static void test_store__fdelta_v2_rejects_damage(void **state)
 	free(enc);
 	free(bad);
 	free(back);
+}
+
+static void test_store__fdelta_v2_rejects_damage(void **state)
+{
+	(void)state;
+	fdelta_v2_damage(MVM_FLOAT_BF16);
+	fdelta_v2_damage(MVM_FLOAT_F32);
 }
 
 /* The value-order mapping and zigzag of docs/FORMAT.md, written out again: new = base + unzigzag(z). */
@@ -861,6 +865,82 @@ static void test_store__fdelta_reads_hand_made_layout_2(void **state)
 	ZSTD_freeDCtx(d);
 }
 
+/* docs/FORMAT.md's F32 mapping, written out on its own: base moved by the folded difference z. */
+static uint32_t spec_apply32(uint32_t base, uint32_t z)
+{
+	uint32_t o = base & 0x80000000u ? ~base : base | 0x80000000u;
+
+	o += (z >> 1) ^ (0u - (z & 1u));
+	return o & 0x80000000u ? o & 0x7fffffffu : ~o;
+}
+
+/*
+ * An F32 chunk built by hand from docs/FORMAT.md, with two classes (a
+ * count the writer does not use): 16 elements one binade apart from the
+ * other 16; streams by byte plane, then class, in raw, all-zero and
+ * sparse modes. Pins the F32 layout: a writer and reader that agreed on
+ * another stream order would fail here.
+ */
+static void test_store__fdelta_reads_hand_made_f32(void **state)
+{
+	enum { COUNT = 32, HALF = COUNT / 2 };
+	unsigned char base[4 * COUNT], want[4 * COUNT], back[4 * COUNT], c[256];
+	uint32_t z[COUNT], b, w;
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	size_t i, k, p, n = 0;
+
+	(void)state;
+	for (i = 0; i < COUNT; i++) {
+		/* even elements: exponent 127, class 0; odd ones: exponent 125, class 1 (the last, open-ended) */
+		b = (i % 2 ? 0x3e800000u : 0x3f800000u) + (uint32_t)i * 977u;
+		b |= i % 4 == 3 ? 0x80000000u : 0;
+		z[i] = (uint32_t)i * 1000u + 7u;
+		if (i == 5)
+			z[i] = 0x01020304u; /* class 1, its third element: the only one with bytes 2 and 3 */
+		w = spec_apply32(b, z[i]);
+		memcpy(base + 4 * i, &b, 4);
+		memcpy(want + 4 * i, &w, 4);
+	}
+	c[n++] = MVM_FLOAT_F32;
+	c[n++] = 0x82; /* two classes */
+	for (p = 0; p < 2; p++)      /* bytes 0 and 1: raw streams of 16 */
+		for (k = 0; k < 2; k++) {
+			c[n++] = HALF << 2 | 0;
+			for (i = k; i < COUNT; i += 2)
+				c[n++] = (unsigned char)(z[i] >> (8 * p));
+		}
+	c[n++] = 0 << 2 | 2;         /* (2, 0): all zero */
+	c[n++] = HALF << 2 | 0;      /* (2, 1): raw, 16 bytes */
+	for (i = 1; i < COUNT; i += 2)
+		c[n++] = (unsigned char)(z[i] >> 16);
+	c[n++] = 0 << 2 | 2;         /* (3, 0): all zero */
+	c[n++] = 5 << 2 | 3;         /* (3, 1): sparse, 5 bytes: */
+	c[n++] = 2 << 2 | 0;         /*   bitmap, raw, 2 bytes: element 2 of the class */
+	c[n++] = 0x04;
+	c[n++] = 0x00;
+	c[n++] = 1 << 2 | 0;         /*   its one non-zero byte, raw */
+	c[n++] = 0x01;
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n, base, d), 0);
+	assert_memory_equal(back, want, sizeof(want));
+	c[n - 1] = 0x02; /* another top byte: element 5 moves by 2^24 more */
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n, base, d), 0);
+	memcpy(&w, back + 20, 4);
+	memcpy(&b, base + 20, 4);
+	assert_int_equal(w, spec_apply32(b, 0x02020304u));
+	assert_int_equal(mvm_fdelta_decode(back, sizeof(back), c, n - 1, base, d), MVM_ECORRUPT);
+	/* version 1 had no F32 layout: 16 all-zero streams in its framing are refused */
+	n = 0;
+	c[n++] = MVM_FLOAT_F32;
+	c[n++] = 4;
+	for (i = 0; i < 16; i++) {
+		memset(c + n, 0, 5);
+		c[n] = 2;
+		n += 5;
+	}
+	assert_int_equal(mvm_fdelta_decode(back, 64, c, n, base, d), MVM_ECORRUPT);
+	ZSTD_freeDCtx(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -876,6 +956,7 @@ int main(void)
 		cmocka_unit_test(test_store__fdelta_reads_version_1),
 		cmocka_unit_test(test_store__fdelta_v2_rejects_damage),
 		cmocka_unit_test(test_store__fdelta_reads_hand_made_layout_2),
+		cmocka_unit_test(test_store__fdelta_reads_hand_made_f32),
 		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__lookups_see_committed_and_own_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),

@@ -49,7 +49,7 @@
 #define FD_V1 4                 /* layout byte of version 1: 4 classes */
 #define FD_V2 0x80              /* layout byte of version 2: FD_V2 | classes */
 
-/* Chunks of at most 64 KiB: stream positions fit the 16-bit lanes of place(). */
+/* Chunks of at most 64 KiB (grid chunks): scratch stays small and cache-resident. */
 #define FD_MAX_BYTES (64u << 10)
 
 int mvm_fdelta_fits(unsigned int kind, unsigned int phase, size_t n)

@@ -41,8 +41,8 @@ int mvm_fdelta_put_stream(unsigned char *dst, size_t cap, size_t *off, const uns
 
 /*
  * Read the stream at src + *off (stored bytes in all) into exactly want
- * bytes of out, *off moved past it; tmp as for put. MVM_ECORRUPT when it
- * does not decode to want bytes.
+ * bytes of out, *off moved past it; tmp holds want + want / 8 + 2 bytes.
+ * MVM_ECORRUPT when it does not decode to want bytes.
  */
 int mvm_fdelta_get_stream(unsigned char *out, size_t want, const unsigned char *src, size_t stored, size_t *off,
 			  unsigned char *tmp, ZSTD_DCtx *dctx, const fd_layout *l);
