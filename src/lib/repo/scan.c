@@ -172,22 +172,46 @@ static void find_base(batch *b, size_t i, mvm_store *store, mvm_prefetch *pf)
 }
 
 /*
- * Pass 1: ids and dedup lookups; for new chunks with a base, find it and
- * ask the kernel to start reading it now (cold packs would otherwise stall
- * this worker on every one). Pass 2: encode the new chunks.
+ * Where each new chunk's encoding goes: bound-sized slots in file order,
+ * whichever pass encodes it.
  */
-static int identify_chunks(batch *b, mvm_store *store)
+static void place_new(batch *b, size_t i, size_t *out_off)
 {
-	size_t i, off = 0;
+	b->out_off[i] = *out_off;
+	*out_off += mvm_codec_bound(b->lens[i]);
+}
+
+static int encode_new(batch *b, size_t i, const unsigned char *p)
+{
+	size_t n;
+	int error = encode_chunk(b, i, p, &n);
+
+	b->out_len[i] = (uint32_t)n;
+	return error;
+}
+
+/*
+ * Pass 1: ids and dedup lookups; a new chunk without a delta base is
+ * encoded at once, while its bytes are still in this core's cache from
+ * hashing. For new chunks with a base, find it and ask the kernel to
+ * start reading it now (cold packs would otherwise stall this worker on
+ * every one); pass 2 encodes those.
+ */
+static int identify_chunks(batch *b, mvm_store *store, int *later)
+{
+	size_t i, off = 0, out_off = 0;
 	int error = 0, has;
 	mvm_prefetch pf;
 
 	mvm_prefetch_init(&pf, store);
 
+	*later = 0;
 	for (i = 0; i < b->nchunks && !error; i++) {
-		if ((error = mvm_sha256_buf(&b->ids[i], b->buf + off, b->lens[i])) < 0)
-			break;
+		const unsigned char *p = b->buf + off;
+
 		off += b->lens[i];
+		if ((error = mvm_sha256_buf(&b->ids[i], p, b->lens[i])) < 0)
+			break;
 		b->is_new[i] = 0;
 		b->is_delta[i] = 0;
 		if (!store)
@@ -197,8 +221,15 @@ static int identify_chunks(batch *b, mvm_store *store)
 			break;
 		}
 		b->is_new[i] = !has;
-		if (!has && b->has_base[i])
+		if (has)
+			continue;
+		place_new(b, i, &out_off);
+		if (b->has_base[i])
 			find_base(b, i, store, &pf);
+		if (!b->has_base[i])
+			error = encode_new(b, i, p);
+		else
+			*later = 1;
 	}
 	mvm_prefetch_flush(&pf);
 	return error;
@@ -207,17 +238,12 @@ static int identify_chunks(batch *b, mvm_store *store)
 static void chunk_job_run(mvm_job *job)
 {
 	batch *b = (batch *)job;
-	mvm_store *store = b->s->scan->store;
-	size_t i, off = 0, out_off = 0, n;
-	int error = identify_chunks(b, store);
+	size_t i, off = 0;
+	int later, error = identify_chunks(b, b->s->scan->store, &later);
 
-	for (i = 0; i < b->nchunks && !error; i++) {
-		if (b->is_new[i]) {
-			b->out_off[i] = out_off;
-			error = encode_chunk(b, i, b->buf + off, &n);
-			b->out_len[i] = (uint32_t)n;
-			out_off += mvm_codec_bound(b->lens[i]);
-		}
+	for (i = 0; i < b->nchunks && later && !error; i++) {
+		if (b->is_new[i] && b->has_base[i])
+			error = encode_new(b, i, b->buf + off);
 		off += b->lens[i];
 	}
 	if (error < 0)
