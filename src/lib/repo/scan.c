@@ -428,6 +428,11 @@ static int batch_cut(size_t *consumed, scan_state *s, batch *b)
 		pos += c;
 	}
 	if (s->scan->store && out_need > b->out_cap) {
+		/*
+		 * With headroom: the need moves a little from batch to batch, and
+		 * each new buffer costs a page fault for every 4 KiB of it.
+		 */
+		out_need += out_need / 8;
 		free(b->out);
 		if (!(b->out = malloc(out_need)))
 			return mvm_error_set(MVM_ERROR, "out of memory for compressed chunks");
