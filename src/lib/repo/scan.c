@@ -31,6 +31,7 @@
 #include "chunk/fastcdc.h"
 #include "format/tensor.h"
 #include "store/codec.h"
+#include "util/bulkmem.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/pool.h"
@@ -434,7 +435,7 @@ static int batch_cut(size_t *consumed, scan_state *s, batch *b)
 		 */
 		out_need += out_need / 8;
 		free(b->out);
-		if (!(b->out = malloc(out_need)))
+		if (!(b->out = mvm_bulk_alloc(out_need)))
 			return mvm_error_set(MVM_ERROR, "out of memory for compressed chunks");
 		b->out_cap = out_need;
 	}
@@ -607,7 +608,7 @@ static int scan_start(scan_state *s)
 
 	for (i = 0; i < SCAN_BATCHES; i++) {
 		s->batches[i].s = s;
-		if (!(s->batches[i].buf = malloc(SCAN_BATCH_IN + MVM_CDC_MAX)))
+		if (!(s->batches[i].buf = mvm_bulk_alloc(SCAN_BATCH_IN + MVM_CDC_MAX)))
 			return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
 	}
 	if ((error = mvm_sha256_new(&s->file_hash)) < 0 ||

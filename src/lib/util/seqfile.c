@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mvm/common.h"
+#include "bulkmem.h"
 #include "fs.h"
 #include "pool.h"
 #include "seqfile.h"
@@ -41,11 +42,8 @@ static void set_direct(mvm_seqfile *f, int on)
 
 static int alloc_buffer(unsigned char **out)
 {
-	void *p;
-
-	if (posix_memalign(&p, SEQ_ALIGN, SEQ_BUF_SIZE))
+	if (!(*out = mvm_bulk_alloc(SEQ_BUF_SIZE))) /* aligned for O_DIRECT */
 		return mvm_error_set(MVM_ERROR, "out of memory for a write buffer");
-	*out = p;
 	return 0;
 }
 
