@@ -31,6 +31,7 @@
 #include "chunk/fastcdc.h"
 #include "format/tensor.h"
 #include "store/codec.h"
+#include "util/bulkmem.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/pool.h"
@@ -172,22 +173,46 @@ static void find_base(batch *b, size_t i, mvm_store *store, mvm_prefetch *pf)
 }
 
 /*
- * Pass 1: ids and dedup lookups; for new chunks with a base, find it and
- * ask the kernel to start reading it now (cold packs would otherwise stall
- * this worker on every one). Pass 2: encode the new chunks.
+ * Where each new chunk's encoding goes: bound-sized slots in file order,
+ * whichever pass encodes it.
  */
-static int identify_chunks(batch *b, mvm_store *store)
+static void place_new(batch *b, size_t i, size_t *out_off)
 {
-	size_t i, off = 0;
+	b->out_off[i] = *out_off;
+	*out_off += mvm_codec_bound(b->lens[i]);
+}
+
+static int encode_new(batch *b, size_t i, const unsigned char *p)
+{
+	size_t n;
+	int error = encode_chunk(b, i, p, &n);
+
+	b->out_len[i] = (uint32_t)n;
+	return error;
+}
+
+/*
+ * Pass 1: ids and dedup lookups; a new chunk without a delta base is
+ * encoded at once, while its bytes are still in this core's cache from
+ * hashing. For new chunks with a base, find it and ask the kernel to
+ * start reading it now (cold packs would otherwise stall this worker on
+ * every one); pass 2 encodes those.
+ */
+static int identify_chunks(batch *b, mvm_store *store, int *later)
+{
+	size_t i, off = 0, out_off = 0;
 	int error = 0, has;
 	mvm_prefetch pf;
 
 	mvm_prefetch_init(&pf, store);
 
+	*later = 0;
 	for (i = 0; i < b->nchunks && !error; i++) {
-		if ((error = mvm_sha256_buf(&b->ids[i], b->buf + off, b->lens[i])) < 0)
-			break;
+		const unsigned char *p = b->buf + off;
+
 		off += b->lens[i];
+		if ((error = mvm_sha256_buf(&b->ids[i], p, b->lens[i])) < 0)
+			break;
 		b->is_new[i] = 0;
 		b->is_delta[i] = 0;
 		if (!store)
@@ -197,8 +222,15 @@ static int identify_chunks(batch *b, mvm_store *store)
 			break;
 		}
 		b->is_new[i] = !has;
-		if (!has && b->has_base[i])
+		if (has)
+			continue;
+		place_new(b, i, &out_off);
+		if (b->has_base[i])
 			find_base(b, i, store, &pf);
+		if (!b->has_base[i])
+			error = encode_new(b, i, p);
+		else
+			*later = 1;
 	}
 	mvm_prefetch_flush(&pf);
 	return error;
@@ -207,17 +239,12 @@ static int identify_chunks(batch *b, mvm_store *store)
 static void chunk_job_run(mvm_job *job)
 {
 	batch *b = (batch *)job;
-	mvm_store *store = b->s->scan->store;
-	size_t i, off = 0, out_off = 0, n;
-	int error = identify_chunks(b, store);
+	size_t i, off = 0;
+	int later, error = identify_chunks(b, b->s->scan->store, &later);
 
-	for (i = 0; i < b->nchunks && !error; i++) {
-		if (b->is_new[i]) {
-			b->out_off[i] = out_off;
-			error = encode_chunk(b, i, b->buf + off, &n);
-			b->out_len[i] = (uint32_t)n;
-			out_off += mvm_codec_bound(b->lens[i]);
-		}
+	for (i = 0; i < b->nchunks && later && !error; i++) {
+		if (b->is_new[i] && b->has_base[i])
+			error = encode_new(b, i, b->buf + off);
 		off += b->lens[i];
 	}
 	if (error < 0)
@@ -402,8 +429,13 @@ static int batch_cut(size_t *consumed, scan_state *s, batch *b)
 		pos += c;
 	}
 	if (s->scan->store && out_need > b->out_cap) {
+		/*
+		 * With headroom: the need moves a little from batch to batch, and
+		 * each new buffer costs a page fault for every 4 KiB of it.
+		 */
+		out_need += out_need / 8;
 		free(b->out);
-		if (!(b->out = malloc(out_need)))
+		if (!(b->out = mvm_bulk_alloc(out_need)))
 			return mvm_error_set(MVM_ERROR, "out of memory for compressed chunks");
 		b->out_cap = out_need;
 	}
@@ -576,7 +608,7 @@ static int scan_start(scan_state *s)
 
 	for (i = 0; i < SCAN_BATCHES; i++) {
 		s->batches[i].s = s;
-		if (!(s->batches[i].buf = malloc(SCAN_BATCH_IN + MVM_CDC_MAX)))
+		if (!(s->batches[i].buf = mvm_bulk_alloc(SCAN_BATCH_IN + MVM_CDC_MAX)))
 			return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
 	}
 	if ((error = mvm_sha256_new(&s->file_hash)) < 0 ||

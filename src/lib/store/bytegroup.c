@@ -25,6 +25,10 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_SPLIT 1
+#endif
 
 #include "mvm/common.h"
 #include "util/bytes.h"
@@ -99,9 +103,98 @@ static inline __m128i rotl32x4(__m128i v, __m128i left, __m128i right)
 }
 #endif
 
+#ifdef HAVE_AVX2_SPLIT
+/*
+ * AVX2 splits, picked at run time: 32 elements a step, with the rotation
+ * by an immediate. They return how many elements they did; the callers'
+ * SSE2 and scalar loops finish the rest.
+ */
+__attribute__((target("avx2"))) static inline __m256i rotl1x16(__m256i v)
+{
+	return _mm256_or_si256(_mm256_add_epi16(v, v), _mm256_srli_epi16(v, 15));
+}
+
+__attribute__((target("avx2"))) static inline __m256i rotl1x8(__m256i v)
+{
+	return _mm256_or_si256(_mm256_add_epi32(v, v), _mm256_srli_epi32(v, 31));
+}
+
+__attribute__((target("avx2"))) static size_t split2_avx2(unsigned char *p0, unsigned char *p1,
+							   const unsigned char *src, size_t count, unsigned int rot)
+{
+	/* per 128-bit lane: the 8 low bytes, then the 8 high bytes */
+	const __m256i pick = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15,
+					      0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+	size_t k = 0;
+
+	for (; k + 32 <= count; k += 32) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(src + 2 * k));
+		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(src + 2 * k + 32));
+		__m256i lo, hi;
+
+		if (rot) {
+			a = rotl1x16(a);
+			b = rotl1x16(b);
+		}
+		a = _mm256_shuffle_epi8(a, pick);
+		b = _mm256_shuffle_epi8(b, pick);
+		/* quadwords hold elements 0-7, 16-23, 8-15, 24-31: put them in order */
+		lo = _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(a, b), _MM_SHUFFLE(3, 1, 2, 0));
+		hi = _mm256_permute4x64_epi64(_mm256_unpackhi_epi64(a, b), _MM_SHUFFLE(3, 1, 2, 0));
+		_mm256_storeu_si256((__m256i *)(void *)(p0 + k), lo);
+		_mm256_storeu_si256((__m256i *)(void *)(p1 + k), hi);
+	}
+	return k;
+}
+
+__attribute__((target("avx2"))) static size_t split4_avx2(unsigned char *p0, unsigned char *p1, unsigned char *p2,
+							   unsigned char *p3, const unsigned char *src, size_t count,
+							   unsigned int rot)
+{
+	/* per lane: byte 0 of its 4 elements, then byte 1, 2, 3 */
+	const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
+					      0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+	/* then quadword j of a vector: byte j of its 8 elements */
+	const __m256i gather = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	size_t k = 0;
+	int i;
+
+	for (; k + 32 <= count; k += 32) {
+		__m256i v[4], t[4];
+
+		for (i = 0; i < 4; i++) {
+			v[i] = _mm256_loadu_si256((const __m256i *)(const void *)(src + 4 * k + 32 * i));
+			if (rot)
+				v[i] = rotl1x8(v[i]);
+			v[i] = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v[i], pick), gather);
+		}
+		/* transpose the 4x4 quadwords: t0 = planes 0|2 of v0,v1; t1 = planes 1|3 ... */
+		t[0] = _mm256_unpacklo_epi64(v[0], v[1]);
+		t[1] = _mm256_unpackhi_epi64(v[0], v[1]);
+		t[2] = _mm256_unpacklo_epi64(v[2], v[3]);
+		t[3] = _mm256_unpackhi_epi64(v[2], v[3]);
+		_mm256_storeu_si256((__m256i *)(void *)(p0 + k), _mm256_permute2x128_si256(t[0], t[2], 0x20));
+		_mm256_storeu_si256((__m256i *)(void *)(p1 + k), _mm256_permute2x128_si256(t[1], t[3], 0x20));
+		_mm256_storeu_si256((__m256i *)(void *)(p2 + k), _mm256_permute2x128_si256(t[0], t[2], 0x31));
+		_mm256_storeu_si256((__m256i *)(void *)(p3 + k), _mm256_permute2x128_si256(t[1], t[3], 0x31));
+	}
+	return k;
+}
+
+static int has_avx2(void)
+{
+	return __builtin_cpu_supports("avx2"); /* a load: libgcc fills the CPU model at startup */
+}
+#endif
+
 static void split2(unsigned char *p0, unsigned char *p1, const unsigned char *src, size_t count, unsigned int rot)
 {
 	size_t k = 0;
+
+#ifdef HAVE_AVX2_SPLIT
+	if (has_avx2())
+		k = split2_avx2(p0, p1, src, count, rot);
+#endif
 
 #ifdef __SSE2__
 	__m128i l = _mm_cvtsi32_si128((int)rot), r = _mm_cvtsi32_si128(16 - (int)rot);
@@ -126,6 +219,10 @@ static void split4(unsigned char *p0, unsigned char *p1, unsigned char *p2, unsi
 
 #ifdef __SSE2__
 	__m128i l = _mm_cvtsi32_si128((int)rot), r = _mm_cvtsi32_si128(32 - (int)rot);
+#ifdef HAVE_AVX2_SPLIT
+	if (has_avx2())
+		k = split4_avx2(p0, p1, p2, p3, src, count, rot);
+#endif
 	for (; k + 16 <= count; k += 16) {
 		const unsigned char *s = src + 4 * k;
 		__m128i e1, o1, e2, o2, b0, b1, b2, b3;
@@ -199,25 +296,24 @@ static void join4(unsigned char *dst, const unsigned char *p0, const unsigned ch
  * the first bytes of an element the next chunk ends; partial elements are
  * never rotated.
  */
-static void split(unsigned char *planes, const unsigned char *src, size_t n, unsigned int elem,
-		  unsigned int phase, const size_t *starts, unsigned int rot)
+static void split(unsigned char *const *plane, const unsigned char *src, size_t n, unsigned int elem,
+		  unsigned int phase, unsigned int rot)
 {
 	size_t pos[MAX_ELEM] = { 0 }, i, lead = phase ? elem - phase : 0, whole;
 	unsigned int j;
 
-	for (j = 0; j < elem; j++)
-		pos[j] = starts[j];
 	for (i = 0; i < lead && i < n; i++)
-		planes[pos[phase + i]++] = src[i];
+		plane[phase + i][pos[phase + i]++] = src[i];
 	whole = n > lead ? (n - lead) / elem : 0;
 	if (elem == 2)
-		split2(planes + pos[0], planes + pos[1], src + lead, whole, rot);
+		split2(plane[0] + pos[0], plane[1] + pos[1], src + lead, whole, rot);
 	else
-		split4(planes + pos[0], planes + pos[1], planes + pos[2], planes + pos[3], src + lead, whole, rot);
+		split4(plane[0] + pos[0], plane[1] + pos[1], plane[2] + pos[2], plane[3] + pos[3], src + lead,
+		       whole, rot);
 	for (j = 0; j < elem; j++)
 		pos[j] += whole;
 	for (i = lead + whole * elem, j = 0; i < n; i++, j++)
-		planes[pos[j]++] = src[i];
+		plane[j][pos[j]++] = src[i];
 }
 
 /* Inverse of split, reading each plane from its own pointer. */
@@ -334,21 +430,64 @@ size_t mvm_plane_compress_bare(unsigned char *dst, size_t cap, const unsigned ch
 	return plane_frame(dst, cap, src, n, 1);
 }
 
+/*
+ * Where split puts each plane. All but the top one go straight into dst,
+ * where they sit when every plane before them is stored raw: those are
+ * mantissa bytes, near random and stored raw, so storing them copies
+ * nothing more. The top plane (the exponent, which compresses) goes to
+ * scratch, since zstd cannot code a buffer onto itself.
+ */
+static void place_planes(unsigned char **plane, unsigned char *dst, size_t cap, unsigned char *scratch,
+			 size_t n, unsigned int elem, unsigned int phase)
+{
+	size_t at = mvm_bytegroup_header(elem), start = 0, len;
+	unsigned int j;
+
+	for (j = 0; j < elem; j++) {
+		len = plane_len(n, elem, phase, j);
+		plane[j] = j + 1 < elem && len <= cap - at ? dst + at : scratch + start;
+		at += len;
+		if (at > cap)
+			at = cap;
+		start += len;
+	}
+}
+
+/*
+ * Plane j turned out to want coding while still in dst: move it and the
+ * planes after it that are in dst to their places in scratch, where
+ * coding plane j into dst cannot overwrite them.
+ */
+static void spill_planes(unsigned char **plane, const unsigned char *dst, size_t cap, unsigned char *scratch,
+			 size_t n, unsigned int elem, unsigned int phase, unsigned int from)
+{
+	size_t start = 0, len;
+	unsigned int j;
+
+	for (j = 0; j < elem; j++) {
+		len = plane_len(n, elem, phase, j);
+		if (j >= from && plane[j] >= dst && plane[j] < dst + cap) {
+			memcpy(scratch + start, plane[j], len);
+			plane[j] = scratch + start;
+		}
+		start += len;
+	}
+}
+
 int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
 			 size_t n, unsigned int elem, unsigned int phase, unsigned int rotate)
 {
-	size_t starts[MAX_ELEM], off = mvm_bytegroup_header(elem), pl;
-	unsigned char *planes = mvm_codec_scratch(MVM_SCRATCH_PLANES, n);
+	size_t off = mvm_bytegroup_header(elem);
+	unsigned char *scratch = mvm_codec_scratch(MVM_SCRATCH_PLANES, n), *plane[MAX_ELEM];
 	ZSTD_CCtx *cctx = plane_cctx();
 	unsigned int j;
 
-	if (!planes || !cctx)
+	if (!scratch || !cctx)
 		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
-	for (j = 0, pl = 0; j < elem; j++) {
-		starts[j] = pl;
-		pl += plane_len(n, elem, phase, j);
-	}
-	split(planes, src, n, elem, phase, starts, rotate);
+	if (off >= cap)
+		return MVM_ETOOLARGE;
+	place_planes(plane, dst, cap, scratch, n, elem, phase);
+	split(plane, src, n, elem, phase, rotate);
 	dst[0] = (unsigned char)elem;
 	dst[1] = (unsigned char)phase;
 	for (j = 0; j < elem; j++) {
@@ -357,14 +496,20 @@ int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const 
 
 		if (off >= cap)
 			return MVM_ETOOLARGE;
-		if ((z = mvm_plane_compress(dst + off, cap - off, planes + starts[j], len))) {
-			h[0] = 1;
-		} else {
-			if (len > cap - off)
-				return MVM_ETOOLARGE;
-			memcpy(dst + off, planes + starts[j], len);
-			h[0] = 0;
+		if (plane[j] == dst + off && (len < 64 || mvm_plane_looks_random(plane[j], len))) {
+			h[0] = 0; /* raw, and already in place: what mvm_plane_compress would decide */
 			z = len;
+		} else {
+			spill_planes(plane, dst, cap, scratch, n, elem, phase, j);
+			if ((z = mvm_plane_compress(dst + off, cap - off, plane[j], len))) {
+				h[0] = 1;
+			} else {
+				if (len > cap - off)
+					return MVM_ETOOLARGE;
+				memcpy(dst + off, plane[j], len);
+				h[0] = 0;
+				z = len;
+			}
 		}
 		mvm_put_le32(h + 1, (uint32_t)z);
 		off += z;

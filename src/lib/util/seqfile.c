@@ -8,14 +8,52 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "mvm/common.h"
+#include "bulkmem.h"
 #include "fs.h"
 #include "pool.h"
 #include "seqfile.h"
 
 #define SEQ_BUF_SIZE (8u << 20)
 #define SEQ_ALIGN 4096u
+
+/*
+ * Copy into the write buffer with non-temporal stores: its bytes go to
+ * the file and are never read by this CPU again, so caching them (and
+ * first reading in every line they overwrite) only costs time and evicts
+ * the data still being hashed and coded. Callers fence before the bytes
+ * are written out (stream_fence).
+ */
+static void copy_in(unsigned char *dst, const unsigned char *src, size_t n)
+{
+#ifdef __SSE2__
+	for (; n && ((uintptr_t)dst & 15); n--)
+		*dst++ = *src++;
+	for (; n >= 64; n -= 64, dst += 64, src += 64) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)src);
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + 16));
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + 32));
+		__m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src + 48));
+		_mm_stream_si128((__m128i *)(void *)dst, a);
+		_mm_stream_si128((__m128i *)(void *)(dst + 16), b);
+		_mm_stream_si128((__m128i *)(void *)(dst + 32), c);
+		_mm_stream_si128((__m128i *)(void *)(dst + 48), d);
+	}
+#endif
+	memcpy(dst, src, n);
+}
+
+/* Make copy_in's stores visible before another thread or the kernel reads the buffer. */
+static void stream_fence(void)
+{
+#ifdef __SSE2__
+	_mm_sfence();
+#endif
+}
 
 /* The background write of one full buffer. */
 struct mvm_seqfile_writer {
@@ -41,11 +79,8 @@ static void set_direct(mvm_seqfile *f, int on)
 
 static int alloc_buffer(unsigned char **out)
 {
-	void *p;
-
-	if (posix_memalign(&p, SEQ_ALIGN, SEQ_BUF_SIZE))
+	if (!(*out = mvm_bulk_alloc(SEQ_BUF_SIZE))) /* aligned for O_DIRECT */
 		return mvm_error_set(MVM_ERROR, "out of memory for a write buffer");
-	*out = p;
 	return 0;
 }
 
@@ -118,6 +153,7 @@ static int write_behind(mvm_seqfile *f)
 	}
 	if ((error = writer_wait(f)) < 0 || (!f->spare && (error = alloc_buffer(&f->spare)) < 0))
 		return error;
+	stream_fence();
 	w->f = f;
 	w->p = full;
 	w->n = f->len;
@@ -155,7 +191,7 @@ int mvm_seqfile_append(mvm_seqfile *f, const void *p, size_t n)
 
 	while (n) {
 		size_t k = f->cap - f->len < n ? f->cap - f->len : n;
-		memcpy(f->buf + f->len, c, k);
+		copy_in(f->buf + f->len, c, k);
 		f->len += k;
 		c += k;
 		n -= k;
@@ -177,6 +213,7 @@ int mvm_seqfile_finish(mvm_seqfile *f, int sync)
 
 	if ((error = writer_wait(f)) < 0)
 		return error;
+	stream_fence();
 	if (whole && (error = write_out(f, f->buf, whole, f->flushed)) < 0)
 		return error;
 	f->flushed += whole;

