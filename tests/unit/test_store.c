@@ -18,6 +18,7 @@
 #include "store/fdelta.h"
 #include "store/pack.h"
 #include "store/store.h"
+#include "util/cpu.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -610,13 +611,13 @@ static size_t fdelta_both(const unsigned char *now, const unsigned char *base, s
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), 0);
 	assert_memory_equal(back, now, len);
 	/* the portable paths write the same bytes as those picked for this CPU, and read them back */
-	mvm_fdelta_portable(1);
+	mvm_cpu_portable(1);
 	assert_int_equal(mvm_fdelta_encode(other, cap, &n1, now, base, len, kind), 0);
 	assert_int_equal(n1, n);
 	assert_memory_equal(other, enc, n);
 	memset(back, 0xee, len);
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), 0);
-	mvm_fdelta_portable(0);
+	mvm_cpu_portable(0);
 	assert_memory_equal(back, now, len);
 	/* any cut is refused, and the context still reads the usual zstd frames afterwards */
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n - 1, base, d), MVM_ECORRUPT);

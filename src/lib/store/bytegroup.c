@@ -32,6 +32,7 @@
 
 #include "mvm/common.h"
 #include "util/bytes.h"
+#include "util/cpu.h"
 #include "bytegroup.h"
 #include "codec.h"
 
@@ -181,10 +182,6 @@ __attribute__((target("avx2"))) static size_t split4_avx2(unsigned char *p0, uns
 	return k;
 }
 
-static int has_avx2(void)
-{
-	return __builtin_cpu_supports("avx2"); /* a load: libgcc fills the CPU model at startup */
-}
 #endif
 
 static void split2(unsigned char *p0, unsigned char *p1, const unsigned char *src, size_t count, unsigned int rot)
@@ -192,7 +189,7 @@ static void split2(unsigned char *p0, unsigned char *p1, const unsigned char *sr
 	size_t k = 0;
 
 #ifdef HAVE_AVX2_SPLIT
-	if (has_avx2())
+	if (mvm_cpu_avx2())
 		k = split2_avx2(p0, p1, src, count, rot);
 #endif
 
@@ -220,7 +217,7 @@ static void split4(unsigned char *p0, unsigned char *p1, unsigned char *p2, unsi
 #ifdef __SSE2__
 	__m128i l = _mm_cvtsi32_si128((int)rot), r = _mm_cvtsi32_si128(32 - (int)rot);
 #ifdef HAVE_AVX2_SPLIT
-	if (has_avx2())
+	if (mvm_cpu_avx2())
 		k = split4_avx2(p0, p1, p2, p3, src, count, rot);
 #endif
 	for (; k + 16 <= count; k += 16) {

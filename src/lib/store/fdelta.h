@@ -23,9 +23,6 @@ int mvm_fdelta_encode(unsigned char *dst, size_t cap, size_t *out_len, const uns
 int mvm_fdelta_encode_v1(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,
 			 const unsigned char *base, size_t n, unsigned int kind);
 
-/** Use (on = 1) only the portable SSE2/scalar paths, not those picked for this CPU; for tests. */
-void mvm_fdelta_portable(int on);
-
 /** Decode exactly n bytes given the base's n bytes; anything else is MVM_ECORRUPT. */
 int mvm_fdelta_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored,
 		      const unsigned char *base, ZSTD_DCtx *dctx);

@@ -5,15 +5,14 @@
  * updates; on CPUs with AVX-512 VBMI2 (checked at run time) grouping uses
  * compress/expand.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "util/cpu.h"
 #include "fdelta.h"
 #include "fdelta_group.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -128,72 +127,26 @@ AVX512_TARGET static void ungroup_avx512(uint16_t *d, const uint16_t *g, const u
 }
 #endif
 
-typedef void group_fn(uint16_t *, const uint16_t *, const unsigned char *, size_t, const size_t *, const size_t *);
-typedef void ungroup_fn(uint16_t *, const uint16_t *, const unsigned char *, size_t, const size_t *, unsigned int);
-
-static group_fn *group_best = group;
-static ungroup_fn *ungroup_best = ungroup;
-static int simd_forced_off;
-static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
-
-#ifdef FD_AVX512
-/*
- * Whether the CPU has AVX-512 F, BW, VL and VBMI2 and POPCNT, and the OS
- * saves the ZMM registers (XCR0: SSE, AVX, opmask and both ZMM halves).
- * Asked with CPUID here, not __builtin_cpu_supports: that links libgcc's
- * feature probe as a constructor into every mvm process, which on a VM
- * (where CPUID traps) costs ~2% of a `mvm status`.
- */
-static int has_avx512_vbmi2(void)
-{
-	unsigned int a, b, c, d, xcr0, xcr0_hi;
-
-	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_POPCNT))
-		return 0;
-	__asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0)); /* _xgetbv needs -mxsave */
-	if ((xcr0 & 0xe6) != 0xe6)
-		return 0;
-	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		return 0;
-	return (b & bit_AVX512F) && (b & bit_AVX512BW) && (b & bit_AVX512VL) && (c & bit_AVX512VBMI2);
-}
-#endif
-
-static void pick_simd(void)
-{
-#ifdef FD_AVX512
-	if (has_avx512_vbmi2()) {
-		group_best = group_avx512;
-		ungroup_best = ungroup_avx512;
-	}
-#endif
-}
-
-void mvm_fdelta_portable(int on)
-{
-	simd_forced_off = on;
-}
-
-static group_fn *grouper(void)
-{
-	pthread_once(&simd_once, pick_simd);
-	return simd_forced_off ? group : group_best;
-}
-
-static ungroup_fn *ungrouper(void)
-{
-	pthread_once(&simd_once, pick_simd);
-	return simd_forced_off ? ungroup : ungroup_best;
-}
-
 void mvm_fdelta_group(uint16_t *g, const uint16_t *d, const unsigned char *cls, size_t count,
 		      const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
 {
-	grouper()(g, d, cls, count, gs, counts);
+#ifdef FD_AVX512
+	if (mvm_cpu_avx512_vbmi2()) {
+		group_avx512(g, d, cls, count, gs, counts);
+		return;
+	}
+#endif
+	group(g, d, cls, count, gs, counts);
 }
 
 void mvm_fdelta_ungroup(uint16_t *d, const uint16_t *g, const unsigned char *cls, size_t count,
 			const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
 {
-	ungrouper()(d, g, cls, count, start, classes);
+#ifdef FD_AVX512
+	if (mvm_cpu_avx512_vbmi2()) {
+		ungroup_avx512(d, g, cls, count, start, classes);
+		return;
+	}
+#endif
+	ungroup(d, g, cls, count, start, classes);
 }

@@ -1,0 +1,50 @@
+/*
+ * cpu.c: CPUID feature checks (see cpu.h).
+ */
+#include <pthread.h>
+
+#include "cpu.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#define MVM_CPUID 1
+#endif
+
+static int has_avx2, has_avx512_vbmi2, forced_portable;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+static void probe(void)
+{
+#ifdef MVM_CPUID
+	unsigned int a, b, c, d, xcr0, xcr0_hi;
+	int popcnt;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+		return;
+	popcnt = (c & bit_POPCNT) != 0;
+	__asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0)); /* _xgetbv needs -mxsave */
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return;
+	/* XCR0: SSE and AVX state (bits 1, 2); opmask and both ZMM halves (5, 6, 7) */
+	has_avx2 = (xcr0 & 0x06) == 0x06 && (b & bit_AVX2);
+	has_avx512_vbmi2 = (xcr0 & 0xe6) == 0xe6 && popcnt && (b & bit_AVX512F) && (b & bit_AVX512BW) &&
+			   (b & bit_AVX512VL) && (c & bit_AVX512VBMI2);
+#endif
+}
+
+int mvm_cpu_avx2(void)
+{
+	pthread_once(&probe_once, probe);
+	return has_avx2 && !forced_portable;
+}
+
+int mvm_cpu_avx512_vbmi2(void)
+{
+	pthread_once(&probe_once, probe);
+	return has_avx512_vbmi2 && !forced_portable;
+}
+
+void mvm_cpu_portable(int on)
+{
+	forced_portable = on;
+}

@@ -1,0 +1,19 @@
+/*
+ * cpu.h: which SIMD paths this CPU and OS can run, asked once with CPUID.
+ * Not __builtin_cpu_supports: it links libgcc's feature probe in as a
+ * constructor, run by every mvm process before main, and on a VM (where
+ * CPUID traps) that was ~2% of a `mvm status`.
+ */
+#ifndef MVM_UTIL_CPU_H
+#define MVM_UTIL_CPU_H
+
+/** AVX2, with the OS saving the YMM registers. */
+int mvm_cpu_avx2(void);
+
+/** AVX-512 F, BW, VL and VBMI2 and POPCNT, with the OS saving the ZMM registers. */
+int mvm_cpu_avx512_vbmi2(void);
+
+/** For tests: with on = 1 both of the above answer no, so the portable paths run. */
+void mvm_cpu_portable(int on);
+
+#endif
