@@ -507,6 +507,85 @@ static void test_store__lookups_see_committed_and_own_rows(void **state)
 	mvm_db_free(other);
 }
 
+static int64_t pack_rows(mvm_db *db)
+{
+	sqlite3_stmt *q;
+	int64_t n;
+
+	assert_int_equal(mvm_db_prepare(&q, db, "SELECT count(*) FROM packs"), 0);
+	assert_int_equal(mvm_db_step_row(db, q), 1);
+	n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
+/* Write chunk i of the has_many test (raw, 100 bytes) with the given seal count, or mvm_store_write's. */
+static void write_small(mvm_store *st, const mvm_oid *ids, size_t i, const uint64_t *gen)
+{
+	unsigned char src[100];
+
+	fill(src, sizeof(src), i, 1);
+	if (gen)
+		assert_int_equal(mvm_store_write_new(st, *gen, &ids[i], src, sizeof(src), sizeof(src), MVM_CODEC_RAW,
+						     NULL), 0);
+	else
+		assert_int_equal(mvm_store_write(st, &ids[i], src, sizeof(src), sizeof(src), MVM_CODEC_RAW, NULL), 0);
+}
+
+/*
+ * mvm_store_has_many answers as mvm_store_has does for indexed, pending
+ * and absent ids, on a reader and on the main connection; a chunk written
+ * with a seal count from before a pack that holds it was sealed is still
+ * not written twice.
+ */
+static void test_store__has_many_and_write_new(void **state)
+{
+	fixture *f = *state;
+	enum { N = 20 };
+	unsigned char src[100], has[N];
+	mvm_oid ids[N];
+	uint64_t gen, stale;
+	int64_t packs;
+	size_t i;
+	int pass;
+
+	for (i = 0; i < N; i++) {
+		fill(src, sizeof(src), i, 1);
+		assert_int_equal(mvm_sha256_buf(&ids[i], src, sizeof(src)), 0);
+	}
+	for (i = 0; i < 10; i++)
+		write_small(f->st, ids, i, NULL);
+	assert_int_equal(mvm_store_flush(f->st), 0); /* 0-9 indexed */
+	for (i = 10; i < 15; i++)
+		write_small(f->st, ids, i, NULL); /* 10-14 pending, 15-19 absent */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass)
+			assert_int_equal(mvm_db_begin(f->db), 0); /* lookups on the main connection */
+		memset(has, 7, sizeof(has));
+		assert_int_equal(mvm_store_has_many(f->st, ids, N, has, &gen), 0);
+		for (i = 0; i < N; i++) {
+			assert_int_equal(has[i], i < 15);
+			assert_int_equal(has[i], mvm_store_has(f->st, &ids[i]));
+		}
+		if (pass)
+			mvm_db_rollback(f->db);
+	}
+	write_small(f->st, ids, 15, &gen);
+	assert_int_equal(mvm_store_has(f->st, &ids[15]), 1);
+	assert_int_equal(mvm_store_flush(f->st), 0);
+
+	assert_int_equal(mvm_store_has_many(f->st, ids + 16, 1, has, &stale), 0);
+	assert_int_equal(has[0], 0);
+	write_small(f->st, ids, 16, NULL);
+	write_small(f->st, ids, 17, NULL);
+	assert_int_equal(mvm_store_flush(f->st), 0); /* 16 indexed after `stale`, in a pack of its own name */
+	packs = pack_rows(f->db);
+	write_small(f->st, ids, 16, &stale);
+	assert_int_equal(mvm_store_flush(f->st), 0);
+	assert_int_equal(pack_rows(f->db), packs); /* nothing was pending: no pack of 16 alone */
+	assert_int_equal(mvm_store_has(f->st, &ids[16]), 1);
+}
+
 static int only_pack(mvm_buf *out, const char *dir)
 {
 	char cmd[256];
@@ -960,6 +1039,7 @@ int main(void)
 		cmocka_unit_test(test_store__fdelta_reads_hand_made_f32),
 		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__lookups_see_committed_and_own_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__has_many_and_write_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__read_after_gc_moved_the_chunk, setup, teardown),
 	};

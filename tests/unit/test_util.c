@@ -14,6 +14,7 @@
 
 #include "mvm/buf.h"
 #include "mvm/common.h"
+#include "util/cpu.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/pool.h"
@@ -35,13 +36,21 @@ static void check_sha(const char *msg, size_t repeat, const char *want)
 	mvm_sha256_free(h);
 }
 
-/* FIPS 180-2 / NIST CAVS vectors */
+/* FIPS 180-2 / NIST CAVS vectors, on the SHA-NI contexts (where the CPU has it) and on OpenSSL's */
 static void test_util__sha256_vectors(void **state)
 {
 	mvm_oid id;
 	char hex[MVM_OID_HEXSZ + 1];
+	int portable;
 
 	(void)state;
+	for (portable = 0; portable < 2; portable++) {
+		mvm_cpu_portable(portable);
+		check_sha("", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+		check_sha("abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		check_sha("a", 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	}
+	mvm_cpu_portable(0);
 	check_sha("", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	check_sha("abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	check_sha("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
@@ -50,6 +59,66 @@ static void test_util__sha256_vectors(void **state)
 	assert_int_equal(mvm_sha256_buf(&id, "abc", 3), 0);
 	mvm_oid_fmt(hex, &id);
 	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+/* Piece k of a stream fed in pieces: sizes cycle through block edges. */
+static size_t piece_len(size_t k, size_t left)
+{
+	static const size_t sizes[] = { 1, 63, 64, 65, 0, 127, 5, 200, 55, 56, 57, 4096, 3, 64 * 1024 + 7 };
+	size_t n = sizes[k % (sizeof(sizes) / sizeof(sizes[0]))];
+	return n < left ? n : left;
+}
+
+/*
+ * Two streams advanced together (interleaved on SHA-NI) give what OpenSSL
+ * gives for each alone: every length from 0 to 300 against every other
+ * one's complement, whole and in pieces of awkward sizes, on both paths.
+ */
+static void test_util__sha256_two_streams_match_openssl(void **state)
+{
+	size_t big = 300 * 1024, i, na, nb, oa, ob, k;
+	unsigned char *data = malloc(big);
+	mvm_sha256 *a = NULL, *b = NULL;
+	mvm_oid got_a, got_b, want_a, want_b;
+	int portable;
+
+	(void)state;
+	assert_non_null(data);
+	for (i = 0; i < big; i++)
+		data[i] = (unsigned char)((i * 2654435761u) >> 13);
+	for (portable = 0; portable < 2; portable++) {
+		mvm_cpu_portable(portable);
+		assert_int_equal(mvm_sha256_new(&a), 0);
+		assert_int_equal(mvm_sha256_new(&b), 0);
+		for (na = 0; na <= 300; na++) {
+			nb = 300 - na + (na % 3) * 64;
+			assert_int_equal(mvm_sha256_update2(a, data + 1, na, b, data + 1000 + na, nb), 0);
+			assert_int_equal(mvm_sha256_final(&got_a, a), 0);
+			assert_int_equal(mvm_sha256_final(&got_b, b), 0);
+			assert_int_equal(mvm_sha256_buf(&want_a, data + 1, na), 0);
+			assert_int_equal(mvm_sha256_buf(&want_b, data + 1000 + na, nb), 0);
+			assert_memory_equal(got_a.id, want_a.id, MVM_OID_RAWSZ);
+			assert_memory_equal(got_b.id, want_b.id, MVM_OID_RAWSZ);
+		}
+		/* a: all of data in pieces; b: a shifted copy, pieces out of step with a's */
+		for (oa = ob = 0, k = 0; oa < big || ob < big - 7; k++) {
+			na = piece_len(k, big - oa);
+			nb = piece_len(k + 3, big - 7 - ob);
+			assert_int_equal(mvm_sha256_update2(a, data + oa, na, b, data + 7 + ob, nb), 0);
+			oa += na;
+			ob += nb;
+		}
+		assert_int_equal(mvm_sha256_final(&got_a, a), 0);
+		assert_int_equal(mvm_sha256_final(&got_b, b), 0);
+		assert_int_equal(mvm_sha256_buf(&want_a, data, big), 0);
+		assert_int_equal(mvm_sha256_buf(&want_b, data + 7, big - 7), 0);
+		assert_memory_equal(got_a.id, want_a.id, MVM_OID_RAWSZ);
+		assert_memory_equal(got_b.id, want_b.id, MVM_OID_RAWSZ);
+		mvm_sha256_free(a);
+		mvm_sha256_free(b);
+	}
+	mvm_cpu_portable(0);
+	free(data);
 }
 
 static void test_util__oid_parse_roundtrip(void **state)
@@ -226,6 +295,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_util__sha256_vectors),
+		cmocka_unit_test(test_util__sha256_two_streams_match_openssl),
 		cmocka_unit_test(test_util__oid_parse_roundtrip),
 		cmocka_unit_test(test_util__buf_grows_and_caps),
 		cmocka_unit_test(test_util__atomic_write_replaces),

@@ -3,8 +3,12 @@
  *
  *   main thread   read a batch (8 MiB) -> cut chunks (FastCDC, with cuts
  *                 forced at tensor boundaries) -> submit -> emit in order
- *   chunk pool    per chunk: SHA-256, dedup lookup, compress if new
- *   hash thread   whole-file SHA-256, in order
+ *   hash thread   in order: the whole-file SHA-256, with each chunk's id
+ *                 (its SHA-256) computed next to the same bytes, the two
+ *                 streams interleaved (SHA-NI runs two at ~1.5x the speed
+ *                 of one)
+ *   chunk pool    once the batch is hashed: dedup lookups (one read
+ *                 transaction), then compress each new chunk
  *
  * A tensor's digest is the SHA-256 of its chunk ids (cuts are forced at
  * every tensor's start and end, so its chunks cover exactly its bytes):
@@ -64,6 +68,7 @@ typedef struct {
 	mvm_buf base_stored;          /* worker scratch: the base as stored */
 	mvm_buf full;                 /* worker scratch: the chunk's own encoding */
 	unsigned char *is_new;
+	uint64_t seal_gen;            /* the store's seal count when is_new was found */
 	unsigned char *out;
 	size_t out_cap;
 	int error, hash_error;
@@ -81,6 +86,7 @@ struct scan_state {
 	size_t ncuts;
 	mvm_cdc cdc;
 	mvm_sha256 *file_hash;
+	mvm_sha256 *chunk_hash;       /* the hash thread's, for chunk ids */
 	size_t hint_next;             /* main thread: tensor at or after the cut point */
 	const mvm_tensor **base_for;  /* per tensor: same name/dtype/shape in the parent, or NULL */
 	mvm_manifest *m;
@@ -192,37 +198,35 @@ static int encode_new(batch *b, size_t i, const unsigned char *p)
 }
 
 /*
- * Pass 1: ids and dedup lookups; a new chunk without a delta base is
- * encoded at once, while its bytes are still in this core's cache from
- * hashing. For new chunks with a base, find it and ask the kernel to
- * start reading it now (cold packs would otherwise stall this worker on
- * every one); pass 2 encodes those.
+ * Pass 1: dedup lookups, all of the batch's ids in one read transaction;
+ * a new chunk without a delta base is encoded at once. For new chunks
+ * with a base, find it and ask the kernel to start reading it now (cold
+ * packs would otherwise stall this worker on every one); pass 2 encodes
+ * those.
  */
 static int identify_chunks(batch *b, mvm_store *store, int *later)
 {
 	size_t i, off = 0, out_off = 0;
-	int error = 0, has;
+	int error = 0;
 	mvm_prefetch pf;
 
-	mvm_prefetch_init(&pf, store);
-
 	*later = 0;
+	if (!b->nchunks)
+		return 0;
+	memset(b->is_delta, 0, b->nchunks);
+	if (!store) {
+		memset(b->is_new, 0, b->nchunks);
+		return 0;
+	}
+	if ((error = mvm_store_has_many(store, b->ids, b->nchunks, b->is_new, &b->seal_gen)) < 0)
+		return error;
+	mvm_prefetch_init(&pf, store);
 	for (i = 0; i < b->nchunks && !error; i++) {
 		const unsigned char *p = b->buf + off;
 
 		off += b->lens[i];
-		if ((error = mvm_sha256_buf(&b->ids[i], p, b->lens[i])) < 0)
-			break;
-		b->is_new[i] = 0;
-		b->is_delta[i] = 0;
-		if (!store)
-			continue;
-		if ((has = mvm_store_has(store, &b->ids[i])) < 0) {
-			error = has;
-			break;
-		}
-		b->is_new[i] = !has;
-		if (has)
+		b->is_new[i] = !b->is_new[i];
+		if (!b->is_new[i])
 			continue;
 		place_new(b, i, &out_off);
 		if (b->has_base[i])
@@ -240,7 +244,12 @@ static void chunk_job_run(mvm_job *job)
 {
 	batch *b = (batch *)job;
 	size_t i, off = 0;
-	int later, error = identify_chunks(b, b->s->scan->store, &later);
+	int later, error;
+
+	mvm_pool_wait(b->s->hasher, &b->hash_job); /* the ids */
+	if (b->hash_error)
+		return;
+	error = identify_chunks(b, b->s->scan->store, &later);
 
 	for (i = 0; i < b->nchunks && later && !error; i++) {
 		if (b->is_new[i] && b->has_base[i])
@@ -251,12 +260,28 @@ static void chunk_job_run(mvm_job *job)
 		batch_fail(&b->error, b->msg, error);
 }
 
-/* Feed the new bytes of a batch to the file hash. */
+/*
+ * The batch's new bytes (after the carry, which the previous batch
+ * hashed) into the file hash, chunk by chunk: the span of the file stream
+ * that ends where a chunk ends, interleaved with the chunk's own hash.
+ */
 static void hash_job_run(mvm_job *job)
 {
 	batch *b = (batch *)((char *)job - offsetof(batch, hash_job));
-	int error = mvm_sha256_update(b->s->file_hash, b->buf + b->carry, b->len - b->carry);
+	scan_state *s = b->s;
+	size_t i, off = 0, fpos = b->carry, fend;
+	int error = 0;
 
+	for (i = 0; i < b->nchunks && !error; i++) {
+		fend = off + b->lens[i] > fpos ? off + b->lens[i] : fpos;
+		if ((error = mvm_sha256_update2(s->file_hash, b->buf + fpos, fend - fpos, s->chunk_hash, b->buf + off,
+						b->lens[i])) == 0)
+			error = mvm_sha256_final(&b->ids[i], s->chunk_hash);
+		fpos = fend;
+		off += b->lens[i];
+	}
+	if (!error)
+		error = mvm_sha256_update(s->file_hash, b->buf + fpos, b->len - fpos);
 	if (error < 0)
 		batch_fail(&b->hash_error, b->hash_msg, error);
 }
@@ -485,9 +510,10 @@ static int batch_emit(scan_state *s, batch *b)
 	if ((error = manifest_reserve(s, m->nchunks + b->nchunks)) < 0)
 		return error;
 	for (i = 0; i < b->nchunks; i++) {
-		if (b->is_new[i] && (error = mvm_store_write(s->scan->store, &b->ids[i], b->out + b->out_off[i],
-							     b->out_len[i], b->lens[i], b->codec[i],
-							     b->is_delta[i] ? &b->bases[i] : NULL)) < 0)
+		if (b->is_new[i] &&
+		    (error = mvm_store_write_new(s->scan->store, b->seal_gen, &b->ids[i], b->out + b->out_off[i],
+						 b->out_len[i], b->lens[i], b->codec[i],
+						 b->is_delta[i] ? &b->bases[i] : NULL)) < 0)
 			return error;
 		m->chunks[m->nchunks].id = b->ids[i];
 		m->chunks[m->nchunks].len = b->lens[i];
@@ -611,7 +637,7 @@ static int scan_start(scan_state *s)
 		if (!(s->batches[i].buf = mvm_bulk_alloc(SCAN_BATCH_IN + MVM_CDC_MAX)))
 			return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
 	}
-	if ((error = mvm_sha256_new(&s->file_hash)) < 0 ||
+	if ((error = mvm_sha256_new(&s->file_hash)) < 0 || (error = mvm_sha256_new(&s->chunk_hash)) < 0 ||
 	    (error = mvm_pool_new(&s->pool, 0)) < 0 || (error = mvm_pool_new(&s->hasher, 1)) < 0)
 		return error;
 	return 0;
@@ -663,6 +689,7 @@ static void scan_dispose(scan_state *s)
 		free(b->out);
 	}
 	mvm_sha256_free(s->file_hash);
+	mvm_sha256_free(s->chunk_hash);
 	mvm_tensor_table_dispose(&s->table);
 	free(s->cuts);
 	free(s->base_for);

@@ -193,6 +193,56 @@ int mvm_store_has(mvm_store *st, const mvm_oid *id)
 	return error;
 }
 
+/* A lookup's outcome as a yes or no; errors other than not-found stay errors. */
+static int found(unsigned char *has, int error)
+{
+	*has = error == 0;
+	if (error == MVM_ENOTFOUND) {
+		mvm_error_clear();
+		return 0;
+	}
+	return error;
+}
+
+/*
+ * One read transaction for all the lookups (on the main connection, under
+ * the lock, when no reader is free): SQLite then takes its file locks and
+ * checks the WAL once per batch, not once per chunk.
+ */
+int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned char *has, uint64_t *gen)
+{
+	mvm_store_reader *r;
+	mvm_chunk_loc loc;
+	size_t i;
+	int error = 0;
+
+	pthread_mutex_lock(&st->lock);
+	*gen = st->sealed;
+	for (i = 0; i < n; i++)
+		has[i] = (unsigned char)mvm_open_pack_contains(&st->open, &ids[i]);
+	if (!(r = reader_take(st))) {
+		for (i = 0; i < n && !error; i++)
+			if (!has[i])
+				error = found(&has[i], locate_locked(&loc, st, &ids[i]));
+		pthread_mutex_unlock(&st->lock);
+		return error;
+	}
+	pthread_mutex_unlock(&st->lock);
+	if ((error = mvm_db_begin(r->db)) == 0) {
+		for (i = 0; i < n && !error; i++)
+			if (!has[i])
+				error = found(&has[i], locate_with(&loc, r->db, r->locate_st, &ids[i]));
+		if (error < 0)
+			mvm_db_rollback(r->db);
+		else
+			error = mvm_db_commit(r->db);
+	}
+	pthread_mutex_lock(&st->lock);
+	r->busy = 0;
+	pthread_mutex_unlock(&st->lock);
+	return error;
+}
+
 int mvm_store_pack_path(mvm_buf *out, mvm_store *st, int64_t pack)
 {
 	sqlite3_stmt *q = NULL;
@@ -463,6 +513,7 @@ done:
 	sqlite3_finalize(q);
 	if (error < 0)
 		mvm_db_rollback(st->db);
+	st->sealed++; /* even after a failure: it only makes writers check the index again */
 	pthread_mutex_unlock(&st->lock);
 	return error;
 }

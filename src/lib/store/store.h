@@ -38,6 +38,12 @@ int mvm_store_locate(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id);
 /** @return 1 if stored or pending in the open pack, 0 if not, <0 on error. */
 int mvm_store_has(mvm_store *st, const mvm_oid *id);
 /*
+ * mvm_store_has for n ids at once, into has[i] (1 or 0), in one read
+ * transaction. *gen is the store's seal count before the lookups: pass it
+ * to mvm_store_write_new with a chunk found absent.
+ */
+int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned char *has, uint64_t *gen);
+/*
  * Decode the chunk at loc into dst (loc->raw_len bytes); scratch is reused.
  * A delta chunk (codec 3) reads its base too: one hop, never more.
  */
@@ -72,6 +78,14 @@ int mvm_store_get(mvm_buf *out, mvm_store *st, const mvm_oid *id);
 /** Append an encoded chunk unless it is already stored or pending; `base` for codec 3, else NULL. */
 int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t stored_len,
 		    uint32_t raw_len, uint32_t codec, const mvm_oid *base);
+/*
+ * mvm_store_write of a chunk that mvm_store_has_many found absent at seal
+ * count `gen`: while no pack has been sealed since, the index cannot have
+ * it (only this handle's writes add chunks here), so only the pending set
+ * is checked; else the index too.
+ */
+int mvm_store_write_new(mvm_store *st, uint64_t gen, const mvm_oid *id, const void *stored, size_t stored_len,
+			uint32_t raw_len, uint32_t codec, const mvm_oid *base);
 /** Seal the open pack and index its chunks. No-op when nothing is pending. */
 int mvm_store_flush(mvm_store *st);
 

@@ -48,6 +48,7 @@ struct mvm_store {
 	size_t nhandles;
 	mvm_open_pack open;
 	int rewriting;            /* gc: write even if stored elsewhere; re-point rows */
+	uint64_t sealed;          /* packs indexed through this handle (mvm_store_has_many) */
 };
 
 int mvm_open_pack_contains(const mvm_open_pack *op, const mvm_oid *id);

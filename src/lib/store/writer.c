@@ -111,22 +111,35 @@ static int add_entry(mvm_open_pack *op, const mvm_pack_entry *e)
 	return 0;
 }
 
+/* Whether id must not be written again: pending, or (unless the caller knows better) indexed. */
+static int write_skips(mvm_store *st, const mvm_oid *id, int check_index)
+{
+	int pending;
+
+	if (check_index)
+		return mvm_store_has(st, id);
+	pthread_mutex_lock(&st->lock);
+	pending = mvm_open_pack_contains(&st->open, id);
+	pthread_mutex_unlock(&st->lock);
+	return pending;
+}
+
 int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t stored_len,
 		    uint32_t raw_len, uint32_t codec, const mvm_oid *base)
+{
+	return mvm_store_write_new(st, st->sealed + 1, id, stored, stored_len, raw_len, codec, base);
+}
+
+int mvm_store_write_new(mvm_store *st, uint64_t gen, const mvm_oid *id, const void *stored, size_t stored_len,
+			uint32_t raw_len, uint32_t codec, const mvm_oid *base)
 {
 	mvm_open_pack *op = &st->open;
 	mvm_pack_entry e;
 	int error;
 
-	if (st->rewriting) {
-		pthread_mutex_lock(&st->lock);
-		error = mvm_open_pack_contains(op, id);
-		pthread_mutex_unlock(&st->lock);
-		if (error)
-			return 0;
-	} else if ((error = mvm_store_has(st, id)) != 0) {
+	/* gc rewrites chunks the index has (in other packs) */
+	if ((error = write_skips(st, id, !st->rewriting && gen != st->sealed)) != 0)
 		return error < 0 ? error : 0;
-	}
 	if (op->fd < 0 && (error = open_temp(st)) < 0)
 		return error;
 	e.id = *id;

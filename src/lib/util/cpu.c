@@ -10,20 +10,25 @@
 #define MVM_CPUID 1
 #endif
 
-static int has_avx2, has_avx512_vbmi2, forced_portable;
+static int has_avx2, has_avx512_vbmi2, has_sha_ni, forced_portable;
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 
 static void probe(void)
 {
 #ifdef MVM_CPUID
-	unsigned int a, b, c, d, xcr0, xcr0_hi;
-	int popcnt;
+	unsigned int a, b, c, d, xcr0 = 0, xcr0_hi;
+	int popcnt, ssse3_sse41, osxsave;
 
-	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+	if (!__get_cpuid(1, &a, &b, &c, &d))
 		return;
 	popcnt = (c & bit_POPCNT) != 0;
-	__asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0)); /* _xgetbv needs -mxsave */
+	ssse3_sse41 = (c & bit_SSSE3) && (c & bit_SSE4_1);
+	if ((osxsave = (c & bit_OSXSAVE) != 0))
+		__asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0)); /* _xgetbv needs -mxsave */
 	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return;
+	has_sha_ni = ssse3_sse41 && (b & bit_SHA); /* SSE state needs no OS opt-in on x86-64 */
+	if (!osxsave)
 		return;
 	/* XCR0: SSE and AVX state (bits 1, 2); opmask and both ZMM halves (5, 6, 7) */
 	has_avx2 = (xcr0 & 0x06) == 0x06 && (b & bit_AVX2);
@@ -42,6 +47,12 @@ int mvm_cpu_avx512_vbmi2(void)
 {
 	pthread_once(&probe_once, probe);
 	return has_avx512_vbmi2 && !forced_portable;
+}
+
+int mvm_cpu_sha_ni(void)
+{
+	pthread_once(&probe_once, probe);
+	return has_sha_ni && !forced_portable;
 }
 
 void mvm_cpu_portable(int on)

@@ -13,7 +13,10 @@ int mvm_cpu_avx2(void);
 /** AVX-512 F, BW, VL and VBMI2 and POPCNT, with the OS saving the ZMM registers. */
 int mvm_cpu_avx512_vbmi2(void);
 
-/** For tests: with on = 1 both of the above answer no, so the portable paths run. */
+/** The SHA extensions (SHA-NI), with SSSE3 and SSE4.1 for the code around them. */
+int mvm_cpu_sha_ni(void);
+
+/** For tests: with on = 1 all of the above answer no, so the portable paths run. */
 void mvm_cpu_portable(int on);
 
 #endif

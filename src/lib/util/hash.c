@@ -1,22 +1,47 @@
 /*
- * hash.c: SHA-256 wrappers over OpenSSL EVP. OpenSSL errors are translated
- * into mvm errors here, once.
+ * hash.c: SHA-256. OpenSSL EVP for one stream (SHA-NI inside where the CPU
+ * has it); two streams advanced together (mvm_sha256_update2,
+ * mvm_sha256_buf2) interleave their rounds with sha256ni.c on a CPU with
+ * SHA-NI, since no OpenSSL interface does. A context created on such a
+ * CPU keeps its own state for that; elsewhere it wraps an EVP context.
+ * OpenSSL errors are translated into mvm errors here, once.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <openssl/evp.h>
 
+#include "cpu.h"
 #include "hash.h"
+#include "sha256ni.h"
 
 struct mvm_sha256 {
-	EVP_MD_CTX *ctx;
+	EVP_MD_CTX *ctx;              /* NULL: the SHA-NI state below */
+	mvm_sha256ni_state st;
+	unsigned char block[64];      /* bytes of a block not yet compressed */
+	size_t held;
+	uint64_t total;
 };
+
+static void ni_reset(mvm_sha256 *h)
+{
+	mvm_sha256ni_init(&h->st);
+	h->held = 0;
+	h->total = 0;
+}
 
 int mvm_sha256_new(mvm_sha256 **out)
 {
 	mvm_sha256 *h;
 
 	*out = NULL;
-	if (!(h = calloc(1, sizeof(*h))) || !(h->ctx = EVP_MD_CTX_new())) {
+	if (!(h = calloc(1, sizeof(*h))))
+		return mvm_error_set(MVM_ERROR, "out of memory for a hash context");
+	if (mvm_cpu_sha_ni()) {
+		ni_reset(h);
+		*out = h;
+		return 0;
+	}
+	if (!(h->ctx = EVP_MD_CTX_new())) {
 		free(h);
 		return mvm_error_set(MVM_ERROR, "out of memory for a hash context");
 	}
@@ -28,10 +53,101 @@ int mvm_sha256_new(mvm_sha256 **out)
 	return 0;
 }
 
+/*
+ * Top up the held partial block from *p; compress it once full. Returns
+ * with the held block empty or all of *p taken.
+ */
+static void ni_fill(mvm_sha256 *h, const unsigned char **p, size_t *n)
+{
+	size_t take;
+
+	if (!h->held)
+		return;
+	take = 64 - h->held < *n ? 64 - h->held : *n;
+	memcpy(h->block + h->held, *p, take);
+	h->held += take;
+	h->total += take;
+	*p += take;
+	*n -= take;
+	if (h->held == 64) {
+		mvm_sha256ni_blocks(&h->st, h->block, 1);
+		h->held = 0;
+	}
+}
+
+/* Whole blocks of p were compressed by the caller: keep the rest. */
+static void ni_keep_tail(mvm_sha256 *h, const unsigned char *p, size_t n)
+{
+	size_t whole = n & ~(size_t)63;
+
+	h->total += n;
+	memcpy(h->block, p + whole, n - whole);
+	h->held = n - whole;
+}
+
+static void ni_update(mvm_sha256 *h, const unsigned char *p, size_t n)
+{
+	ni_fill(h, &p, &n);
+	if (!n)
+		return;
+	mvm_sha256ni_blocks(&h->st, p, n / 64);
+	ni_keep_tail(h, p, n);
+}
+
+static void ni_final(mvm_oid *out, mvm_sha256 *h)
+{
+	uint64_t bits = h->total * 8;
+	int i;
+
+	h->block[h->held++] = 0x80;
+	if (h->held > 56) {
+		memset(h->block + h->held, 0, 64 - h->held);
+		mvm_sha256ni_blocks(&h->st, h->block, 1);
+		h->held = 0;
+	}
+	memset(h->block + h->held, 0, 56 - h->held);
+	for (i = 0; i < 8; i++)
+		h->block[63 - i] = (unsigned char)(bits >> (8 * i));
+	mvm_sha256ni_blocks(&h->st, h->block, 1);
+	mvm_sha256ni_digest(out->id, &h->st);
+	ni_reset(h);
+}
+
 int mvm_sha256_update(mvm_sha256 *h, const void *p, size_t n)
 {
+	if (!h->ctx) {
+		ni_update(h, p, n);
+		return 0;
+	}
 	if (EVP_DigestUpdate(h->ctx, p, n) != 1)
 		return mvm_error_set(MVM_ERROR, "OpenSSL: SHA-256 update failed");
+	return 0;
+}
+
+int mvm_sha256_update2(mvm_sha256 *a, const void *pa, size_t na, mvm_sha256 *b, const void *pb, size_t nb)
+{
+	const unsigned char *qa = pa, *qb = pb;
+	size_t both;
+	int error;
+
+	if (a->ctx || b->ctx) {
+		if ((error = mvm_sha256_update(a, pa, na)) < 0)
+			return error;
+		return mvm_sha256_update(b, pb, nb);
+	}
+	ni_fill(a, &qa, &na);
+	ni_fill(b, &qb, &nb);
+	both = (na < nb ? na : nb) / 64;
+	/* a stream that still holds a partial block took all its bytes into it */
+	if (both && !a->held && !b->held) {
+		mvm_sha256ni_blocks2(&a->st, qa, &b->st, qb, both);
+		a->total += 64 * both;
+		b->total += 64 * both;
+		qa += 64 * both, na -= 64 * both;
+		qb += 64 * both, nb -= 64 * both;
+	}
+	ni_update(a, qa, na);
+	ni_update(b, qb, nb);
 	return 0;
 }
 
@@ -39,6 +155,10 @@ int mvm_sha256_final(mvm_oid *out, mvm_sha256 *h)
 {
 	unsigned int len = 0;
 
+	if (!h->ctx) {
+		ni_final(out, h);
+		return 0;
+	}
 	if (EVP_DigestFinal_ex(h->ctx, out->id, &len) != 1 || len != MVM_OID_RAWSZ ||
 	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
 		return mvm_error_set(MVM_ERROR, "OpenSSL: SHA-256 final failed");
