@@ -80,9 +80,11 @@ int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t
 		    uint32_t raw_len, uint32_t codec, const mvm_oid *base);
 /*
  * mvm_store_write of a chunk that mvm_store_has_many found absent at seal
- * count `gen`: while no pack has been sealed since, the index cannot have
- * it (only this handle's writes add chunks here), so only the pending set
- * is checked; else the index too.
+ * count `gen`: while this handle has sealed no pack since, its own writes
+ * cannot have indexed the chunk, so only the pending set is checked; else
+ * the index too. A chunk another process stores meanwhile may be written
+ * twice, as after any check: the index keeps the first row and gc drops
+ * the unreferenced copy.
  */
 int mvm_store_write_new(mvm_store *st, uint64_t gen, const mvm_oid *id, const void *stored, size_t stored_len,
 			uint32_t raw_len, uint32_t codec, const mvm_oid *base);
