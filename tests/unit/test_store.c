@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "meta/db.h"
+#include "store/bytegroup.h"
 #include "store/codec.h"
 #include "store/fdelta.h"
 #include "store/pack.h"
+#include "store/rans.h"
 #include "store/store.h"
 #include "util/cpu.h"
 #include "util/fs.h"
@@ -143,9 +145,12 @@ static void test_store__bytegroup_round_trips(void **state)
 				float_data(src, len + 8, elem, len);
 				assert_int_equal(mvm_codec_encode(enc, &n, &codec, src + phase, len, 1, &hint), 0);
 				assert_true(n <= len);
-				if (len >= 4096) /* exponent first where it straddles two bytes */
-					assert_int_equal(codec, kinds[kind] == MVM_FLOAT_F16 ? MVM_CODEC_BYTEGROUP
-											: MVM_CODEC_EXPONENT);
+				/* exponent first where it straddles two bytes; maybe rANS-coded on whole elements */
+				if (len >= 4096 && kinds[kind] == MVM_FLOAT_F16)
+					assert_int_equal(codec, MVM_CODEC_BYTEGROUP);
+				else if (len >= 4096 && codec != MVM_CODEC_EXPONENT &&
+					 (codec != MVM_CODEC_EXPCODE || phase || len % elem))
+					fail_msg("kind %u phase %u len %zu: codec %u", kinds[kind], phase, len, codec);
 				assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
 				assert_memory_equal(back, src + phase, len);
 				free(src);
@@ -181,14 +186,178 @@ static void test_store__exponent_first_isolates_the_exponent(void **state)
 				bits >>= 16;
 			memcpy(src + i, &bits, elem);
 		}
+		/* codec 6 picks it: the exponent costs nothing, the top mantissa bit one bit */
 		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1, &hint), 0);
-		assert_int_equal(codec, MVM_CODEC_EXPONENT);
+		assert_int_equal(codec, MVM_CODEC_EXPCODE);
+		assert_true(n < LEN / elem * (elem - 1) + LEN / 64);
+		assert_int_equal(mvm_codec_decode(back, LEN, enc, n, codec), 0);
+		assert_memory_equal(back, src, LEN);
+		codec = MVM_CODEC_EXPONENT;
+		assert_int_equal(mvm_bytegroup_encode(enc, mvm_codec_bound(LEN), &n, src, LEN, elem, 0, 1), 0);
 		assert_true(n < LEN / elem * (elem - 1) + LEN / 64);
 		assert_int_equal(mvm_codec_decode(back, LEN, enc, n, codec), 0);
 		assert_memory_equal(back, src, LEN);
 		/* the same bytes read as codec 2 are other floats */
 		assert_int_equal(mvm_codec_decode(back, LEN, enc, n, MVM_CODEC_BYTEGROUP), 0);
 		assert_memory_not_equal(back, src, LEN);
+	}
+	free(src);
+	free(enc);
+	free(back);
+}
+
+/* rANS blocks: odd counts (every tail of the four states), one symbol, all 512, and damage. */
+static void test_store__rans_round_trips(void **state)
+{
+	enum { MAX = 40000 };
+	uint16_t *sym = malloc(MAX * 2), *back = malloc(MAX * 2);
+	unsigned char *enc = malloc(4 * MAX + 4096);
+	size_t n, z, cap = 4 * MAX + 4096, i;
+	uint64_t seed = 11;
+	uint16_t top;
+	int mode;
+
+	(void)state;
+	for (mode = 0; mode < 3; mode++)
+		for (n = 1; n < MAX; n = n < 20 ? n + 1 : n * 3 + 1) {
+			for (i = 0; i < n; i++) {
+				seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+				/* skewed like exponents, uniform over all 512, or one symbol */
+				sym[i] = mode == 0 ? (uint16_t)(240 + __builtin_ctzll(seed | 1ull << 20)) :
+					 mode == 1 ? (uint16_t)(seed >> 55) : 300;
+			}
+			z = mvm_rans_encode(enc, cap, sym, n, MVM_RANS_MAX_SYMBOLS);
+			assert_true(z > 0);
+			assert_int_equal(mvm_rans_decode(back, n, enc, z, MVM_RANS_MAX_SYMBOLS), 0);
+			assert_memory_equal(back, sym, n * 2);
+			for (i = 1, top = 0; i < n; i++)
+				top |= sym[i] != sym[0];
+			if (top) /* one symbol alone moves no state: any count decodes */
+				assert_int_equal(mvm_rans_decode(back, n + 1, enc, z, MVM_RANS_MAX_SYMBOLS), MVM_ECORRUPT);
+			assert_int_equal(mvm_rans_decode(back, n, enc, z - 1, MVM_RANS_MAX_SYMBOLS), MVM_ECORRUPT);
+			for (i = 0, top = 0; i < n; i++)
+				top = sym[i] > top ? sym[i] : top;
+			/* a table naming symbols past the alphabet is refused */
+			assert_int_equal(mvm_rans_decode(back, n, enc, z, 256), top >= 256 ? MVM_ECORRUPT : 0);
+			if (mode == 1 && n > 1000)
+				assert_true(z < n * 9 / 8 + 1100); /* 9 bits a symbol and the table */
+		}
+	/* flipped bytes anywhere: an error or other symbols, never a crash */
+	for (n = 0; n < 4000; n++)
+		sym[n] = (uint16_t)(250 + n % 7 + (n % 13 == 0));
+	z = mvm_rans_encode(enc, cap, sym, 4000, MVM_RANS_MAX_SYMBOLS);
+	for (i = 0; i < z; i++) {
+		enc[i] ^= 0x5a;
+		(void)mvm_rans_decode(back, 4000, enc, z, MVM_RANS_MAX_SYMBOLS);
+		enc[i] ^= 0x5a;
+	}
+	assert_int_equal(mvm_rans_decode(back, 4000, enc, z, MVM_RANS_MAX_SYMBOLS), 0);
+	free(sym);
+	free(back);
+	free(enc);
+}
+
+/*
+ * Bell-shaped weights (a sum of four uniforms, std 0.02) with float_data's
+ * special values (NaN, infinities, a subnormal, -0, 0) at a few places:
+ * uniform values, or specials at 7% of the elements as in float_data,
+ * leave the bytes below the exponent too skewed to look random.
+ */
+static void weights_with_specials(unsigned char *p, size_t n, unsigned int elem, uint64_t seed)
+{
+	unsigned char special[7 * 4];
+	size_t i, k;
+
+	float_data(special, sizeof(special), elem, seed);
+	for (i = 0; i + elem <= n; i += elem) {
+		float f = 0;
+		uint32_t bits;
+
+		for (k = 0; k < 4; k++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			f += (float)(seed >> 40) / 16777216.0f;
+		}
+		f = (f - 2.0f) * 0.035f;
+		memcpy(&bits, &f, 4);
+		if (elem == 2)
+			bits >>= 16;
+		memcpy(p + i, &bits, elem);
+	}
+	for (i = 0; i < 7 && 331 * i * elem + elem <= n; i++)
+		memcpy(p + 331 * i * elem, special + i * elem, elem);
+}
+
+/*
+ * Codec 6 on BF16 and F32: element counts with every packing tail, special
+ * values, one exponent throughout; a chunk whose low bytes compress (F32
+ * widened from BF16) is left to codec 5; damage is refused.
+ */
+static void test_store__expcode_round_trips_and_rejects_damage(void **state)
+{
+	enum { MAXN = 65536 };
+	unsigned char *src = malloc(MAXN), *enc = malloc(mvm_codec_bound(MAXN)), *back = malloc(MAXN);
+	size_t count, n, len, i;
+	unsigned int elem;
+	uint32_t codec;
+
+	(void)state;
+	for (elem = 2; elem <= 4; elem += 2) {
+		mvm_codec_hint hint = { elem, 0, elem == 2 ? MVM_FLOAT_BF16 : MVM_FLOAT_F32 };
+
+		for (count = 32; count * elem <= MAXN; count = count < 48 ? count + 1 : count * 2 + 3) {
+			len = count * elem;
+			weights_with_specials(src, len, elem, count);
+			assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, len, 1, &hint), 0);
+			/* small chunks may look not random enough, or not pay for a table: codec 5 or raw */
+			if (codec != MVM_CODEC_EXPCODE && count >= 1024)
+				fail_msg("elem %u count %zu: codec %u, %zu bytes", elem, count, codec, n);
+			assert_true(n <= len);
+			memset(back, 0xee, len);
+			assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
+			assert_memory_equal(back, src, len);
+		}
+		/* damage: lengths, header, every byte of a small chunk flipped */
+		len = 4096 * elem;
+		weights_with_specials(src, len, elem, 5);
+		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, len, 1, &hint), 0);
+		assert_int_equal(codec, MVM_CODEC_EXPCODE);
+		assert_int_equal(mvm_codec_decode(back, len, enc, n - 1, codec), MVM_ECORRUPT);
+		assert_int_equal(mvm_codec_decode(back, len + elem, enc, n, codec), MVM_ECORRUPT);
+		assert_int_equal(mvm_codec_decode(back, len - 1, enc, n, codec), MVM_ECORRUPT);
+		enc[0] = 3;
+		assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), MVM_ECORRUPT);
+		enc[0] = (unsigned char)elem;
+		for (i = 0; i < n; i += 7) {
+			enc[i] ^= 0x21;
+			if (mvm_codec_decode(back, len, enc, n, codec) == 0)
+				assert_true(i >= 5); /* a byte after the header may decode to other floats */
+			enc[i] ^= 0x21;
+		}
+		assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
+		assert_memory_equal(back, src, len);
+	}
+	/* F32 widened from BF16: the two low bytes are zero, codec 5 codes them to nothing */
+	{
+		mvm_codec_hint hint = { 4, 0, MVM_FLOAT_F32 };
+		float_data(src, MAXN / 2, 2, 3);
+		for (i = 0; i < MAXN / 4; i++) {
+			uint32_t w = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
+			memcpy(back + 4 * i, &w, 4);
+		}
+		assert_int_equal(mvm_codec_encode(enc, &n, &codec, back, MAXN, 1, &hint), 0);
+		assert_int_equal(codec, MVM_CODEC_EXPONENT);
+		assert_true(n < MAXN / 2);
+		assert_int_equal(mvm_codec_decode(src, MAXN, enc, n, codec), 0);
+		assert_memory_equal(src, back, MAXN);
+	}
+	/* all zeros: no codec 6 (nothing random below the exponent), and back bit for bit */
+	{
+		mvm_codec_hint hint = { 2, 0, MVM_FLOAT_BF16 };
+		memset(src, 0, MAXN);
+		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, MAXN, 1, &hint), 0);
+		assert_true(codec != MVM_CODEC_EXPCODE && n < 1024);
+		assert_int_equal(mvm_codec_decode(back, MAXN, enc, n, codec), 0);
+		assert_memory_equal(back, src, MAXN);
 	}
 	free(src);
 	free(enc);
@@ -1028,6 +1197,8 @@ int main(void)
 		cmocka_unit_test(test_store__bytegroup_round_trips),
 		cmocka_unit_test(test_store__exponent_first_isolates_the_exponent),
 		cmocka_unit_test(test_store__bytegroup_rejects_damage),
+		cmocka_unit_test(test_store__rans_round_trips),
+		cmocka_unit_test(test_store__expcode_round_trips_and_rejects_damage),
 		cmocka_unit_test(test_store__xor_deltas_round_trip),
 		cmocka_unit_test(test_store__fdelta_rejects_damage),
 		cmocka_unit_test(test_store__fdelta_every_value),

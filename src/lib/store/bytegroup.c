@@ -293,8 +293,8 @@ static void join4(unsigned char *dst, const unsigned char *p0, const unsigned ch
  * the first bytes of an element the next chunk ends; partial elements are
  * never rotated.
  */
-static void split(unsigned char *const *plane, const unsigned char *src, size_t n, unsigned int elem,
-		  unsigned int phase, unsigned int rot)
+void mvm_bytegroup_split(unsigned char *const *plane, const unsigned char *src, size_t n, unsigned int elem,
+			 unsigned int phase, unsigned int rot)
 {
 	size_t pos[MAX_ELEM] = { 0 }, i, lead = phase ? elem - phase : 0, whole;
 	unsigned int j;
@@ -314,8 +314,8 @@ static void split(unsigned char *const *plane, const unsigned char *src, size_t 
 }
 
 /* Inverse of split, reading each plane from its own pointer. */
-static void join(unsigned char *dst, const unsigned char *const *plane, size_t n, unsigned int elem,
-		 unsigned int phase, unsigned int rot)
+void mvm_bytegroup_join(unsigned char *dst, const unsigned char *const *plane, size_t n, unsigned int elem,
+			unsigned int phase, unsigned int rot)
 {
 	size_t pos[MAX_ELEM] = { 0 }, i, lead = phase ? elem - phase : 0, whole;
 	unsigned int j;
@@ -484,7 +484,7 @@ int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const 
 	if (off >= cap)
 		return MVM_ETOOLARGE;
 	place_planes(plane, dst, cap, scratch, n, elem, phase);
-	split(plane, src, n, elem, phase, rotate);
+	mvm_bytegroup_split(plane, src, n, elem, phase, rotate);
 	dst[0] = (unsigned char)elem;
 	dst[1] = (unsigned char)phase;
 	for (j = 0; j < elem; j++) {
@@ -549,6 +549,6 @@ int mvm_bytegroup_decode(unsigned char *dst, size_t n, const unsigned char *src,
 	}
 	if (off != stored)
 		return mvm_error_set(MVM_ECORRUPT, "byte-grouped chunk has trailing bytes");
-	join(dst, plane, n, elem, phase, rotate);
+	mvm_bytegroup_join(dst, plane, n, elem, phase, rotate);
 	return 0;
 }

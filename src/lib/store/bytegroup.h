@@ -26,6 +26,16 @@ size_t mvm_plane_compress_bare(unsigned char *dst, size_t cap, const unsigned ch
  */
 int mvm_plane_looks_random(const unsigned char *p, size_t n);
 
+/*
+ * Byte j of every element of src (n bytes, the first `phase` of them the
+ * end of an element begun before) into plane[j]; whole elements rotated
+ * left `rot` bits (0 or 1) first. join is the inverse.
+ */
+void mvm_bytegroup_split(unsigned char *const *plane, const unsigned char *src, size_t n, unsigned int elem,
+			 unsigned int phase, unsigned int rot);
+void mvm_bytegroup_join(unsigned char *dst, const unsigned char *const *plane, size_t n, unsigned int elem,
+			unsigned int phase, unsigned int rot);
+
 size_t mvm_bytegroup_header(unsigned int elem);
 /** Encode into dst (cap bytes), rotate 1 for codec 5; MVM_ETOOLARGE when it does not fit. */
 int mvm_bytegroup_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src,

@@ -11,6 +11,7 @@
 #include "mvm/maint.h"
 #include "bytegroup.h"
 #include "codec.h"
+#include "expcode.h"
 #include "fdelta.h"
 
 static pthread_key_t cctx_key, dctx_key;
@@ -80,6 +81,17 @@ int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
 	if (hint && (hint->elem == 2 || hint->elem == 4) && n >= 64) {
 		unsigned int rotate = exponent_straddles(hint->kind);
+		int error;
+
+		if (rotate && hint->phase % hint->elem == 0 && n % hint->elem == 0) {
+			if ((error = mvm_expcode_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem)) < 0)
+				return error;
+			if (z && z < n) {
+				*dst_len = z;
+				*codec = MVM_CODEC_EXPCODE;
+				return 0;
+			}
+		}
 		if (mvm_bytegroup_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem, hint->phase % hint->elem,
 					 rotate) == 0 && z < n) {
 			*dst_len = z;
@@ -127,6 +139,8 @@ int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_l
 		if (!(d = thread_dctx()))
 			return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
 		return mvm_bytegroup_decode(dst, raw_len, src, stored_len, d, codec == MVM_CODEC_EXPONENT);
+	case MVM_CODEC_EXPCODE:
+		return mvm_expcode_decode(dst, raw_len, src, stored_len);
 	default:
 		return mvm_error_set(MVM_ECORRUPT, "unknown chunk codec %u", codec);
 	}
@@ -254,7 +268,7 @@ int mvm_codec_decode_xor(void *dst, size_t raw_len, const void *stored, size_t s
 const char *mvm_codec_name(unsigned int codec)
 {
 	static const char *const names[MVM_CODEC_COUNT] = { "raw", "zstd", "byte-grouped", "xor delta", "float delta",
-							    "exponent-first" };
+							    "exponent-first", "exponent-coded" };
 
 	return codec < MVM_CODEC_COUNT ? names[codec] : NULL;
 }

@@ -16,6 +16,7 @@ typedef enum {
 	MVM_CODEC_XOR = 3,       /* base chunk id + byte-grouped XOR against the base */
 	MVM_CODEC_FDELTA = 4,    /* base chunk id + BF16/F16/F32 differences in streams split by the base's exponent */
 	MVM_CODEC_EXPONENT = 5,  /* BF16/F32 elements rotated so the exponent fills a byte, then as codec 2 */
+	MVM_CODEC_EXPCODE = 6,   /* BF16/F32: exponent + top mantissa bit rANS-coded, 7 bits packed, rest raw */
 	MVM_CODEC_COUNT
 } mvm_codec;
 
@@ -49,7 +50,7 @@ typedef struct {
 /* Per-thread scratch buffers of the codecs, one per slot. */
 enum {
 	MVM_SCRATCH_PLANES, MVM_SCRATCH_XOR, MVM_SCRATCH_STREAMS, MVM_SCRATCH_CLASSES, MVM_SCRATCH_WORDS,
-	MVM_SCRATCH_GROUPED, MVM_SCRATCH_SLOTS
+	MVM_SCRATCH_GROUPED, MVM_SCRATCH_RANS, MVM_SCRATCH_SLOTS
 };
 
 /** This thread's scratch buffer `slot`, grown to at least n bytes (NULL when out of memory). */
@@ -62,9 +63,10 @@ size_t mvm_codec_bound(size_t n);
 
 /*
  * Compress src into dst (at least mvm_codec_bound(n) bytes) at zstd `level`:
- * byte-grouped when the hint names a float element size (exponent first,
- * codec 5, for BF16 and F32), plain zstd otherwise, raw when neither is
- * smaller. Uses per-thread contexts.
+ * for BF16 and F32 chunks of whole elements whose mantissa bytes look
+ * random, exponents rANS-coded (codec 6); other float chunks byte-grouped
+ * (exponent first, codec 5, for BF16 and F32; codec 2 for F16); plain zstd
+ * otherwise; raw when none is smaller. Uses per-thread contexts.
  */
 int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		     const void *src, size_t n, int level, const mvm_codec_hint *hint);

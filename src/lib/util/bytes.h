@@ -26,6 +26,13 @@ static inline uint64_t mvm_le64(const void *p)
 	return (uint64_t)mvm_le32(b) | (uint64_t)mvm_le32(b + 4) << 32;
 }
 
+static inline void mvm_put_le16(void *p, uint16_t v)
+{
+	unsigned char *b = p;
+	b[0] = (unsigned char)v;
+	b[1] = (unsigned char)(v >> 8);
+}
+
 static inline void mvm_put_le32(void *p, uint32_t v)
 {
 	unsigned char *b = p;

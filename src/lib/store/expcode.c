@@ -1,0 +1,211 @@
+/*
+ * expcode.c: codec 6 (see expcode.h).
+ *
+ * Elements are rotated left one bit, as in codec 5, so an element's top
+ * byte is its 8-bit exponent and the byte below starts with the top
+ * mantissa bit. The exponent and that bit form one 9-bit symbol, coded by
+ * rANS with one table per chunk: inside a binade, bell-shaped weights
+ * are denser near the binade's start, so the top mantissa bit leans to 0
+ * by a measurable amount (~0.06 bit per Gaussian weight), which a raw bit
+ * cannot use, and rANS codes the exponents at their entropy where a
+ * Huffman code spends whole bits. The other 7 bits of that byte are
+ * bit-packed; F32's two lower mantissa bytes are stored as they are.
+ *
+ *   u8 elem  u32 rans_len  rans block  packed plane  raw planes (F32: bytes 0, 1)
+ *
+ * The packed plane holds element k's 7 bits at bits [7k, 7k + 7) of an
+ * LSB-first bit string: 8 elements in each 7 bytes.
+ */
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "mvm/common.h"
+#include "util/bytes.h"
+#include "bytegroup.h"
+#include "codec.h"
+#include "expcode.h"
+#include "rans.h"
+
+#define EXP_HEADER 5
+#define EXP_SYMBOLS 512
+
+static size_t packed_len(size_t count)
+{
+	return (7 * count + 7) / 8;
+}
+
+static uint64_t load56(const unsigned char *p)
+{
+	return (uint64_t)mvm_le32(p) | (uint64_t)mvm_le16(p + 4) << 32 | (uint64_t)p[6] << 48;
+}
+
+static void store56(unsigned char *p, uint64_t v)
+{
+	mvm_put_le32(p, (uint32_t)v);
+	mvm_put_le16(p + 4, (uint16_t)(v >> 32));
+	p[6] = (unsigned char)(v >> 48);
+}
+
+/* The low 7 bits of src[k], k < count, into the bit string at dst. */
+static void pack7(unsigned char *dst, const unsigned char *src, size_t count)
+{
+	size_t k = 0, bits = 0;
+	uint32_t acc = 0;
+
+	for (; k + 8 <= count; k += 8, dst += 7) {
+		uint64_t v = mvm_le64(src + k) & 0x7f7f7f7f7f7f7f7fULL;
+
+		v = (v & 0x007f007f007f007fULL) | (v & 0x7f007f007f007f00ULL) >> 1;
+		v = (v & 0x00003fff00003fffULL) | (v & 0x3fff00003fff0000ULL) >> 2;
+		v = (v & 0x000000000fffffffULL) | (v & 0x0fffffff00000000ULL) >> 4;
+		store56(dst, v);
+	}
+	for (; k < count; k++) {
+		acc |= (uint32_t)(src[k] & 0x7f) << bits;
+		for (bits += 7; bits >= 8; bits -= 8, acc >>= 8)
+			*dst++ = (unsigned char)acc;
+	}
+	if (bits)
+		*dst = (unsigned char)acc;
+}
+
+/* Inverse of pack7: dst[k] gets element k's 7 bits, its top bit clear. */
+static void unpack7(unsigned char *dst, const unsigned char *src, size_t count)
+{
+	size_t k = 0, bits = 0;
+	uint32_t acc = 0;
+
+	for (; k + 8 <= count; k += 8, src += 7) {
+		uint64_t v = load56(src);
+
+		v = (v & 0x000000000fffffffULL) | (v << 4 & 0x0fffffff00000000ULL);
+		v = (v & 0x00003fff00003fffULL) | (v << 2 & 0x3fff00003fff0000ULL);
+		v = (v & 0x007f007f007f007fULL) | (v << 1 & 0x7f007f007f007f00ULL);
+		mvm_put_le64(dst + k, v);
+	}
+	for (; k < count; k++) {
+		if (bits < 7) {
+			acc |= (uint32_t)*src++ << bits;
+			bits += 8;
+		}
+		dst[k] = (unsigned char)(acc & 0x7f);
+		acc >>= 7;
+		bits -= 7;
+	}
+}
+
+/* The 9-bit symbols: exponent byte, then the top bit of the byte below. */
+static void join_symbols(uint16_t *sym, const unsigned char *hi, const unsigned char *next, size_t count)
+{
+	size_t k = 0;
+
+#ifdef __SSE2__
+	const __m128i zero = _mm_setzero_si128();
+
+	for (; k + 16 <= count; k += 16) {
+		__m128i h = _mm_loadu_si128((const __m128i *)(const void *)(hi + k));
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(next + k));
+		__m128i lo = _mm_or_si128(_mm_slli_epi16(_mm_unpacklo_epi8(h, zero), 1),
+					  _mm_srli_epi16(_mm_unpacklo_epi8(x, zero), 7));
+		__m128i up = _mm_or_si128(_mm_slli_epi16(_mm_unpackhi_epi8(h, zero), 1),
+					  _mm_srli_epi16(_mm_unpackhi_epi8(x, zero), 7));
+		_mm_storeu_si128((__m128i *)(void *)(sym + k), lo);
+		_mm_storeu_si128((__m128i *)(void *)(sym + k + 8), up);
+	}
+#endif
+	for (; k < count; k++)
+		sym[k] = (uint16_t)(hi[k] << 1 | next[k] >> 7);
+}
+
+/* Inverse of join_symbols, onto next's unpacked 7 bits. */
+static void split_symbols(unsigned char *hi, unsigned char *next, const uint16_t *sym, size_t count)
+{
+	size_t k = 0;
+
+#ifdef __SSE2__
+	const __m128i one = _mm_set1_epi16(1);
+
+	for (; k + 16 <= count; k += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(sym + k));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(sym + k + 8));
+		__m128i top = _mm_packus_epi16(_mm_slli_epi16(_mm_and_si128(a, one), 7),
+					       _mm_slli_epi16(_mm_and_si128(b, one), 7));
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(next + k));
+
+		_mm_storeu_si128((__m128i *)(void *)(hi + k), _mm_packus_epi16(_mm_srli_epi16(a, 1), _mm_srli_epi16(b, 1)));
+		_mm_storeu_si128((__m128i *)(void *)(next + k), _mm_or_si128(x, top));
+	}
+#endif
+	for (; k < count; k++) {
+		hi[k] = (unsigned char)(sym[k] >> 1);
+		next[k] = (unsigned char)(next[k] | sym[k] << 7);
+	}
+}
+
+int mvm_expcode_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src, size_t n,
+		       unsigned int elem)
+{
+	size_t count = n / elem, rans, packed = packed_len(count), raw = (elem - 2) * count;
+	unsigned char *planes = mvm_codec_scratch(MVM_SCRATCH_PLANES, n), *plane[4], *hi, *next;
+	uint16_t *sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * count);
+	unsigned int j;
+
+	*out_len = 0;
+	if ((elem != 2 && elem != 4) || n % elem || !count || cap < EXP_HEADER)
+		return 0;
+	if (!planes || !sym)
+		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
+	for (j = 0; j < elem; j++)
+		plane[j] = planes + j * count;
+	mvm_bytegroup_split(plane, src, n, elem, 0, 1);
+	hi = plane[elem - 1];
+	next = plane[elem - 2];
+	for (j = 0; j + 1 < elem; j++)
+		if (!mvm_plane_looks_random(plane[j], count))
+			return 0;
+	join_symbols(sym, hi, next, count);
+	if (!(rans = mvm_rans_encode(dst + EXP_HEADER, cap - EXP_HEADER, sym, count, EXP_SYMBOLS)) ||
+	    cap - EXP_HEADER - rans < packed + raw)
+		return 0;
+	dst[0] = (unsigned char)elem;
+	mvm_put_le32(dst + 1, (uint32_t)rans);
+	pack7(dst + EXP_HEADER + rans, next, count);
+	if (raw)
+		memcpy(dst + EXP_HEADER + rans + packed, planes, raw); /* F32: planes 0 and 1, in order */
+	*out_len = EXP_HEADER + rans + packed + raw;
+	return 0;
+}
+
+int mvm_expcode_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored)
+{
+	unsigned char *planes = mvm_codec_scratch(MVM_SCRATCH_PLANES, n), *hi, *next;
+	const unsigned char *plane[4];
+	unsigned int elem, j;
+	size_t count, rans;
+	uint16_t *sym;
+	int error;
+
+	if (stored < EXP_HEADER || ((elem = src[0]) != 2 && elem != 4) || n % elem)
+		return mvm_error_set(MVM_ECORRUPT, "exponent-coded chunk has a bad header");
+	count = n / elem;
+	rans = mvm_le32(src + 1);
+	if (rans > stored - EXP_HEADER || stored - EXP_HEADER - rans != packed_len(count) + (elem - 2) * count)
+		return mvm_error_set(MVM_ECORRUPT, "exponent-coded chunk has the wrong length for %zu bytes", n);
+	sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * count);
+	if (!planes || !sym)
+		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
+	if ((error = mvm_rans_decode(sym, count, src + EXP_HEADER, rans, EXP_SYMBOLS)) < 0)
+		return error;
+	hi = planes;
+	next = planes + count;
+	unpack7(next, src + EXP_HEADER + rans, count);
+	split_symbols(hi, next, sym, count);
+	for (j = 0; j + 2 < elem; j++)
+		plane[j] = src + EXP_HEADER + rans + packed_len(count) + j * count;
+	plane[elem - 2] = next;
+	plane[elem - 1] = hi;
+	mvm_bytegroup_join(dst, plane, n, elem, 0, 1);
+	return 0;
+}

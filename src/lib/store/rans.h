@@ -1,0 +1,33 @@
+/*
+ * rans.h: a static rANS entropy coder for alphabets of up to 512 symbols,
+ * one frequency table per block (chunk codec 6 codes exponents with it).
+ *
+ * Where a Huffman code spends whole bits per symbol (zstd's literals coder
+ * stayed ~2% above the order-0 entropy of an exponent plane), rANS codes
+ * each symbol in -log2(freq / 4096) bits, so a block costs its order-0
+ * entropy plus the table. Byte-wise renormalized 32-bit states, two of
+ * them interleaved (ryg_rans's construction); division by reciprocal
+ * multiplication. Block layout in docs/FORMAT.md (codec 6).
+ */
+#ifndef MVM_STORE_RANS_H
+#define MVM_STORE_RANS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MVM_RANS_MAX_SYMBOLS 512
+
+/*
+ * Code sym[0, n) (each < nsyms <= MVM_RANS_MAX_SYMBOLS, n >= 1) into dst.
+ * @return bytes written, or 0 when they would not fit in cap (or out of memory).
+ */
+size_t mvm_rans_encode(unsigned char *dst, size_t cap, const uint16_t *sym, size_t n, unsigned int nsyms);
+
+/*
+ * Decode n symbols from exactly src[0, len) into sym. @return 0, or
+ * MVM_ECORRUPT for a bad table, a stream too short or too long, or final
+ * states other than the encoder's first ones.
+ */
+int mvm_rans_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t len, unsigned int nsyms);
+
+#endif
