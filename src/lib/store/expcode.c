@@ -147,14 +147,19 @@ static void split_symbols(unsigned char *hi, unsigned char *next, const uint16_t
 int mvm_expcode_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src, size_t n,
 		       unsigned int elem)
 {
-	size_t count = n / elem, rans, packed = packed_len(count), raw = (elem - 2) * count;
-	unsigned char *planes = mvm_codec_scratch(MVM_SCRATCH_PLANES, n), *plane[4], *hi, *next;
-	uint16_t *sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * count);
+	size_t count, rans, packed, raw;
+	unsigned char *planes, *plane[4], *hi, *next;
+	uint16_t *sym;
 	unsigned int j;
 
 	*out_len = 0;
-	if ((elem != 2 && elem != 4) || n % elem || !count || cap < EXP_HEADER)
+	if ((elem != 2 && elem != 4) || n % elem || n < elem || cap < EXP_HEADER)
 		return 0;
+	count = n / elem;
+	packed = packed_len(count);
+	raw = (elem - 2) * count;
+	planes = mvm_codec_scratch(MVM_SCRATCH_PLANES, n);
+	sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * count);
 	if (!planes || !sym)
 		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
 	for (j = 0; j < elem; j++)
