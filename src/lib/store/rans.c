@@ -1,5 +1,5 @@
 /*
- * rans.c: static two-state rANS (see rans.h).
+ * rans.c: static four-state rANS (see rans.h).
  *
  * Block: varint first symbol, varint table length, that many varint
  * frequencies (0: symbol absent; they sum to RANS_M); the four final

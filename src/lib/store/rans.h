@@ -5,9 +5,10 @@
  * Where a Huffman code spends whole bits per symbol (zstd's literals coder
  * stayed ~2% above the order-0 entropy of an exponent plane), rANS codes
  * each symbol in -log2(freq / 4096) bits, so a block costs its order-0
- * entropy plus the table. Byte-wise renormalized 32-bit states, two of
- * them interleaved (ryg_rans's construction); division by reciprocal
- * multiplication. Block layout in docs/FORMAT.md (codec 6).
+ * entropy plus the table. Four 32-bit states interleaved (ryg_rans's
+ * construction), each renormalized by 16-bit words from a stream of its
+ * own, without branches; division by reciprocal multiplication. Block
+ * layout in docs/FORMAT.md (codec 6).
  */
 #ifndef MVM_STORE_RANS_H
 #define MVM_STORE_RANS_H
