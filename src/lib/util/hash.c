@@ -1,9 +1,10 @@
 /*
- * hash.c: SHA-256. OpenSSL EVP for one stream (SHA-NI inside where the CPU
- * has it); two streams advanced together (mvm_sha256_update2,
- * mvm_sha256_buf2) interleave their rounds with sha256ni.c on a CPU with
- * SHA-NI, since no OpenSSL interface does. A context created on such a
- * CPU keeps its own state for that; elsewhere it wraps an EVP context.
+ * hash.c: SHA-256. One-shot hashes go through OpenSSL EVP (SHA-NI inside
+ * where the CPU has it). A streaming context created on a CPU with SHA-NI
+ * keeps its own state and compresses with sha256ni.c, so that two of them
+ * can advance together with their rounds interleaved
+ * (mvm_sha256_update2), which no OpenSSL interface offers; one stream
+ * alone runs as fast as OpenSSL's. Elsewhere a context wraps an EVP one.
  * OpenSSL errors are translated into mvm errors here, once.
  */
 #include <stdlib.h>

@@ -6,8 +6,9 @@
  * pair needs the state the previous one produced), not by its throughput:
  * interleaving the rounds of two independent streams keeps the unit busy
  * and hashes both in about 0.65 of the time one after the other takes.
- * OpenSSL has no such interface, so hash.c uses this for two streams and
- * OpenSSL for everything else. Call only where mvm_cpu_sha_ni() says yes.
+ * OpenSSL has no such interface, so hash.c's streaming contexts use this
+ * on CPUs with SHA-NI (one-shot hashes stay with OpenSSL). Call only where
+ * mvm_cpu_sha_ni() says yes.
  */
 #ifndef MVM_UTIL_SHA256NI_H
 #define MVM_UTIL_SHA256NI_H
