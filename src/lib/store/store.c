@@ -169,30 +169,6 @@ int mvm_store_locate(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
 	return locate(out, st, id);
 }
 
-/*
- * A chunk in the open pack is found in its pending set; then the index.
- * A chunk sealed between the two checks is in the index by then (the pack
- * is indexed before its pending set is cleared).
- */
-int mvm_store_has(mvm_store *st, const mvm_oid *id)
-{
-	mvm_chunk_loc loc;
-	int error, pending;
-
-	pthread_mutex_lock(&st->lock);
-	pending = mvm_open_pack_contains(&st->open, id);
-	pthread_mutex_unlock(&st->lock);
-	if (pending)
-		return 1;
-	if ((error = locate(&loc, st, id)) == 0)
-		return 1;
-	if (error == MVM_ENOTFOUND) {
-		mvm_error_clear();
-		return 0;
-	}
-	return error;
-}
-
 /* A lookup's outcome as a yes or no; errors other than not-found stay errors. */
 static int found(unsigned char *has, int error)
 {
@@ -205,9 +181,12 @@ static int found(unsigned char *has, int error)
 }
 
 /*
- * One read transaction for all the lookups (on the main connection, under
- * the lock, when no reader is free): SQLite then takes its file locks and
- * checks the WAL once per batch, not once per chunk.
+ * A chunk in the open pack is found in its pending set; then the index.
+ * A chunk sealed between the two checks is in the index by then (the pack
+ * is indexed before its pending set is cleared). One read transaction for
+ * all the lookups (on the main connection, under the lock, when no reader
+ * is free): SQLite then takes its file locks and checks the WAL once per
+ * batch, not once per chunk.
  */
 int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned char *has, uint64_t *gen)
 {
@@ -241,6 +220,15 @@ int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned cha
 	r->busy = 0;
 	pthread_mutex_unlock(&st->lock);
 	return error;
+}
+
+int mvm_store_has(mvm_store *st, const mvm_oid *id)
+{
+	unsigned char has;
+	uint64_t gen;
+	int error = mvm_store_has_many(st, id, 1, &has, &gen);
+
+	return error < 0 ? error : has;
 }
 
 int mvm_store_pack_path(mvm_buf *out, mvm_store *st, int64_t pack)

@@ -138,9 +138,9 @@ int mvm_sha256_update2(mvm_sha256 *a, const void *pa, size_t na, mvm_sha256 *b, 
 	}
 	ni_fill(a, &qa, &na);
 	ni_fill(b, &qb, &nb);
+	/* a stream still holding a partial block took all its bytes into it: both is then 0 */
 	both = (na < nb ? na : nb) / 64;
-	/* a stream that still holds a partial block took all its bytes into it */
-	if (both && !a->held && !b->held) {
+	if (both) {
 		mvm_sha256ni_blocks2(&a->st, qa, &b->st, qb, both);
 		a->total += 64 * both;
 		b->total += 64 * both;
