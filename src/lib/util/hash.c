@@ -1,22 +1,23 @@
 /*
- * hash.c: SHA-256. One-shot hashes go through OpenSSL EVP (SHA-NI inside
- * where the CPU has it). A streaming context created on a CPU with SHA-NI
- * keeps its own state and compresses with sha256ni.c, so that two of them
- * can advance together with their rounds interleaved
- * (mvm_sha256_update2), which no OpenSSL interface offers; one stream
- * alone runs as fast as OpenSSL's. Elsewhere a context wraps an EVP one.
- * OpenSSL errors are translated into mvm errors here, once.
+ * hash.c: SHA-256. On a CPU with SHA-NI every hash keeps its own state and
+ * compresses with sha256ni.c: two streams can then advance together with
+ * their rounds interleaved (mvm_sha256_update2), which no OpenSSL
+ * interface offers, and one stream alone runs as fast as OpenSSL's.
+ * Elsewhere hashes go through OpenSSL EVP, loaded on first use
+ * (libcrypto.h), so a process that hashes nothing never loads it. OpenSSL
+ * errors are translated into mvm errors here, once.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 
 #include "cpu.h"
 #include "hash.h"
+#include "libcrypto.h"
 #include "sha256ni.h"
 
 struct mvm_sha256 {
 	EVP_MD_CTX *ctx;              /* NULL: the SHA-NI state below */
+	const mvm_libcrypto *lib;     /* with ctx */
 	mvm_sha256ni_state st;
 	unsigned char block[64];      /* bytes of a block not yet compressed */
 	size_t held;
@@ -32,21 +33,25 @@ static void ni_reset(mvm_sha256 *h)
 
 int mvm_sha256_new(mvm_sha256 **out)
 {
+	const mvm_libcrypto *lib = NULL;
 	mvm_sha256 *h;
 
 	*out = NULL;
+	if (!mvm_cpu_sha_ni() && !(lib = mvm_libcrypto_get()))
+		return MVM_ERROR;
 	if (!(h = calloc(1, sizeof(*h))))
 		return mvm_error_set(MVM_ERROR, "out of memory for a hash context");
-	if (mvm_cpu_sha_ni()) {
+	if (!lib) {
 		ni_reset(h);
 		*out = h;
 		return 0;
 	}
-	if (!(h->ctx = EVP_MD_CTX_new())) {
+	h->lib = lib;
+	if (!(h->ctx = lib->md_ctx_new())) {
 		free(h);
 		return mvm_error_set(MVM_ERROR, "out of memory for a hash context");
 	}
-	if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+	if (lib->digest_init_ex(h->ctx, lib->sha256(), NULL) != 1) {
 		mvm_sha256_free(h);
 		return mvm_error_set(MVM_ERROR, "OpenSSL: cannot start SHA-256");
 	}
@@ -120,7 +125,7 @@ int mvm_sha256_update(mvm_sha256 *h, const void *p, size_t n)
 		ni_update(h, p, n);
 		return 0;
 	}
-	if (EVP_DigestUpdate(h->ctx, p, n) != 1)
+	if (h->lib->digest_update(h->ctx, p, n) != 1)
 		return mvm_error_set(MVM_ERROR, "OpenSSL: SHA-256 update failed");
 	return 0;
 }
@@ -160,8 +165,8 @@ int mvm_sha256_final(mvm_oid *out, mvm_sha256 *h)
 		ni_final(out, h);
 		return 0;
 	}
-	if (EVP_DigestFinal_ex(h->ctx, out->id, &len) != 1 || len != MVM_OID_RAWSZ ||
-	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+	if (h->lib->digest_final_ex(h->ctx, out->id, &len) != 1 || len != MVM_OID_RAWSZ ||
+	    h->lib->digest_init_ex(h->ctx, h->lib->sha256(), NULL) != 1)
 		return mvm_error_set(MVM_ERROR, "OpenSSL: SHA-256 final failed");
 	return 0;
 }
@@ -170,15 +175,27 @@ void mvm_sha256_free(mvm_sha256 *h)
 {
 	if (!h)
 		return;
-	EVP_MD_CTX_free(h->ctx);
+	if (h->ctx)
+		h->lib->md_ctx_free(h->ctx);
 	free(h);
 }
 
 int mvm_sha256_buf(mvm_oid *out, const void *p, size_t n)
 {
+	const mvm_libcrypto *lib;
 	unsigned int len = 0;
 
-	if (EVP_Digest(p, n, out->id, &len, EVP_sha256(), NULL) != 1 || len != MVM_OID_RAWSZ)
+	if (mvm_cpu_sha_ni()) {
+		mvm_sha256 h = { 0 };
+
+		ni_reset(&h);
+		ni_update(&h, p, n);
+		ni_final(out, &h);
+		return 0;
+	}
+	if (!(lib = mvm_libcrypto_get()))
+		return MVM_ERROR;
+	if (lib->digest(p, n, out->id, &len, lib->sha256(), NULL) != 1 || len != MVM_OID_RAWSZ)
 		return mvm_error_set(MVM_ERROR, "OpenSSL: SHA-256 failed");
 	return 0;
 }

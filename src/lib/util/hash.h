@@ -1,6 +1,6 @@
 /*
- * hash.h: SHA-256, through OpenSSL EVP (which uses SHA-NI where the CPU
- * has it); two streams at once interleave on SHA-NI (sha256ni.h).
+ * hash.h: SHA-256, on our SHA-NI code where the CPU has it (two streams at
+ * once interleave, sha256ni.h), through OpenSSL EVP elsewhere.
  */
 #ifndef MVM_UTIL_HASH_H
 #define MVM_UTIL_HASH_H
