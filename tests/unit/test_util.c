@@ -20,6 +20,7 @@
 #include "util/hash.h"
 #include "util/pool.h"
 #include "util/seqfile.h"
+#include "util/seqread.h"
 
 static void check_sha(const char *msg, size_t repeat, const char *want)
 {
@@ -272,6 +273,94 @@ static void test_util__seqfile_reports_background_errors(void **state)
 	free(block);
 }
 
+/* Write total pattern bytes to dir/in; returns its fd open for reading. */
+static int pattern_file(char *path, size_t pathsz, const char *dir, const unsigned char *src, size_t total)
+{
+	int fd;
+
+	snprintf(path, pathsz, "%s/in", dir);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0);
+	assert_true(write(fd, src, total) == (ssize_t)total);
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	return fd;
+}
+
+/*
+ * Every byte comes back in order, in pieces of awkward sizes, whether the
+ * page cache holds the file (copied from there) or not (dropped first, so
+ * read with O_DIRECT where the file system takes it: /tmp; tmpfs does not).
+ */
+static void test_util__seqread_reads_every_byte(void **state)
+{
+	static const size_t sizes[] = { 1, 4095, 4096, 4097, (4u << 20) - 1, (4u << 20) + 4097, (13u << 20) + 3 };
+	const char *roots[] = { "/tmp", "/dev/shm" };
+	size_t total = (13u << 20) + 3, i, r, step, off;
+	unsigned char *src = malloc(total), *got = malloc(total);
+	int cold;
+
+	(void)state;
+	assert_true(src && got);
+	for (i = 0; i < total; i++)
+		src[i] = (unsigned char)((i * 2654435761u) >> 13);
+	for (r = 0; r < 2; r++) {
+		char dir[64], path[80];
+		snprintf(dir, sizeof(dir), "%s/mvm-test-XXXXXX", roots[r]);
+		if (!mkdtemp(dir))
+			continue; /* no /dev/shm here */
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+			for (cold = 0; cold < 2; cold++) {
+				mvm_seqread *rd = NULL;
+				int fd = pattern_file(path, sizeof(path), dir, src, sizes[i]);
+
+				if (cold)
+					posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+				assert_int_equal(mvm_seqread_open(&rd, fd, sizes[i], "in"), 0);
+				memset(got, 0, sizes[i]);
+				for (off = 0, step = 1; off < sizes[i]; off += step, step = step * 7 + 1000)
+					assert_int_equal(mvm_seqread_next(rd, got + off,
+									  sizes[i] - off < step ? sizes[i] - off : step), 0);
+				assert_memory_equal(got, src, sizes[i]);
+				assert_int_equal(mvm_seqread_next(rd, got, 1), MVM_ECORRUPT); /* past the end */
+				mvm_seqread_free(rd);
+				close(fd);
+				unlink(path);
+			}
+		rmdir(dir);
+	}
+	free(src);
+	free(got);
+}
+
+/* A file cut short after the reader started: a clear error, not stale or zero bytes. */
+static void test_util__seqread_reports_a_shrunk_file(void **state)
+{
+	char dir[] = "/tmp/mvm-test-XXXXXX", path[80];
+	size_t total = 9u << 20;
+	unsigned char *src = calloc(1, total), *got = malloc(total);
+	mvm_seqread *rd = NULL;
+	int fd, error = 0;
+	size_t off;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_true(src && got);
+	fd = pattern_file(path, sizeof(path), dir, src, total);
+	assert_int_equal(truncate(path, 4096), 0); /* before the reader: it will find the bytes missing */
+	assert_int_equal(mvm_seqread_open(&rd, fd, total, "model.bin"), 0);
+	for (off = 0; off < total && !error; off += 1u << 20)
+		error = mvm_seqread_next(rd, got + off, 1u << 20);
+	assert_int_equal(error, MVM_ECORRUPT);
+	assert_non_null(strstr(mvm_error_last(), "model.bin ended early"));
+	mvm_seqread_free(rd);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+	free(src);
+	free(got);
+}
+
 typedef struct {
 	mvm_job job;
 	int in, out;
@@ -313,6 +402,8 @@ int main(void)
 		cmocka_unit_test(test_util__atomic_write_replaces),
 		cmocka_unit_test(test_util__seqfile_writes_every_byte),
 		cmocka_unit_test(test_util__seqfile_reports_background_errors),
+		cmocka_unit_test(test_util__seqread_reads_every_byte),
+		cmocka_unit_test(test_util__seqread_reports_a_shrunk_file),
 		cmocka_unit_test(test_util__pool_runs_every_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,11 +39,11 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/pool.h"
+#include "util/seqread.h"
 #include "repo_internal.h"
 
 #define SCAN_BATCH_IN (8u << 20)
 #define SCAN_BATCHES 4
-#define SCAN_READ_AHEAD 2             /* batches of the file asked for ahead of the reads */
 #define SCAN_GRID (64u << 10)
 
 typedef struct scan_state scan_state;
@@ -80,6 +80,7 @@ struct scan_state {
 	mvm_scan *scan;
 	const char *name;
 	int fd;
+	mvm_seqread *reader;          /* the file's bytes, read ahead on a thread */
 	uint64_t size;
 	mvm_tensor_table table;
 	uint64_t *cuts;               /* forced boundaries, sorted */
@@ -534,9 +535,8 @@ static int batch_fill(scan_state *s, batch *b)
 	if (want > s->size - (b->file_off + b->carry))
 		want = (size_t)(s->size - (b->file_off + b->carry));
 	b->len = b->carry + want;
-	error = mvm_fs_pread_all(s->fd, b->buf + b->carry, want, b->file_off + b->carry, s->name);
-	/* the next batches are read by the kernel while this one is cut and the oldest waited for */
-	posix_fadvise(s->fd, (off_t)(b->file_off + b->len), (off_t)SCAN_READ_AHEAD * SCAN_BATCH_IN, POSIX_FADV_WILLNEED);
+	/* batches follow each other in the file: this one starts where the last one's bytes ended */
+	error = mvm_seqread_next(s->reader, b->buf + b->carry, want);
 	if (error == MVM_ECORRUPT) /* a short read: the file shrank under us, nothing is damaged */
 		return mvm_error_set(MVM_ERROR, "%s shrank while being added; add it again once it is written",
 				     s->name);
@@ -637,7 +637,8 @@ static int scan_start(scan_state *s)
 		if (!(s->batches[i].buf = mvm_bulk_alloc(SCAN_BATCH_IN + MVM_CDC_MAX)))
 			return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
 	}
-	if ((error = mvm_sha256_new(&s->file_hash)) < 0 || (error = mvm_sha256_new(&s->chunk_hash)) < 0 ||
+	if ((error = mvm_seqread_open(&s->reader, s->fd, s->size, s->name)) < 0 ||
+	    (error = mvm_sha256_new(&s->file_hash)) < 0 || (error = mvm_sha256_new(&s->chunk_hash)) < 0 ||
 	    (error = mvm_pool_new(&s->pool, 0)) < 0 || (error = mvm_pool_new(&s->hasher, 1)) < 0)
 		return error;
 	return 0;
@@ -694,6 +695,7 @@ static void scan_dispose(scan_state *s)
 	free(s->cuts);
 	free(s->base_for);
 	mvm_manifest_free(s->m);
+	mvm_seqread_free(s->reader);
 	if (s->fd >= 0)
 		close(s->fd);
 }

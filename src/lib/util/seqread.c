@@ -1,0 +1,239 @@
+/*
+ * seqread.c: sequential reads ahead on a thread, with O_DIRECT into
+ * aligned buffers for what the page cache does not hold (see seqread.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mvm/common.h"
+#include "bulkmem.h"
+#include "pool.h"
+#include "seqread.h"
+
+#define READ_BUF_SIZE (4u << 20)
+#define READ_BUFS 3
+#define READ_ALIGN 4096u
+
+/*
+ * One buffer's worth of the file, from offset `at`: read into buf by the
+ * thread, or left to the caller to copy from the page cache (`cached`).
+ */
+typedef struct {
+	mvm_job job; /* first: the pool hands it back */
+	mvm_seqread *r;
+	unsigned char *buf;
+	uint64_t at;
+	size_t want, got, used;
+	int queued, cached, error;
+	char msg[256];
+} read_slot;
+
+struct mvm_seqread {
+	int fd;               /* the caller's, read through the page cache */
+	int dfd;              /* the same file opened again with O_DIRECT, or -1 */
+	unsigned char *map;   /* the file mapped, only to ask which pages are cached; or NULL */
+	unsigned char *resident; /* mincore's answer for one buffer (the thread's) */
+	uint64_t size, next;  /* bytes to read in all; offset of the next read to queue */
+	size_t cap;           /* bytes per buffer, a multiple of READ_ALIGN */
+	const char *what;
+	mvm_pool *pool;       /* one thread: reads run one at a time, in order */
+	read_slot slot[READ_BUFS];
+	unsigned int cur;     /* the slot the caller copies from */
+};
+
+/*
+ * Whether all of [at, at + n) is in the page cache: copying it from there
+ * costs less than reading the disk again (a checkpoint just written by a
+ * training job usually is, and may not be on the disk yet).
+ */
+static int cached(mvm_seqread *r, uint64_t at, size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), first = (size_t)(at / page), i, pages;
+
+	if (!r->map)
+		return 0;
+	pages = (size_t)((at + n + page - 1) / page) - first;
+	if (mincore(r->map + first * page, pages * page, r->resident) < 0)
+		return 0;
+	for (i = 0; i < pages; i++)
+		if (!(r->resident[i] & 1))
+			return 0;
+	return 1;
+}
+
+static int read_error(mvm_seqread *r, ssize_t n)
+{
+	if (n == 0)
+		return mvm_error_set(MVM_ECORRUPT, "%s ended early: it shrank while being read", r->what);
+	return mvm_error_set(MVM_ERROR, "cannot read %s: %s", r->what, strerror(errno));
+}
+
+/*
+ * Read `want` bytes at `at` into the slot's buffer: through dfd asking for
+ * the whole aligned buffer (direct reads need aligned lengths and stop at
+ * the end of the file), else through fd. A file system that refuses the
+ * direct read loses dfd, once; only this thread uses it.
+ */
+static int read_in(mvm_seqread *r, read_slot *s)
+{
+	while (s->got < s->want) {
+		int direct = r->dfd >= 0 && !(s->got % READ_ALIGN);
+		ssize_t n = direct ? pread(r->dfd, s->buf + s->got, r->cap - s->got, (off_t)(s->at + s->got))
+				   : pread(r->fd, s->buf + s->got, s->want - s->got, (off_t)(s->at + s->got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EINVAL && direct) {
+			close(r->dfd);
+			r->dfd = -1;
+			continue;
+		}
+		if (n <= 0)
+			return read_error(r, n);
+		s->got += (size_t)n;
+	}
+	return 0;
+}
+
+static void read_run(mvm_job *job)
+{
+	read_slot *s = (read_slot *)job;
+	mvm_seqread *r = s->r;
+
+	if ((s->cached = cached(r, s->at, s->want)))
+		return;
+	if ((s->error = read_in(r, s)) < 0)
+		snprintf(s->msg, sizeof(s->msg), "%s", mvm_error_last());
+}
+
+/* Queue the slot's next read, if the file has bytes left. */
+static void queue(mvm_seqread *r, read_slot *s)
+{
+	s->queued = 0;
+	if (r->next >= r->size)
+		return;
+	s->at = r->next;
+	s->want = r->size - r->next < r->cap ? (size_t)(r->size - r->next) : r->cap;
+	s->got = s->used = 0;
+	s->cached = s->error = 0;
+	s->job.fn = read_run;
+	s->queued = 1;
+	r->next += s->want;
+	mvm_pool_submit(r->pool, &s->job);
+}
+
+/* The same open file again, with O_DIRECT; -1 where that is refused (tmpfs, some network file systems). */
+static int reopen_direct(int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+}
+
+int mvm_seqread_open(mvm_seqread **out, int fd, uint64_t size, const char *what)
+{
+	mvm_seqread *r;
+	unsigned int i;
+	int error;
+
+	*out = NULL;
+	if (!(r = calloc(1, sizeof(*r))))
+		return mvm_error_set(MVM_ERROR, "out of memory for a reader");
+	r->fd = fd;
+	r->dfd = -1;
+	r->size = size;
+	r->what = what;
+	r->cap = size < READ_BUF_SIZE ? (size_t)((size + READ_ALIGN - 1) & ~(uint64_t)(READ_ALIGN - 1)) : READ_BUF_SIZE;
+	if (!r->cap)
+		r->cap = READ_ALIGN;
+	for (i = 0; i < READ_BUFS; i++) {
+		r->slot[i].r = r;
+		if (!(r->slot[i].buf = mvm_bulk_alloc(r->cap)))
+			goto oom;
+	}
+	if (!(r->resident = malloc(r->cap / READ_ALIGN + 2)))
+		goto oom;
+	if (size && (r->map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		r->map = NULL; /* then every read goes to the disk */
+	r->dfd = reopen_direct(fd);
+	if ((error = mvm_pool_new(&r->pool, 1)) < 0) {
+		mvm_seqread_free(r);
+		return error;
+	}
+	for (i = 0; i < READ_BUFS; i++)
+		queue(r, &r->slot[i]);
+	*out = r;
+	return 0;
+oom:
+	mvm_seqread_free(r);
+	return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
+}
+
+/* k bytes of a cached slot, straight from the page cache into dst. */
+static int copy_cached(mvm_seqread *r, read_slot *s, unsigned char *dst, size_t k)
+{
+	size_t done = 0;
+
+	while (done < k) {
+		ssize_t n = pread(r->fd, dst + done, k - done, (off_t)(s->at + s->used + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return read_error(r, n);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int mvm_seqread_next(mvm_seqread *r, void *dst, size_t n)
+{
+	unsigned char *d = dst;
+	int error;
+
+	while (n) {
+		read_slot *s = &r->slot[r->cur];
+		size_t k;
+
+		if (!s->queued)
+			return mvm_error_set(MVM_ECORRUPT, "%s: read past its %llu bytes", r->what,
+					     (unsigned long long)r->size);
+		mvm_pool_wait(r->pool, &s->job);
+		if (s->error < 0)
+			return mvm_error_set(s->error, "%s", s->msg);
+		k = s->want - s->used < n ? s->want - s->used : n;
+		if (s->cached && (error = copy_cached(r, s, d, k)) < 0)
+			return error;
+		if (!s->cached)
+			memcpy(d, s->buf + s->used, k);
+		s->used += k;
+		d += k;
+		n -= k;
+		if (s->used == s->want) {
+			queue(r, s);
+			r->cur = (r->cur + 1) % READ_BUFS;
+		}
+	}
+	return 0;
+}
+
+void mvm_seqread_free(mvm_seqread *r)
+{
+	unsigned int i;
+
+	if (!r)
+		return;
+	mvm_pool_free(r->pool); /* runs what is queued, then joins */
+	for (i = 0; i < READ_BUFS; i++)
+		free(r->slot[i].buf);
+	if (r->map)
+		munmap(r->map, (size_t)r->size);
+	if (r->dfd >= 0)
+		close(r->dfd);
+	free(r->resident);
+	free(r);
+}
