@@ -845,6 +845,95 @@ static void test_store__read_after_gc_moved_the_chunk(void **state)
 	mvm_buf_dispose(&scratch);
 }
 
+/* Chunk i of the read-set test: its length and bytes. */
+static size_t set_chunk(unsigned char *p, size_t i)
+{
+	size_t len = 1000 + (i * 7919) % 9000;
+
+	fill(p, len, 1000 + i, i % 3 == 0);
+	return len;
+}
+
+static void check_set(mvm_store *st, const mvm_stored_set *set, const mvm_chunk_loc *locs, const size_t *which,
+		      const unsigned char *want, size_t count, int all_in_set)
+{
+	unsigned char src[10000], back[10000];
+	mvm_buf scratch = MVM_BUF_INIT;
+	size_t k, len;
+
+	for (k = 0; k < count; k++) {
+		if (want && !want[k]) {
+			assert_true(set->at[k] == MVM_STORED_ALONE);
+			continue;
+		}
+		if (all_in_set)
+			assert_true(set->at[k] != MVM_STORED_ALONE);
+		len = set_chunk(src, which[k]);
+		memset(back, 0, sizeof(back));
+		assert_int_equal(mvm_store_read_in_set(back, st, set, k, &locs[k], &scratch), 0);
+		assert_memory_equal(back, src, len);
+	}
+	mvm_buf_dispose(&scratch);
+}
+
+/*
+ * A read set gives every wanted chunk's bytes, whatever the order asked
+ * (shuffled, repeated, across three packs, up to the packs' ends); a pack
+ * gc removed after the chunks were located leaves those chunks to be read
+ * alone, from where they went.
+ */
+static void test_store__read_set_reads_runs(void **state)
+{
+	fixture *f = *state;
+	enum { N = 300, ASK = 400 };
+	unsigned char src[10000], enc[10000 + 512], want[ASK];
+	mvm_chunk_loc locs[ASK];
+	mvm_stored_set set = MVM_STORED_SET_INIT;
+	mvm_buf old = MVM_BUF_INIT, sql = MVM_BUF_INIT;
+	size_t which[ASK], i, n, len;
+	mvm_oid ids[N];
+	uint32_t codec;
+	char cmd[512];
+
+	for (i = 0; i < N; i++) {
+		len = set_chunk(src, i);
+		assert_int_equal(mvm_sha256_buf(&ids[i], src, len), 0);
+		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, len, 1, NULL), 0);
+		assert_int_equal(mvm_store_write(f->st, &ids[i], enc, n, len, codec, NULL), 0);
+		if (i % 100 == 99)
+			assert_int_equal(mvm_store_flush(f->st), 0); /* three packs */
+	}
+	for (i = 0; i < ASK; i++) {
+		which[i] = i < N ? (i * 37) % N : (i * 11) % N; /* every chunk, shuffled, then repeats */
+		want[i] = i % 5 != 2;
+		assert_int_equal(mvm_store_locate(&locs[i], f->st, &ids[which[i]]), 0);
+	}
+	assert_int_equal(mvm_store_read_set(&set, f->st, locs, NULL, ASK), 0);
+	check_set(f->st, &set, locs, which, NULL, ASK, 1);
+	assert_int_equal(mvm_store_read_set(&set, f->st, locs, want, ASK), 0); /* the set is reused */
+	check_set(f->st, &set, locs, which, want, ASK, 1);
+
+	/* gc moves the first pack's chunks to a new pack after they were located */
+	mvm_buf_printf(&sql, "SELECT name FROM packs WHERE id = %lld", (long long)locs[0].pack);
+	assert_int_equal(mvm_store_pack_path(&old, f->st, locs[0].pack), 0);
+	snprintf(cmd, sizeof(cmd), "cp %s %s/packs/pack-moved.pack", old.ptr, f->dir);
+	assert_int_equal(system(cmd), 0);
+	mvm_buf_clear(&sql);
+	mvm_buf_printf(&sql, "INSERT INTO packs(name, size, chunks) SELECT 'pack-moved.pack', size, chunks FROM packs"
+			     " WHERE id = %lld; UPDATE chunks SET pack = last_insert_rowid() WHERE pack = %lld;"
+			     " DELETE FROM packs WHERE id = %lld",
+		       (long long)locs[0].pack, (long long)locs[0].pack, (long long)locs[0].pack);
+	assert_int_equal(mvm_db_exec(f->db, sql.ptr), 0);
+	assert_int_equal(unlink(old.ptr), 0);
+	mvm_store_drop_handles(f->st);
+	assert_int_equal(mvm_store_read_set(&set, f->st, locs, NULL, ASK), 0);
+	assert_true(set.at[0] == MVM_STORED_ALONE);
+	check_set(f->st, &set, locs, which, NULL, ASK, 0);
+	mvm_stored_set_dispose(&set);
+	mvm_buf_dispose(&old);
+	mvm_buf_dispose(&sql);
+}
+
 /* Both layouts of codec 4 decode to the input; version 2 is what the writer uses. */
 static size_t fdelta_both(const unsigned char *now, const unsigned char *base, size_t len, unsigned int kind)
 {
@@ -1213,6 +1302,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__has_many_and_write_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__read_after_gc_moved_the_chunk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__read_set_reads_runs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

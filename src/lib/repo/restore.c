@@ -36,6 +36,7 @@ typedef struct {
 	size_t cap, len;
 	mvm_chunk_loc *locs;          /* count entries */
 	size_t locs_cap;
+	mvm_stored_set stored;        /* the batch's chunks as stored, read in runs */
 	mvm_buf scratch;
 	int error;
 	char msg[256];
@@ -49,7 +50,10 @@ static void decode_run(mvm_job *job)
 	int error = 0;
 	mvm_prefetch pf;
 
-	/* locate every chunk first and start reading them all, then decode in order */
+	/*
+	 * Locate every chunk, ask the kernel for the bases of deltas (read one
+	 * by one later), read the chunks themselves in runs, then decode in order.
+	 */
 	mvm_prefetch_init(&pf, b->repo->store);
 	for (i = 0; i < b->count && !error; i++) {
 		if ((error = mvm_store_locate(&b->locs[i], b->repo->store, &b->m->chunks[b->first + i].id)) < 0)
@@ -57,11 +61,13 @@ static void decode_run(mvm_job *job)
 		if (b->locs[i].raw_len != b->m->chunks[b->first + i].len)
 			error = mvm_error_set(MVM_ECORRUPT, "chunk length in the store does not match the manifest");
 		else
-			mvm_prefetch_add(&pf, &b->locs[i]);
+			mvm_prefetch_add_base(&pf, &b->locs[i]);
 	}
 	mvm_prefetch_flush(&pf);
+	if (!error)
+		error = mvm_store_read_set(&b->stored, b->repo->store, b->locs, NULL, b->count);
 	for (i = 0; i < b->count && !error; i++) {
-		error = mvm_store_read(b->buf + off, b->repo->store, &b->locs[i], &b->scratch);
+		error = mvm_store_read_in_set(b->buf + off, b->repo->store, &b->stored, i, &b->locs[i], &b->scratch);
 		off += b->locs[i].raw_len;
 	}
 	if (error < 0) {
@@ -185,6 +191,7 @@ void mvm_restore_dispose(mvm_restore *r)
 		free(b[k].buf);
 		free(b[k].locs);
 		mvm_buf_dispose(&b[k].scratch);
+		mvm_stored_set_dispose(&b[k].stored);
 	}
 	free(b);
 	memset(r, 0, sizeof(*r));

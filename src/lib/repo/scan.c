@@ -63,7 +63,9 @@ typedef struct {
 	mvm_codec_hint *hints;
 	mvm_oid *bases;               /* parent version's chunk for the same bytes */
 	unsigned char *has_base, *is_delta;
+	unsigned char *reads_base;    /* new, and its base was found: pass 2 reads and encodes it */
 	mvm_chunk_loc *base_locs;     /* where the root of bases[i] is stored */
+	mvm_stored_set base_set;      /* worker: the stored bases of pass 2, read together */
 	mvm_buf base_bytes;           /* worker scratch: decoded base */
 	mvm_buf base_stored;          /* worker scratch: the base as stored */
 	mvm_buf full;                 /* worker scratch: the chunk's own encoding */
@@ -126,7 +128,7 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 
 	if (b->has_base[i] && b->base_locs[i].raw_len == b->lens[i] &&
 	    mvm_buf_grow(&b->base_bytes, b->lens[i]) == 0 &&
-	    mvm_store_read(b->base_bytes.ptr, store, &b->base_locs[i], &b->base_stored) == 0 &&
+	    mvm_store_read_in_set(b->base_bytes.ptr, store, &b->base_set, i, &b->base_locs[i], &b->base_stored) == 0 &&
 	    mvm_codec_encode_xor(dst, cap, &dn, &b->codec[i], p, b->base_bytes.ptr, &b->bases[i], b->lens[i],
 				 &b->hints[i]) == 0 &&
 	    dn && dn < DELTA_GOOD_ENOUGH * b->lens[i]) {
@@ -164,7 +166,7 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
  * chunk's own base when it is a delta (one hop at most). bases[i] becomes
  * the root's id; has_base[i] is cleared when the base cannot be found.
  */
-static void find_base(batch *b, size_t i, mvm_store *store, mvm_prefetch *pf)
+static void find_base(batch *b, size_t i, mvm_store *store)
 {
 	mvm_chunk_loc *loc = &b->base_locs[i];
 	int ok = mvm_store_locate(loc, store, &b->bases[i]) == 0;
@@ -173,9 +175,7 @@ static void find_base(batch *b, size_t i, mvm_store *store, mvm_prefetch *pf)
 		b->bases[i] = loc->base;
 		ok = mvm_store_locate(loc, store, &b->bases[i]) == 0 && !loc->has_base;
 	}
-	b->has_base[i] = (unsigned char)ok;
-	if (ok)
-		mvm_prefetch_add(pf, loc);
+	b->has_base[i] = b->reads_base[i] = (unsigned char)ok;
 	mvm_error_clear(); /* no base: the chunk is coded on its own */
 }
 
@@ -201,27 +201,25 @@ static int encode_new(batch *b, size_t i, const unsigned char *p)
 /*
  * Pass 1: dedup lookups, all of the batch's ids in one read transaction;
  * a new chunk without a delta base is encoded at once. For new chunks
- * with a base, find it and ask the kernel to start reading it now (cold
- * packs would otherwise stall this worker on every one); pass 2 encodes
- * those.
+ * with a base, find where it is stored; pass 2 reads those bases together
+ * (a run of pack neighbours a request) and encodes the chunks.
  */
 static int identify_chunks(batch *b, mvm_store *store, int *later)
 {
 	size_t i, off = 0, out_off = 0;
 	int error = 0;
-	mvm_prefetch pf;
 
 	*later = 0;
 	if (!b->nchunks)
 		return 0;
 	memset(b->is_delta, 0, b->nchunks);
+	memset(b->reads_base, 0, b->nchunks);
 	if (!store) {
 		memset(b->is_new, 0, b->nchunks);
 		return 0;
 	}
 	if ((error = mvm_store_has_many(store, b->ids, b->nchunks, b->is_new, &b->seal_gen)) < 0)
 		return error;
-	mvm_prefetch_init(&pf, store);
 	for (i = 0; i < b->nchunks && !error; i++) {
 		const unsigned char *p = b->buf + off;
 
@@ -231,13 +229,12 @@ static int identify_chunks(batch *b, mvm_store *store, int *later)
 			continue;
 		place_new(b, i, &out_off);
 		if (b->has_base[i])
-			find_base(b, i, store, &pf);
+			find_base(b, i, store);
 		if (!b->has_base[i])
 			error = encode_new(b, i, p);
 		else
 			*later = 1;
 	}
-	mvm_prefetch_flush(&pf);
 	return error;
 }
 
@@ -251,6 +248,8 @@ static void chunk_job_run(mvm_job *job)
 	if (b->hash_error)
 		return;
 	error = identify_chunks(b, b->s->scan->store, &later);
+	if (!error && later)
+		error = mvm_store_read_set(&b->base_set, b->s->scan->store, b->base_locs, b->reads_base, b->nchunks);
 
 	for (i = 0; i < b->nchunks && later && !error; i++) {
 		if (b->is_new[i] && b->has_base[i])
@@ -414,7 +413,7 @@ static int batch_reserve(batch *b, size_t n)
 	    !(b->bases = realloc(b->bases, n * sizeof(*b->bases))) ||
 	    !(b->base_locs = realloc(b->base_locs, n * sizeof(*b->base_locs))) ||
 	    !(b->has_base = realloc(b->has_base, n)) ||
-	    !(b->is_delta = realloc(b->is_delta, n)) ||
+	    !(b->is_delta = realloc(b->is_delta, n)) || !(b->reads_base = realloc(b->reads_base, n)) ||
 	    !(b->is_new = realloc(b->is_new, n)))
 		return mvm_error_set(MVM_ERROR, "out of memory for chunk lists");
 	b->cap = n;
@@ -682,6 +681,8 @@ static void scan_dispose(scan_state *s)
 		free(b->bases);
 		free(b->has_base);
 		free(b->is_delta);
+		free(b->reads_base);
+		mvm_stored_set_dispose(&b->base_set);
 		free(b->base_locs);
 		mvm_buf_dispose(&b->base_bytes);
 		mvm_buf_dispose(&b->base_stored);

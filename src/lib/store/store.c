@@ -290,14 +290,13 @@ static int pack_fd_locked(int *out, mvm_store *st, int64_t pack)
 #define PREFETCH_GAP (256u << 10)
 #define PREFETCH_MAX (2u << 20)
 
-static int pack_fd_dup(int *out, mvm_store *st, int64_t pack);
 
 /* One read-ahead request, made without the store's lock (the kernel may take a while). */
 static void prefetch_send(mvm_store *st, mvm_prefetch_run *run)
 {
 	int fd;
 
-	if (run->pack >= 0 && pack_fd_dup(&fd, st, run->pack) == 0) {
+	if (run->pack >= 0 && mvm_store__pack_fd_dup(&fd, st, run->pack) == 0) {
 		posix_fadvise(fd, (off_t)run->start, (off_t)(run->end - run->start), POSIX_FADV_WILLNEED);
 		close(fd);
 	}
@@ -323,14 +322,13 @@ static void prefetch_run_add(mvm_store *st, mvm_prefetch_run *run, const mvm_chu
 void mvm_prefetch_init(mvm_prefetch *p, mvm_store *st)
 {
 	p->st = st;
-	p->chunks.pack = p->bases.pack = -1;
+	p->bases.pack = -1;
 }
 
-void mvm_prefetch_add(mvm_prefetch *p, const mvm_chunk_loc *loc)
+void mvm_prefetch_add_base(mvm_prefetch *p, const mvm_chunk_loc *loc)
 {
 	mvm_chunk_loc base;
 
-	prefetch_run_add(p->st, &p->chunks, loc);
 	if (loc->has_base && mvm_store_locate(&base, p->st, &loc->base) == 0)
 		prefetch_run_add(p->st, &p->bases, &base);
 	mvm_error_clear();
@@ -338,12 +336,11 @@ void mvm_prefetch_add(mvm_prefetch *p, const mvm_chunk_loc *loc)
 
 void mvm_prefetch_flush(mvm_prefetch *p)
 {
-	prefetch_send(p->st, &p->chunks);
 	prefetch_send(p->st, &p->bases);
 }
 
 /* A private descriptor of the chunk's pack (another thread may evict the cached one). */
-static int pack_fd_dup(int *out, mvm_store *st, int64_t pack)
+int mvm_store__pack_fd_dup(int *out, mvm_store *st, int64_t pack)
 {
 	int fd = -1, error;
 
@@ -377,9 +374,9 @@ int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc)
 
 	if (loc->stored_len > mvm_codec_bound(MVM_PACK_MAX_RAW))
 		return mvm_error_set(MVM_ECORRUPT, "chunk index entry has an impossible length");
-	if ((error = pack_fd_dup(&fd, st, loc->pack)) == MVM_ENOTFOUND &&
+	if ((error = mvm_store__pack_fd_dup(&fd, st, loc->pack)) == MVM_ENOTFOUND &&
 	    (error = relocate(&now, st, loc)) == 0)
-		error = pack_fd_dup(&fd, st, now.pack);
+		error = mvm_store__pack_fd_dup(&fd, st, now.pack);
 	if (error < 0)
 		return error == MVM_ENOTFOUND ? mvm_error_wrap(MVM_ECORRUPT, "reading a chunk") : error;
 	mvm_buf_clear(out);
@@ -391,14 +388,14 @@ int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc)
 }
 
 /* A delta's base: stored, of the same length, and not a delta itself. */
-static int read_base(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc, const mvm_buf *stored)
+static int read_base(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc, const void *stored)
 {
 	mvm_buf scratch = MVM_BUF_INIT;
 	mvm_chunk_loc bloc;
 	mvm_oid base;
 	int error;
 
-	if ((error = mvm_codec_xor_base(&base, stored->ptr, stored->size)) < 0)
+	if ((error = mvm_codec_xor_base(&base, stored, loc->stored_len)) < 0)
 		return error;
 	if ((error = mvm_store_locate(&bloc, st, &base)) < 0)
 		return error == MVM_ENOTFOUND ? mvm_error_wrap(MVM_ECORRUPT, "base of a delta chunk") : error;
@@ -412,19 +409,26 @@ static int read_base(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc, cons
 	return error;
 }
 
-int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *scratch)
+int mvm_store_decode(void *dst, mvm_store *st, const mvm_chunk_loc *loc, const void *stored)
 {
 	mvm_buf base = MVM_BUF_INIT;
 	int error;
 
-	if ((error = mvm_store_read_stored(scratch, st, loc)) < 0)
-		return error;
 	if (!mvm_codec_is_delta(loc->codec))
-		return mvm_codec_decode(dst, loc->raw_len, scratch->ptr, loc->stored_len, loc->codec);
-	if ((error = read_base(&base, st, loc, scratch)) == 0)
-		error = mvm_codec_decode_xor(dst, loc->raw_len, scratch->ptr, loc->stored_len, loc->codec, base.ptr);
+		return mvm_codec_decode(dst, loc->raw_len, stored, loc->stored_len, loc->codec);
+	if ((error = read_base(&base, st, loc, stored)) == 0)
+		error = mvm_codec_decode_xor(dst, loc->raw_len, stored, loc->stored_len, loc->codec, base.ptr);
 	mvm_buf_dispose(&base);
 	return error;
+}
+
+int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *scratch)
+{
+	int error;
+
+	if ((error = mvm_store_read_stored(scratch, st, loc)) < 0)
+		return error;
+	return mvm_store_decode(dst, st, loc, scratch->ptr);
 }
 
 int mvm_store_get(mvm_buf *out, mvm_store *st, const mvm_oid *id)

@@ -50,11 +50,40 @@ int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned cha
 int mvm_store_read(void *dst, mvm_store *st, const mvm_chunk_loc *loc, mvm_buf *scratch);
 /** Read stored (still encoded) bytes of the chunk at loc into out. */
 int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc);
+/** Decode the chunk at loc from its stored bytes into dst; a delta reads its base. */
+int mvm_store_decode(void *dst, mvm_store *st, const mvm_chunk_loc *loc, const void *stored);
+
 /*
- * Read-ahead: ask the kernel to start reading chunks (and the bases of
- * delta chunks) so that reads soon after find them cached. Chunks added
- * in pack order - a file's chunks, a fine-tune's bases - are merged into
- * one request per run of neighbours instead of one per chunk. Only a
+ * The stored bytes of many chunks (a batch of a checkout, the bases of an
+ * add's batch), read in runs of pack neighbours with O_DIRECT where the
+ * file system allows (readset.c): no page-cache pages to fill, one
+ * request per run. Reused across calls; MVM_STORED_SET_INIT to start.
+ */
+typedef struct {
+	unsigned char *mem;           /* aligned, cap bytes: the runs read */
+	size_t cap;
+	size_t *at;                   /* per chunk: its bytes' offset in mem, or MVM_STORED_ALONE */
+	size_t at_cap;
+	size_t *order, order_cap;     /* the chunks wanted, in pack order */
+	void *runs;
+	size_t runs_cap;
+} mvm_stored_set;
+
+#define MVM_STORED_SET_INIT { NULL, 0, NULL, 0, NULL, 0, NULL, 0 }
+#define MVM_STORED_ALONE ((size_t)-1) /* not read with the set (not wanted, or its pack moved) */
+
+/* Read the chunks at locs[i] for which want[i] is set (all when want is NULL). */
+int mvm_store_read_set(mvm_stored_set *set, mvm_store *st, const mvm_chunk_loc *locs, const unsigned char *want,
+		       size_t count);
+/* Decode chunk i of the set into dst: from the set, or read alone when the set has not got it. */
+int mvm_store_read_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, size_t i, const mvm_chunk_loc *loc,
+			  mvm_buf *scratch);
+void mvm_stored_set_dispose(mvm_stored_set *set);
+/*
+ * Read-ahead of the bases of delta chunks, which are read one by one
+ * (mvm_store_decode): ask the kernel to start reading them so that the
+ * reads soon after find them cached. Bases added in pack order are merged
+ * into one request per run of neighbours instead of one per chunk. Only a
  * hint: errors are ignored.
  */
 typedef struct {
@@ -64,12 +93,12 @@ typedef struct {
 
 typedef struct {
 	mvm_store *st;
-	mvm_prefetch_run chunks, bases; /* bases lie in other packs than their deltas */
+	mvm_prefetch_run bases;
 } mvm_prefetch;
 
 void mvm_prefetch_init(mvm_prefetch *p, mvm_store *st);
-/** The chunk at loc, and its base when it is a delta. */
-void mvm_prefetch_add(mvm_prefetch *p, const mvm_chunk_loc *loc);
+/** The base of the chunk at loc, when it is a delta. */
+void mvm_prefetch_add_base(mvm_prefetch *p, const mvm_chunk_loc *loc);
 /** Send what is still pending. */
 void mvm_prefetch_flush(mvm_prefetch *p);
 /** Locate and decode one chunk into out. */

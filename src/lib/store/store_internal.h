@@ -53,6 +53,8 @@ struct mvm_store {
 
 int mvm_open_pack_contains(const mvm_open_pack *op, const mvm_oid *id);
 void mvm_open_pack_reset(mvm_open_pack *op);
+/** A private descriptor of a pack (close it); MVM_ENOTFOUND when the pack is gone. */
+int mvm_store__pack_fd_dup(int *out, mvm_store *st, int64_t pack);
 /** Record a sealed pack and its chunks in the database, in one transaction. */
 int mvm_store__index_pack(mvm_store *st, const char *name, uint64_t size,
 			  const mvm_pack_entry *entries, size_t count);
