@@ -755,6 +755,76 @@ static void test_store__has_many_and_write_new(void **state)
 	assert_int_equal(mvm_store_has(f->st, &ids[16]), 1);
 }
 
+/* Files in dir/sub. */
+static int count_files(const char *dir, const char *sub)
+{
+	char cmd[256];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/%s | wc -l", dir, sub);
+	assert_non_null(p = popen(cmd, "r"));
+	assert_int_equal(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+/*
+ * A pack that fills up is sealed while the next one is written (its fsync
+ * on a thread): until it is indexed its chunks are still pending (found,
+ * never written twice); a flush indexes both; a store freed before the
+ * flush leaves no pack and no temp file behind.
+ */
+static void test_store__packs_seal_behind_the_writer(void **state)
+{
+	fixture *f = *state;
+	enum { LEN = 1u << 20, N = 70 }; /* 70 MiB of raw chunks: past one pack */
+	unsigned char *src = malloc(LEN);
+	mvm_oid ids[N + 3];
+	unsigned char has[N + 3];
+	mvm_buf got = MVM_BUF_INIT, p = MVM_BUF_INIT;
+	uint64_t gen;
+	size_t i;
+
+	assert_non_null(src);
+	for (i = 0; i < N + 3; i++) {
+		fill(src, LEN, 500 + i, 0);
+		assert_int_equal(mvm_sha256_buf(&ids[i], src, LEN), 0);
+		if (i < N)
+			assert_int_equal(mvm_store_write(f->st, &ids[i], src, LEN, LEN, MVM_CODEC_RAW, NULL), 0);
+	}
+	assert_int_equal(pack_rows(f->db), 0);               /* the first pack is sealing, not indexed */
+	assert_int_equal(count_files(f->dir, "tmp"), 2);     /* it and the open one */
+	assert_int_equal(mvm_store_has_many(f->st, ids, N + 3, has, &gen), 0);
+	for (i = 0; i < N + 3; i++)
+		assert_int_equal(has[i], i < N);
+	fill(src, LEN, 500, 0);
+	assert_int_equal(mvm_store_write(f->st, &ids[0], src, LEN, LEN, MVM_CODEC_RAW, NULL), 0); /* pending: skipped */
+	assert_int_equal(mvm_store_flush(f->st), 0);
+	assert_int_equal(pack_rows(f->db), 2);
+	assert_int_equal(count_files(f->dir, "tmp"), 0);
+	assert_int_equal(count_files(f->dir, "packs"), 2);
+	for (i = 0; i < N; i += 23) {
+		fill(src, LEN, 500 + i, 0);
+		assert_int_equal(mvm_store_get(&got, f->st, &ids[i]), 0);
+		assert_memory_equal(got.ptr, src, LEN);
+	}
+	/* 70 more MiB, then the store goes away unflushed: nothing of it stays */
+	for (i = 0; i < N; i++) {
+		fill(src, LEN, 900 + i, 0);
+		assert_int_equal(mvm_sha256_buf(&ids[0], src, LEN), 0);
+		assert_int_equal(mvm_store_write(f->st, &ids[0], src, LEN, LEN, MVM_CODEC_RAW, NULL), 0);
+	}
+	mvm_store_free(f->st);
+	assert_int_equal(count_files(f->dir, "tmp"), 0);
+	assert_int_equal(count_files(f->dir, "packs"), 2);
+	assert_int_equal(pack_rows(f->db), 2);
+	assert_int_equal(mvm_store_open(&f->st, f->db, f->dir, 1), 0); /* for teardown */
+	mvm_buf_dispose(&got);
+	mvm_buf_dispose(&p);
+	free(src);
+}
+
 static int only_pack(mvm_buf *out, const char *dir)
 {
 	char cmd[256];
@@ -1303,6 +1373,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__read_after_gc_moved_the_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__read_set_reads_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__packs_seal_behind_the_writer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

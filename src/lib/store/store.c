@@ -27,6 +27,7 @@ int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level)
 	st->db = db;
 	st->level = level;
 	st->open.fd = -1;
+	st->sealing.fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
 	if ((error = mvm_db_prepare(&st->locate_st, db, LOCATE_SQL)) < 0) {
 		mvm_store_free(st);
@@ -53,10 +54,14 @@ void mvm_store_free(mvm_store *st)
 
 	if (!st)
 		return;
-	mvm_open_pack_reset(&st->open);
+	mvm_store__discard_unsealed(st);
+	mvm_pool_free(st->sealer);
 	mvm_seqfile_dispose(&st->open.out);
+	mvm_seqfile_dispose(&st->sealing.out);
 	free(st->open.entries);
 	free(st->open.slots);
+	free(st->sealing.entries);
+	free(st->sealing.slots);
 	mvm_store_drop_handles(st);
 	sqlite3_finalize(st->locate_st);
 	for (i = 0; i < MVM_STORE_READERS; i++) {
@@ -198,7 +203,7 @@ int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned cha
 	pthread_mutex_lock(&st->lock);
 	*gen = st->sealed;
 	for (i = 0; i < n; i++)
-		has[i] = (unsigned char)mvm_open_pack_contains(&st->open, &ids[i]);
+		has[i] = (unsigned char)mvm_store__pending(st, &ids[i]);
 	if (!(r = reader_take(st))) {
 		for (i = 0; i < n && !error; i++)
 			if (!has[i])

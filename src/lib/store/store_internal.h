@@ -8,11 +8,14 @@
 #include <pthread.h>
 #include "store.h"
 #include "pack.h"
+#include "util/pool.h"
 #include "util/seqfile.h"
 
 typedef struct {
 	int fd;                   /* -1 when no pack is open */
 	char *tmp_path;
+	char *final_name;         /* sealed: pack-<sha of index>.pack */
+	uint64_t final_size;
 	mvm_seqfile out;          /* the temp pack's writer */
 	uint64_t size;            /* bytes appended so far, header included */
 	mvm_pack_entry *entries;
@@ -47,11 +50,26 @@ struct mvm_store {
 	mvm_pack_handle handles[MVM_STORE_MAX_HANDLES];
 	size_t nhandles;
 	mvm_open_pack open;
+	/*
+	 * The pack sealed last, while its fsync runs on the sealer thread and
+	 * the next one is written: renamed into packs/ and indexed by the
+	 * writer at the next seal or flush. Its chunks count as pending.
+	 */
+	mvm_open_pack sealing;
+	int sealing_busy;
+	mvm_pool *sealer;
+	mvm_job seal_job;
+	int seal_error;
+	char seal_msg[256];
 	int rewriting;            /* gc: write even if stored elsewhere; re-point rows */
 	uint64_t sealed;          /* packs indexed through this handle (mvm_store_has_many) */
 };
 
 int mvm_open_pack_contains(const mvm_open_pack *op, const mvm_oid *id);
+/** Drop the open and the sealing pack, unindexed (their temp files go). */
+void mvm_store__discard_unsealed(mvm_store *st);
+/** Whether id is written but not yet indexed: in the open or the sealing pack. Caller holds st->lock. */
+int mvm_store__pending(const mvm_store *st, const mvm_oid *id);
 void mvm_open_pack_reset(mvm_open_pack *op);
 /** A private descriptor of a pack (close it); MVM_ENOTFOUND when the pack is gone. */
 int mvm_store__pack_fd_dup(int *out, mvm_store *st, int64_t pack);
