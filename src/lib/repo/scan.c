@@ -248,8 +248,10 @@ static void chunk_job_run(mvm_job *job)
 	if (b->hash_error)
 		return;
 	error = identify_chunks(b, b->s->scan->store, &later);
-	if (!error && later)
-		error = mvm_store_read_set(&b->base_set, b->s->scan->store, b->base_locs, b->reads_base, b->nchunks);
+	/* a base that cannot be read is read alone, or its chunk is coded on its own (encode_chunk) */
+	if (!error && later && mvm_store_read_set(&b->base_set, b->s->scan->store, b->base_locs, b->reads_base,
+						  b->nchunks) < 0)
+		mvm_error_clear();
 
 	for (i = 0; i < b->nchunks && later && !error; i++) {
 		if (b->is_new[i] && b->has_base[i])

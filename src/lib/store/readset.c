@@ -56,9 +56,11 @@ static int sort_wanted(mvm_stored_set *set, const mvm_chunk_loc *locs, const uns
 	size_t i;
 	int error;
 
+	set->count = 0; /* nothing of an earlier call is valid any more */
 	if ((error = grow((void **)&set->order, &set->order_cap, count, sizeof(size_t))) < 0 ||
 	    (error = grow((void **)&set->at, &set->at_cap, count, sizeof(size_t))) < 0)
 		return error;
+	set->count = count;
 	for (i = 0, *n = 0; i < count; i++) {
 		set->at[i] = MVM_STORED_ALONE;
 		if (!want || want[i])
@@ -203,7 +205,7 @@ int mvm_store_read_set(mvm_stored_set *set, mvm_store *st, const mvm_chunk_loc *
 int mvm_store_read_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, size_t i, const mvm_chunk_loc *loc,
 			  mvm_buf *scratch)
 {
-	if (set->at[i] == MVM_STORED_ALONE)
+	if (i >= set->count || set->at[i] == MVM_STORED_ALONE)
 		return mvm_store_read(dst, st, loc, scratch);
 	return mvm_store_decode(dst, st, loc, set->mem + set->at[i]);
 }

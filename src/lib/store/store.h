@@ -63,16 +63,20 @@ typedef struct {
 	unsigned char *mem;           /* aligned, cap bytes: the runs read */
 	size_t cap;
 	size_t *at;                   /* per chunk: its bytes' offset in mem, or MVM_STORED_ALONE */
-	size_t at_cap;
+	size_t count, at_cap;         /* count: chunks of the last call (0 after a failure) */
 	size_t *order, order_cap;     /* the chunks wanted, in pack order */
 	void *runs;
 	size_t runs_cap;
 } mvm_stored_set;
 
-#define MVM_STORED_SET_INIT { NULL, 0, NULL, 0, NULL, 0, NULL, 0 }
+#define MVM_STORED_SET_INIT { NULL, 0, NULL, 0, 0, NULL, 0, NULL, 0 }
 #define MVM_STORED_ALONE ((size_t)-1) /* not read with the set (not wanted, or its pack moved) */
 
-/* Read the chunks at locs[i] for which want[i] is set (all when want is NULL). */
+/*
+ * Read the chunks at locs[i] for which want[i] is set (all when want is
+ * NULL). After an error the chunks not read are read alone by
+ * mvm_store_read_in_set, which may then succeed or report it.
+ */
 int mvm_store_read_set(mvm_stored_set *set, mvm_store *st, const mvm_chunk_loc *locs, const unsigned char *want,
 		       size_t count);
 /* Decode chunk i of the set into dst: from the set, or read alone when the set has not got it. */
