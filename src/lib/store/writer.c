@@ -283,6 +283,7 @@ void mvm_open_pack_reset(mvm_open_pack *op)
 static int rotate(mvm_store *st)
 {
 	mvm_open_pack done;
+	mvm_seqfile out;
 	int error;
 
 	if (st->sealing_busy && (error = seal_finish(st)) < 0)
@@ -302,6 +303,10 @@ static int rotate(mvm_store *st)
 	done = st->sealing;
 	st->sealing = st->open;
 	st->open = done;
+	/* the write buffers stay with the writer: the sealed pack is written out, only its fd is still needed */
+	out = st->open.out;
+	st->open.out = st->sealing.out;
+	st->sealing.out = out;
 	st->sealing_busy = 1;
 	pthread_mutex_unlock(&st->lock);
 	st->seal_job.fn = fsync_run;
