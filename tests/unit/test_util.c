@@ -333,7 +333,7 @@ static void test_util__seqread_reads_every_byte(void **state)
 	free(got);
 }
 
-/* A file cut short after the reader started: a clear error, not stale or zero bytes. */
+/* A file cut short after its size was taken: a clear error, not stale or zero bytes. */
 static void test_util__seqread_reports_a_shrunk_file(void **state)
 {
 	char dir[] = "/tmp/mvm-test-XXXXXX", path[80];
@@ -352,7 +352,7 @@ static void test_util__seqread_reports_a_shrunk_file(void **state)
 	for (off = 0; off < total && !error; off += 1u << 20)
 		error = mvm_seqread_next(rd, got + off, 1u << 20);
 	assert_int_equal(error, MVM_ECORRUPT);
-	assert_non_null(strstr(mvm_error_last(), "model.bin ended early"));
+	assert_non_null(strstr(mvm_error_last(), "model.bin ended"));
 	mvm_seqread_free(rd);
 	close(fd);
 	unlink(path);

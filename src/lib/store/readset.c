@@ -6,14 +6,12 @@
  * aligned buffer: on the VMs we measured, filling fresh page-cache pages
  * cost more CPU than the copy, and every chunk read this way is read once.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util/bulkmem.h"
+#include "util/fs.h"
 #include "store_internal.h"
 
 #define READSET_GAP (256u << 10)
@@ -80,51 +78,14 @@ static int run_takes(const readset_run *r, const mvm_chunk_loc *loc)
 }
 
 /*
- * Read [start, end) of fd into dst, direct where it can be; the file may
- * end after `need`. @return 0, or <0 with the error set.
- */
-static int read_range(int fd, unsigned char *dst, uint64_t start, uint64_t end, uint64_t need)
-{
-	char path[64];
-	size_t got = 0, want = (size_t)(end - start);
-	int dfd;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	dfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
-	while (got < want) {
-		int direct = dfd >= 0 && !(got % READSET_ALIGN);
-		ssize_t n = pread(direct ? dfd : fd, dst + got, want - got, (off_t)(start + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EINVAL && direct) {
-			close(dfd);
-			dfd = -1;
-			continue;
-		}
-		if (n == 0 && start + got >= need)
-			break; /* the pack ends inside the aligned tail */
-		if (n <= 0) {
-			if (dfd >= 0)
-				close(dfd);
-			return mvm_error_set(MVM_ECORRUPT, "cannot read a pack: %s",
-					     n < 0 ? strerror(errno) : "it is shorter than its index says");
-		}
-		got += (size_t)n;
-	}
-	if (dfd >= 0)
-		close(dfd);
-	return 0;
-}
-
-/*
  * Read one run into mem at `off`. A pack that is gone (gc moved its
  * chunks) is no error here: its chunks stay MVM_STORED_ALONE, and a
  * single read finds where they went.
  */
 static int read_run(mvm_stored_set *set, mvm_store *st, const mvm_chunk_loc *locs, const readset_run *r, size_t off)
 {
-	size_t k;
-	int fd, error;
+	size_t k, got;
+	int fd, dfd, error;
 
 	if ((error = mvm_store__pack_fd_dup(&fd, st, r->pack)) == MVM_ENOTFOUND) {
 		mvm_error_clear();
@@ -132,7 +93,11 @@ static int read_run(mvm_stored_set *set, mvm_store *st, const mvm_chunk_loc *loc
 	}
 	if (error < 0)
 		return error;
-	error = read_range(fd, set->mem + off, r->start, r->end, r->need);
+	dfd = mvm_fs_reopen_direct(fd);
+	error = mvm_fs_pread_direct(&got, &dfd, fd, set->mem + off, (size_t)(r->need - r->start),
+				    (size_t)(r->end - r->start), r->start, "a pack");
+	if (dfd >= 0)
+		close(dfd);
 	close(fd);
 	if (error < 0)
 		return error;

@@ -175,3 +175,37 @@ done:
 	mvm_buf_dispose(&dir);
 	return error;
 }
+
+int mvm_fs_reopen_direct(int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+}
+
+int mvm_fs_pread_direct(size_t *got, int *dfd, int fd, void *p, size_t need, size_t cap, uint64_t off,
+			const char *what)
+{
+	unsigned char *c = p;
+
+	*got = 0;
+	while (*got < need) {
+		int direct = *dfd >= 0 && !(*got % 4096);
+		ssize_t n = pread(direct ? *dfd : fd, c + *got, cap - *got, (off_t)(off + *got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EINVAL && direct) {
+			close(*dfd);
+			*dfd = -1;
+			continue;
+		}
+		if (n < 0)
+			return mvm_error_set(MVM_ERROR, "cannot read %s: %s", what, strerror(errno));
+		if (n == 0)
+			return mvm_error_set(MVM_ECORRUPT, "%s ended at byte %llu, before the %llu expected", what,
+					     (unsigned long long)(off + *got), (unsigned long long)(off + need));
+		*got += (size_t)n;
+	}
+	return 0;
+}

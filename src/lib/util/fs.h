@@ -15,6 +15,17 @@ int mvm_fs_fsync_dir(const char *dir);
 int mvm_fs_write_all(int fd, const void *p, size_t n, const char *what);
 /** Read exactly n bytes at off; a short read is MVM_ECORRUPT. */
 int mvm_fs_pread_all(int fd, void *p, size_t n, uint64_t off, const char *what);
+/** The open file fd again, with O_DIRECT (via /proc/self/fd); -1 where that is refused (tmpfs, some network file systems). */
+int mvm_fs_reopen_direct(int fd);
+/*
+ * Read at least `need` and at most `cap` bytes at off into p: through dfd
+ * (O_DIRECT; p and off aligned, cap a multiple of 4096) while the position
+ * stays aligned, else through fd. A direct read the file system refuses
+ * closes *dfd (-1 after) and goes on through fd. *got is the bytes read;
+ * MVM_ECORRUPT when the file ends before `need`.
+ */
+int mvm_fs_pread_direct(size_t *got, int *dfd, int fd, void *p, size_t need, size_t cap, uint64_t off,
+			const char *what);
 /** Read a whole file of at most `max` bytes. */
 int mvm_fs_readfile(mvm_buf *out, const char *path, size_t max);
 /** Write via a temp file in the same folder, fsync it, rename, fsync the folder. */

@@ -2,7 +2,6 @@
  * seqread.c: sequential reads ahead on a thread, with O_DIRECT into
  * aligned buffers for what the page cache does not hold (see seqread.h).
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "mvm/common.h"
 #include "bulkmem.h"
+#include "fs.h"
 #include "pool.h"
 #include "seqread.h"
 
@@ -66,37 +66,10 @@ static int cached(mvm_seqread *r, uint64_t at, size_t n)
 	return 1;
 }
 
-static int read_error(mvm_seqread *r, ssize_t n)
-{
-	if (n == 0)
-		return mvm_error_set(MVM_ECORRUPT, "%s ended early: it shrank while being read", r->what);
-	return mvm_error_set(MVM_ERROR, "cannot read %s: %s", r->what, strerror(errno));
-}
-
-/*
- * Read `want` bytes at `at` into the slot's buffer: through dfd asking for
- * the whole aligned buffer (direct reads need aligned lengths and stop at
- * the end of the file), else through fd. A file system that refuses the
- * direct read loses dfd, once; only this thread uses it.
- */
+/* Fill the slot: direct reads ask for the whole aligned buffer (they stop at the end of the file). */
 static int read_in(mvm_seqread *r, read_slot *s)
 {
-	while (s->got < s->want) {
-		int direct = r->dfd >= 0 && !(s->got % READ_ALIGN);
-		ssize_t n = direct ? pread(r->dfd, s->buf + s->got, r->cap - s->got, (off_t)(s->at + s->got))
-				   : pread(r->fd, s->buf + s->got, s->want - s->got, (off_t)(s->at + s->got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EINVAL && direct) {
-			close(r->dfd);
-			r->dfd = -1;
-			continue;
-		}
-		if (n <= 0)
-			return read_error(r, n);
-		s->got += (size_t)n;
-	}
-	return 0;
+	return mvm_fs_pread_direct(&s->got, &r->dfd, r->fd, s->buf, s->want, r->cap, s->at, r->what);
 }
 
 static void read_run(mvm_job *job)
@@ -126,15 +99,6 @@ static void queue(mvm_seqread *r, read_slot *s)
 	mvm_pool_submit(r->pool, &s->job);
 }
 
-/* The same open file again, with O_DIRECT; -1 where that is refused (tmpfs, some network file systems). */
-static int reopen_direct(int fd)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
-}
-
 int mvm_seqread_open(mvm_seqread **out, int fd, uint64_t size, const char *what)
 {
 	mvm_seqread *r;
@@ -160,7 +124,7 @@ int mvm_seqread_open(mvm_seqread **out, int fd, uint64_t size, const char *what)
 		goto oom;
 	if (size && (r->map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
 		r->map = NULL; /* then every read goes to the disk */
-	r->dfd = reopen_direct(fd);
+	r->dfd = mvm_fs_reopen_direct(fd);
 	if ((error = mvm_pool_new(&r->pool, 1)) < 0) {
 		mvm_seqread_free(r);
 		return error;
@@ -172,22 +136,6 @@ int mvm_seqread_open(mvm_seqread **out, int fd, uint64_t size, const char *what)
 oom:
 	mvm_seqread_free(r);
 	return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
-}
-
-/* k bytes of a cached slot, straight from the page cache into dst. */
-static int copy_cached(mvm_seqread *r, read_slot *s, unsigned char *dst, size_t k)
-{
-	size_t done = 0;
-
-	while (done < k) {
-		ssize_t n = pread(r->fd, dst + done, k - done, (off_t)(s->at + s->used + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return read_error(r, n);
-		done += (size_t)n;
-	}
-	return 0;
 }
 
 int mvm_seqread_next(mvm_seqread *r, void *dst, size_t n)
@@ -206,8 +154,9 @@ int mvm_seqread_next(mvm_seqread *r, void *dst, size_t n)
 		if (s->error < 0)
 			return mvm_error_set(s->error, "%s", s->msg);
 		k = s->want - s->used < n ? s->want - s->used : n;
-		if (s->cached && (error = copy_cached(r, s, d, k)) < 0)
-			return error;
+		/* a cached slot comes straight from the page cache */
+		if (s->cached && (error = mvm_fs_pread_all(r->fd, d, k, s->at + s->used, r->what)) < 0)
+			return error == MVM_ECORRUPT ? mvm_error_set(MVM_ECORRUPT, "%s ended early: it shrank while being read", r->what) : error;
 		if (!s->cached)
 			memcpy(d, s->buf + s->used, k);
 		s->used += k;
