@@ -26,7 +26,7 @@ grown=$(( (after - before) * 100 / size ))
 codec_count() {
 	/usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('.mvm/mvm.db').execute('select count(*) from chunks where codec = $1').fetchone()[0])"
 }
-[ "$(codec_count 6)" -gt 0 ] || fail "no exponent-coded (codec 6) chunks were written"
+[ "$(codec_count 7)" -gt 0 ] || fail "no exponent-coded (codec 7) chunks were written"
 # BF16 grid chunks are context-coded deltas (codec 4)
 [ "$(codec_count 4)" -gt 0 ] || fail "no codec-4 delta chunks were written"
 

@@ -18,6 +18,7 @@
 #include "store/codec.h"
 #include "store/fdelta.h"
 #include "store/pack.h"
+#include "store/expcode.h"
 #include "store/rans.h"
 #include "store/store.h"
 #include "util/cpu.h"
@@ -149,7 +150,7 @@ static void test_store__bytegroup_round_trips(void **state)
 				if (len >= 4096 && kinds[kind] == MVM_FLOAT_F16)
 					assert_int_equal(codec, MVM_CODEC_BYTEGROUP);
 				else if (len >= 4096 && codec != MVM_CODEC_EXPONENT &&
-					 (codec != MVM_CODEC_EXPCODE || phase || len % elem))
+					 (codec != MVM_CODEC_EXPCODE8 || phase || len % elem))
 					fail_msg("kind %u phase %u len %zu: codec %u", kinds[kind], phase, len, codec);
 				assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
 				assert_memory_equal(back, src + phase, len);
@@ -186,9 +187,9 @@ static void test_store__exponent_first_isolates_the_exponent(void **state)
 				bits >>= 16;
 			memcpy(src + i, &bits, elem);
 		}
-		/* codec 6 picks it: the exponent costs nothing, the top mantissa bit one bit */
+		/* codec 7 picks it: the exponent costs nothing, the top mantissa bit one bit */
 		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1, &hint), 0);
-		assert_int_equal(codec, MVM_CODEC_EXPCODE);
+		assert_int_equal(codec, MVM_CODEC_EXPCODE8);
 		assert_true(n < LEN / elem * (elem - 1) + LEN / 64);
 		assert_int_equal(mvm_codec_decode(back, LEN, enc, n, codec), 0);
 		assert_memory_equal(back, src, LEN);
@@ -206,52 +207,82 @@ static void test_store__exponent_first_isolates_the_exponent(void **state)
 	free(back);
 }
 
-/* rANS blocks: odd counts (every tail of the four states), one symbol, all 512, and damage. */
+typedef struct {
+	size_t (*encode)(unsigned char *, size_t, const uint16_t *, size_t, unsigned int);
+	int (*decode)(uint16_t *, size_t, const unsigned char *, size_t, unsigned int);
+} rans_layout;
+
+/* Codec 7's block and codec 6's (rans4). */
+static const rans_layout rans_layouts[] = { { mvm_rans_encode, mvm_rans_decode },
+					    { mvm_rans4_encode, mvm_rans4_decode } };
+
+/* Both layouts, with and without the SIMD paths: the same bytes, which decode back. */
+static size_t rans_encode_checked(const rans_layout *l, unsigned char *enc, size_t cap, const uint16_t *sym, size_t n)
+{
+	unsigned char *portable = malloc(cap);
+	size_t z, zp;
+
+	assert_non_null(portable);
+	mvm_cpu_portable(1);
+	zp = l->encode(portable, cap, sym, n, MVM_RANS_MAX_SYMBOLS);
+	mvm_cpu_portable(0);
+	z = l->encode(enc, cap, sym, n, MVM_RANS_MAX_SYMBOLS);
+	assert_true(z > 0);
+	assert_int_equal(z, zp);
+	assert_memory_equal(enc, portable, z);
+	free(portable);
+	return z;
+}
+
+/* rANS blocks: odd counts (every tail of the states), one symbol, all 512, and damage. */
 static void test_store__rans_round_trips(void **state)
 {
 	enum { MAX = 40000 };
 	uint16_t *sym = malloc(MAX * 2), *back = malloc(MAX * 2);
 	unsigned char *enc = malloc(4 * MAX + 4096);
-	size_t n, z, cap = 4 * MAX + 4096, i;
+	size_t n, z, cap = 4 * MAX + 4096, i, li;
 	uint64_t seed = 11;
 	uint16_t top;
 	int mode;
 
 	(void)state;
-	for (mode = 0; mode < 3; mode++)
-		for (n = 1; n < MAX; n = n < 20 ? n + 1 : n * 3 + 1) {
-			for (i = 0; i < n; i++) {
-				seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-				/* skewed like exponents, uniform over all 512, or one symbol */
-				sym[i] = mode == 0 ? (uint16_t)(240 + __builtin_ctzll(seed | 1ull << 20)) :
-					 mode == 1 ? (uint16_t)(seed >> 55) : 300;
+	for (li = 0; li < 2; li++) {
+		const rans_layout *l = &rans_layouts[li];
+
+		for (mode = 0; mode < 3; mode++)
+			for (n = 1; n < MAX; n = n < 40 ? n + 1 : n * 3 + 1) {
+				for (i = 0; i < n; i++) {
+					seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+					/* skewed like exponents, uniform over all 512, or one symbol */
+					sym[i] = mode == 0 ? (uint16_t)(240 + __builtin_ctzll(seed | 1ull << 20)) :
+						 mode == 1 ? (uint16_t)(seed >> 55) : 300;
+				}
+				z = rans_encode_checked(l, enc, cap, sym, n);
+				assert_int_equal(l->decode(back, n, enc, z, MVM_RANS_MAX_SYMBOLS), 0);
+				assert_memory_equal(back, sym, n * 2);
+				for (i = 1, top = 0; i < n; i++)
+					top |= sym[i] != sym[0];
+				if (top) /* one symbol alone moves no state: any count decodes */
+					assert_int_equal(l->decode(back, n + 1, enc, z, MVM_RANS_MAX_SYMBOLS), MVM_ECORRUPT);
+				assert_int_equal(l->decode(back, n, enc, z - 1, MVM_RANS_MAX_SYMBOLS), MVM_ECORRUPT);
+				for (i = 0, top = 0; i < n; i++)
+					top = sym[i] > top ? sym[i] : top;
+				/* a table naming symbols past the alphabet is refused */
+				assert_int_equal(l->decode(back, n, enc, z, 256), top >= 256 ? MVM_ECORRUPT : 0);
+				if (mode == 1 && n > 1000)
+					assert_true(z < n * 9 / 8 + 1100); /* 9 bits a symbol and the table */
 			}
-			z = mvm_rans_encode(enc, cap, sym, n, MVM_RANS_MAX_SYMBOLS);
-			assert_true(z > 0);
-			assert_int_equal(mvm_rans_decode(back, n, enc, z, MVM_RANS_MAX_SYMBOLS), 0);
-			assert_memory_equal(back, sym, n * 2);
-			for (i = 1, top = 0; i < n; i++)
-				top |= sym[i] != sym[0];
-			if (top) /* one symbol alone moves no state: any count decodes */
-				assert_int_equal(mvm_rans_decode(back, n + 1, enc, z, MVM_RANS_MAX_SYMBOLS), MVM_ECORRUPT);
-			assert_int_equal(mvm_rans_decode(back, n, enc, z - 1, MVM_RANS_MAX_SYMBOLS), MVM_ECORRUPT);
-			for (i = 0, top = 0; i < n; i++)
-				top = sym[i] > top ? sym[i] : top;
-			/* a table naming symbols past the alphabet is refused */
-			assert_int_equal(mvm_rans_decode(back, n, enc, z, 256), top >= 256 ? MVM_ECORRUPT : 0);
-			if (mode == 1 && n > 1000)
-				assert_true(z < n * 9 / 8 + 1100); /* 9 bits a symbol and the table */
+		/* flipped bytes anywhere: an error or other symbols, never a crash */
+		for (n = 0; n < 4000; n++)
+			sym[n] = (uint16_t)(250 + n % 7 + (n % 13 == 0));
+		z = l->encode(enc, cap, sym, 4000, MVM_RANS_MAX_SYMBOLS);
+		for (i = 0; i < z; i++) {
+			enc[i] ^= 0x5a;
+			(void)l->decode(back, 4000, enc, z, MVM_RANS_MAX_SYMBOLS);
+			enc[i] ^= 0x5a;
 		}
-	/* flipped bytes anywhere: an error or other symbols, never a crash */
-	for (n = 0; n < 4000; n++)
-		sym[n] = (uint16_t)(250 + n % 7 + (n % 13 == 0));
-	z = mvm_rans_encode(enc, cap, sym, 4000, MVM_RANS_MAX_SYMBOLS);
-	for (i = 0; i < z; i++) {
-		enc[i] ^= 0x5a;
-		(void)mvm_rans_decode(back, 4000, enc, z, MVM_RANS_MAX_SYMBOLS);
-		enc[i] ^= 0x5a;
+		assert_int_equal(l->decode(back, 4000, enc, z, MVM_RANS_MAX_SYMBOLS), 0);
 	}
-	assert_int_equal(mvm_rans_decode(back, 4000, enc, z, MVM_RANS_MAX_SYMBOLS), 0);
 	free(sym);
 	free(back);
 	free(enc);
@@ -287,8 +318,34 @@ static void weights_with_specials(unsigned char *p, size_t n, unsigned int elem,
 		memcpy(p + 331 * i * elem, special + i * elem, elem);
 }
 
+/* An exponent-coded chunk (codec 6 or 7) with wrong lengths, a bad header or a flipped byte. */
+static void expcode_rejects_damage(const unsigned char *src, size_t len, unsigned int elem, uint32_t codec)
+{
+	unsigned char *enc = malloc(mvm_codec_bound(len)), *back = malloc(len + elem);
+	size_t n, i;
+
+	assert_int_equal(mvm_expcode_encode(enc, mvm_codec_bound(len), &n, src, len, elem, codec), 0);
+	assert_true(n > 0);
+	assert_int_equal(mvm_codec_decode(back, len, enc, n - 1, codec), MVM_ECORRUPT);
+	assert_int_equal(mvm_codec_decode(back, len + elem, enc, n, codec), MVM_ECORRUPT);
+	assert_int_equal(mvm_codec_decode(back, len - 1, enc, n, codec), MVM_ECORRUPT);
+	enc[0] = 3;
+	assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), MVM_ECORRUPT);
+	enc[0] = (unsigned char)elem;
+	for (i = 0; i < n; i += 7) {
+		enc[i] ^= 0x21;
+		if (mvm_codec_decode(back, len, enc, n, codec) == 0)
+			assert_true(i >= 5); /* a byte after the header may decode to other floats */
+		enc[i] ^= 0x21;
+	}
+	assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
+	assert_memory_equal(back, src, len);
+	free(enc);
+	free(back);
+}
+
 /*
- * Codec 6 on BF16 and F32: element counts with every packing tail, special
+ * Codecs 7 and 6 on BF16 and F32: element counts with every packing tail, special
  * values, one exponent throughout; a chunk whose low bytes compress (F32
  * widened from BF16) is left to codec 5; damage is refused.
  */
@@ -309,32 +366,26 @@ static void test_store__expcode_round_trips_and_rejects_damage(void **state)
 			weights_with_specials(src, len, elem, count);
 			assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, len, 1, &hint), 0);
 			/* small chunks may look not random enough, or not pay for a table: codec 5 or raw */
-			if (codec != MVM_CODEC_EXPCODE && count >= 1024)
+			if (codec != MVM_CODEC_EXPCODE8 && count >= 1024)
 				fail_msg("elem %u count %zu: codec %u, %zu bytes", elem, count, codec, n);
 			assert_true(n <= len);
 			memset(back, 0xee, len);
 			assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
 			assert_memory_equal(back, src, len);
+			/* codec 6, which older repositories hold */
+			assert_int_equal(mvm_expcode_encode(enc, mvm_codec_bound(len), &n, src, len, elem, MVM_CODEC_EXPCODE),
+					 0);
+			if (n) {
+				memset(back, 0xee, len);
+				assert_int_equal(mvm_codec_decode(back, len, enc, n, MVM_CODEC_EXPCODE), 0);
+				assert_memory_equal(back, src, len);
+			}
 		}
-		/* damage: lengths, header, every byte of a small chunk flipped */
+		/* damage: lengths, header, every byte of a small chunk flipped; codec 7, then 6 */
 		len = 4096 * elem;
 		weights_with_specials(src, len, elem, 5);
-		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, len, 1, &hint), 0);
-		assert_int_equal(codec, MVM_CODEC_EXPCODE);
-		assert_int_equal(mvm_codec_decode(back, len, enc, n - 1, codec), MVM_ECORRUPT);
-		assert_int_equal(mvm_codec_decode(back, len + elem, enc, n, codec), MVM_ECORRUPT);
-		assert_int_equal(mvm_codec_decode(back, len - 1, enc, n, codec), MVM_ECORRUPT);
-		enc[0] = 3;
-		assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), MVM_ECORRUPT);
-		enc[0] = (unsigned char)elem;
-		for (i = 0; i < n; i += 7) {
-			enc[i] ^= 0x21;
-			if (mvm_codec_decode(back, len, enc, n, codec) == 0)
-				assert_true(i >= 5); /* a byte after the header may decode to other floats */
-			enc[i] ^= 0x21;
-		}
-		assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
-		assert_memory_equal(back, src, len);
+		for (codec = MVM_CODEC_EXPCODE8; codec >= MVM_CODEC_EXPCODE; codec--)
+			expcode_rejects_damage(src, len, elem, codec);
 	}
 	/* F32 widened from BF16: the two low bytes are zero, codec 5 codes them to nothing */
 	{
@@ -355,7 +406,7 @@ static void test_store__expcode_round_trips_and_rejects_damage(void **state)
 		mvm_codec_hint hint = { 2, 0, MVM_FLOAT_BF16 };
 		memset(src, 0, MAXN);
 		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, MAXN, 1, &hint), 0);
-		assert_true(codec != MVM_CODEC_EXPCODE && n < 1024);
+		assert_true(codec != MVM_CODEC_EXPCODE8 && n < 1024);
 		assert_int_equal(mvm_codec_decode(back, MAXN, enc, n, codec), 0);
 		assert_memory_equal(back, src, MAXN);
 	}

@@ -84,11 +84,12 @@ int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		int error;
 
 		if (rotate && hint->phase % hint->elem == 0 && n % hint->elem == 0) {
-			if ((error = mvm_expcode_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem)) < 0)
+			if ((error = mvm_expcode_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem,
+							MVM_CODEC_EXPCODE8)) < 0)
 				return error;
 			if (z && z < n) {
 				*dst_len = z;
-				*codec = MVM_CODEC_EXPCODE;
+				*codec = MVM_CODEC_EXPCODE8;
 				return 0;
 			}
 		}
@@ -140,7 +141,8 @@ int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_l
 			return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
 		return mvm_bytegroup_decode(dst, raw_len, src, stored_len, d, codec == MVM_CODEC_EXPONENT);
 	case MVM_CODEC_EXPCODE:
-		return mvm_expcode_decode(dst, raw_len, src, stored_len);
+	case MVM_CODEC_EXPCODE8:
+		return mvm_expcode_decode(dst, raw_len, src, stored_len, codec);
 	default:
 		return mvm_error_set(MVM_ECORRUPT, "unknown chunk codec %u", codec);
 	}
@@ -268,7 +270,8 @@ int mvm_codec_decode_xor(void *dst, size_t raw_len, const void *stored, size_t s
 const char *mvm_codec_name(unsigned int codec)
 {
 	static const char *const names[MVM_CODEC_COUNT] = { "raw", "zstd", "byte-grouped", "xor delta", "float delta",
-							    "exponent-first", "exponent-coded" };
+							    "exponent-first", "exponent-coded, 4 streams",
+							    "exponent-coded" };
 
 	return codec < MVM_CODEC_COUNT ? names[codec] : NULL;
 }

@@ -17,6 +17,7 @@ typedef enum {
 	MVM_CODEC_FDELTA = 4,    /* base chunk id + BF16/F16/F32 differences in streams split by the base's exponent */
 	MVM_CODEC_EXPONENT = 5,  /* BF16/F32 elements rotated so the exponent fills a byte, then as codec 2 */
 	MVM_CODEC_EXPCODE = 6,   /* BF16/F32: exponent + top mantissa bit rANS-coded, 7 bits packed, rest raw */
+	MVM_CODEC_EXPCODE8 = 7,  /* codec 6 with eight rANS states over one stream (what add writes) */
 	MVM_CODEC_COUNT
 } mvm_codec;
 

@@ -1,5 +1,5 @@
 /*
- * expcode.c: codec 6 (see expcode.h).
+ * expcode.c: codecs 6 and 7 (see expcode.h).
  *
  * Elements are rotated left one bit, as in codec 5, so an element's top
  * byte is its 8-bit exponent and the byte below starts with the top
@@ -145,7 +145,7 @@ static void split_symbols(unsigned char *hi, unsigned char *next, const uint16_t
 }
 
 int mvm_expcode_encode(unsigned char *dst, size_t cap, size_t *out_len, const unsigned char *src, size_t n,
-		       unsigned int elem)
+		       unsigned int elem, unsigned int codec)
 {
 	size_t count, rans, packed, raw;
 	unsigned char *planes, *plane[4], *hi, *next;
@@ -171,7 +171,9 @@ int mvm_expcode_encode(unsigned char *dst, size_t cap, size_t *out_len, const un
 		if (!mvm_plane_looks_random(plane[j], count))
 			return 0;
 	join_symbols(sym, hi, next, count);
-	if (!(rans = mvm_rans_encode(dst + EXP_HEADER, cap - EXP_HEADER, sym, count, EXP_SYMBOLS)) ||
+	rans = codec == MVM_CODEC_EXPCODE ? mvm_rans4_encode(dst + EXP_HEADER, cap - EXP_HEADER, sym, count, EXP_SYMBOLS)
+					  : mvm_rans_encode(dst + EXP_HEADER, cap - EXP_HEADER, sym, count, EXP_SYMBOLS);
+	if (!rans ||
 	    cap - EXP_HEADER - rans < packed + raw)
 		return 0;
 	dst[0] = (unsigned char)elem;
@@ -183,7 +185,7 @@ int mvm_expcode_encode(unsigned char *dst, size_t cap, size_t *out_len, const un
 	return 0;
 }
 
-int mvm_expcode_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored)
+int mvm_expcode_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored, unsigned int codec)
 {
 	unsigned char *planes = mvm_codec_scratch(MVM_SCRATCH_PLANES, n), *hi, *next;
 	const unsigned char *plane[4];
@@ -201,7 +203,9 @@ int mvm_expcode_decode(unsigned char *dst, size_t n, const unsigned char *src, s
 	sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * count);
 	if (!planes || !sym)
 		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
-	if ((error = mvm_rans_decode(sym, count, src + EXP_HEADER, rans, EXP_SYMBOLS)) < 0)
+	error = codec == MVM_CODEC_EXPCODE ? mvm_rans4_decode(sym, count, src + EXP_HEADER, rans, EXP_SYMBOLS)
+					   : mvm_rans_decode(sym, count, src + EXP_HEADER, rans, EXP_SYMBOLS);
+	if (error < 0)
 		return error;
 	hi = planes;
 	next = planes + count;

@@ -1,5 +1,6 @@
 /*
- * rans.c: static four-state rANS (see rans.h).
+ * rans.c: the frequency table every rANS block starts with, and the
+ * four-stream block of codec 6 (see rans.h; rans8.c has codec 7's).
  *
  * Block: varint first symbol, varint table length, that many varint
  * frequencies (0: symbol absent; they sum to RANS_M); the four final
@@ -16,21 +17,12 @@
 #include <string.h>
 
 #include "mvm/common.h"
-#include "util/bytes.h"
 #include "codec.h"
-#include "rans.h"
+#include "rans_internal.h"
 
-#define RANS_BITS 12
-#define RANS_M (1u << RANS_BITS)
-#define RANS_L (1u << 15) /* states live in [RANS_L, 2^31) between symbols */
 #define RANS_STATES 4
 
-typedef struct {
-	uint32_t x_max, rcp_freq, bias;
-	uint16_t cmpl_freq, rcp_shift;
-} enc_symbol;
-
-static size_t put_varint(unsigned char *p, uint32_t v)
+size_t mvm_rans__put_varint(unsigned char *p, uint32_t v)
 {
 	size_t n = 0;
 
@@ -40,7 +32,7 @@ static size_t put_varint(unsigned char *p, uint32_t v)
 	return n;
 }
 
-static int get_varint(uint32_t *v, const unsigned char **p, const unsigned char *end)
+int mvm_rans__get_varint(uint32_t *v, const unsigned char **p, const unsigned char *end)
 {
 	unsigned int shift;
 
@@ -106,7 +98,7 @@ static void histogram(uint32_t *count, const uint16_t *sym, size_t n)
 		count[s] += part[0][s] + part[1][s] + part[2][s];
 }
 
-static void enc_symbol_init(enc_symbol *e, uint32_t start, uint32_t freq)
+static void enc_symbol_init(rans_enc_symbol *e, uint32_t start, uint32_t freq)
 {
 	uint32_t shift = 0;
 
@@ -125,24 +117,8 @@ static void enc_symbol_init(enc_symbol *e, uint32_t start, uint32_t freq)
 	e->bias = start;
 }
 
-/*
- * x -> (x / freq) * M + x % freq + start, after moving its low word out
- * when x is too large. The word is written either way (below *p, where
- * the next one goes when it is not kept).
- */
-static inline uint32_t put_symbol(uint32_t x, unsigned char **p, const enc_symbol *e)
-{
-	uint32_t out = x >= e->x_max, q;
-
-	mvm_put_le16(*p - 2, (uint16_t)x);
-	*p -= 2 * out;
-	x >>= out << 4;
-	q = (uint32_t)(((uint64_t)x * e->rcp_freq) >> 32) >> e->rcp_shift;
-	return x + e->bias + q * e->cmpl_freq;
-}
-
 /* The table: first symbol, length, frequencies. @return bytes, 0 if cap is short. */
-static size_t put_table(unsigned char *dst, size_t cap, const uint32_t *freq, unsigned int nsyms)
+static size_t put_freqs(unsigned char *dst, size_t cap, const uint32_t *freq, unsigned int nsyms)
 {
 	unsigned int lo = 0, hi = nsyms, s;
 	size_t off = 0;
@@ -153,58 +129,67 @@ static size_t put_table(unsigned char *dst, size_t cap, const uint32_t *freq, un
 		hi--;
 	if (cap < 10 + 3 * (size_t)(hi - lo))
 		return 0;
-	off += put_varint(dst + off, lo);
-	off += put_varint(dst + off, hi - lo);
+	off += mvm_rans__put_varint(dst + off, lo);
+	off += mvm_rans__put_varint(dst + off, hi - lo);
 	for (s = lo; s < hi; s++)
-		off += put_varint(dst + off, freq[s]);
+		off += mvm_rans__put_varint(dst + off, freq[s]);
 	return off;
 }
 
-size_t mvm_rans_encode(unsigned char *dst, size_t cap, const uint16_t *sym, size_t n, unsigned int nsyms)
+size_t mvm_rans__put_table(unsigned char *dst, size_t cap, rans_enc_symbol *enc, const uint16_t *sym, size_t n,
+			   unsigned int nsyms)
 {
 	uint32_t count[MVM_RANS_MAX_SYMBOLS] = { 0 }, freq[MVM_RANS_MAX_SYMBOLS] = { 0 }, start = 0;
-	uint32_t x[RANS_STATES] = { RANS_L, RANS_L, RANS_L, RANS_L }, x0, x1, x2, x3;
-	enc_symbol enc[MVM_RANS_MAX_SYMBOLS];
-	size_t i, off, len[RANS_STATES], whole = n & ~(size_t)(RANS_STATES - 1);
-	size_t room = 2 * (n / RANS_STATES + 1) + 2; /* a stream's words, one spare below */
-	unsigned char *buf = mvm_codec_scratch(MVM_SCRATCH_STREAMS, RANS_STATES * room), *p[RANS_STATES];
-	unsigned int s, k;
+	unsigned int s;
 
-	if (!buf || !n || nsyms > MVM_RANS_MAX_SYMBOLS)
-		return 0;
 	histogram(count, sym, n);
 	normalize(freq, count, nsyms, n);
+	memset(enc, 0, nsyms * sizeof(*enc)); /* absent symbols too: the AVX2 encoder packs every entry */
 	for (s = 0; s < nsyms; s++) {
 		if (freq[s])
 			enc_symbol_init(&enc[s], start, freq[s]);
 		start += freq[s];
 	}
+	return put_freqs(dst, cap, freq, nsyms);
+}
+
+size_t mvm_rans4_encode(unsigned char *dst, size_t cap, const uint16_t *sym, size_t n, unsigned int nsyms)
+{
+	uint32_t x[RANS_STATES] = { RANS_L, RANS_L, RANS_L, RANS_L }, x0, x1, x2, x3;
+	rans_enc_symbol enc[MVM_RANS_MAX_SYMBOLS];
+	size_t i, off, len[RANS_STATES], whole = n & ~(size_t)(RANS_STATES - 1);
+	size_t room = 2 * (n / RANS_STATES + 1) + 2; /* a stream's words, one spare below */
+	unsigned char *buf = mvm_codec_scratch(MVM_SCRATCH_STREAMS, RANS_STATES * room), *p[RANS_STATES];
+	unsigned int k;
+
+	if (!buf || !n || nsyms > MVM_RANS_MAX_SYMBOLS)
+		return 0;
+	if (!(off = mvm_rans__put_table(dst, cap, enc, sym, n, nsyms)) || cap - off < RANS_STATES * (4 + 5))
+		return 0;
 	for (k = 0; k < RANS_STATES; k++)
 		p[k] = buf + (k + 1) * room;
 	for (i = n; i > whole; i--) {
 		k = (unsigned int)((i - 1) % RANS_STATES);
-		x[k] = put_symbol(x[k], &p[k], &enc[sym[i - 1]]);
+		x[k] = mvm_rans__put_symbol(x[k], &p[k], &enc[sym[i - 1]]);
 	}
 	{
 		unsigned char *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3]; /* kept in registers */
 
 		x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
 		for (i = whole; i > 0; i -= RANS_STATES) {
-			x3 = put_symbol(x3, &p3, &enc[sym[i - 1]]);
-			x2 = put_symbol(x2, &p2, &enc[sym[i - 2]]);
-			x1 = put_symbol(x1, &p1, &enc[sym[i - 3]]);
-			x0 = put_symbol(x0, &p0, &enc[sym[i - 4]]);
+			x3 = mvm_rans__put_symbol(x3, &p3, &enc[sym[i - 1]]);
+			x2 = mvm_rans__put_symbol(x2, &p2, &enc[sym[i - 2]]);
+			x1 = mvm_rans__put_symbol(x1, &p1, &enc[sym[i - 3]]);
+			x0 = mvm_rans__put_symbol(x0, &p0, &enc[sym[i - 4]]);
 		}
 		x[0] = x0, x[1] = x1, x[2] = x2, x[3] = x3;
 		p[0] = p0, p[1] = p1, p[2] = p2, p[3] = p3;
 	}
-	if (!(off = put_table(dst, cap, freq, nsyms)) || cap - off < RANS_STATES * (4 + 5))
-		return 0;
 	for (k = 0; k < RANS_STATES; k++, off += 4)
 		mvm_put_le32(dst + off, x[k]);
 	for (k = 0; k < RANS_STATES; k++) {
 		len[k] = (size_t)(buf + (k + 1) * room - p[k]);
-		off += put_varint(dst + off, (uint32_t)len[k]);
+		off += mvm_rans__put_varint(dst + off, (uint32_t)len[k]);
 	}
 	for (k = 0; k < RANS_STATES; k++) {
 		if (cap - off < len[k])
@@ -215,20 +200,16 @@ size_t mvm_rans_encode(unsigned char *dst, size_t cap, const uint16_t *sym, size
 	return off;
 }
 
-/* Per slot of [0, M): its symbol, and freq | (slot - start) << 16. */
-typedef struct {
-	uint32_t step[RANS_M];
-	uint16_t symbol[RANS_M];
-} dec_table;
-
-static int get_table(dec_table *t, const unsigned char **p, const unsigned char *end, unsigned int nsyms)
+int mvm_rans__get_table(rans_dec_table *t, const unsigned char **p, const unsigned char *end, unsigned int nsyms)
 {
 	uint32_t lo, len, f, slot = 0, k, s;
 
-	if (get_varint(&lo, p, end) < 0 || get_varint(&len, p, end) < 0 || lo >= nsyms || len > nsyms - lo)
+	t->symbol[RANS_M] = t->symbol[RANS_M + 1] = 0;
+	if (mvm_rans__get_varint(&lo, p, end) < 0 || mvm_rans__get_varint(&len, p, end) < 0 || lo >= nsyms ||
+	    len > nsyms - lo)
 		return MVM_ECORRUPT;
 	for (s = lo; s < lo + len; s++) {
-		if (get_varint(&f, p, end) < 0 || f > RANS_M - slot)
+		if (mvm_rans__get_varint(&f, p, end) < 0 || f > RANS_M - slot)
 			return MVM_ECORRUPT;
 		for (k = 0; k < f; k++) {
 			t->symbol[slot + k] = (uint16_t)s;
@@ -237,23 +218,6 @@ static int get_table(dec_table *t, const unsigned char **p, const unsigned char 
 		slot += f;
 	}
 	return slot == RANS_M ? 0 : MVM_ECORRUPT;
-}
-
-/*
- * One symbol from state x; a word in from its stream when x falls below
- * RANS_L. May read 2 bytes past the stream: the caller pads it.
- */
-static inline uint32_t get_symbol(uint16_t *out, uint32_t x, const dec_table *t, const unsigned char **p)
-{
-	uint32_t slot = x & (RANS_M - 1), step = t->step[slot], in;
-
-	*out = t->symbol[slot];
-	x = (step & 0xffff) * (x >> RANS_BITS) + (step >> 16);
-	in = x < RANS_L;
-	/* arithmetic, not a ?: (which compilers turn into a branch) */
-	x = x << (in << 4) | (mvm_le16(*p) & (0u - in));
-	*p += 2 * in;
-	return x;
 }
 
 /* The four states and streams after the table; streams copied into padded scratch. */
@@ -271,7 +235,7 @@ static int get_streams(uint32_t *x, const unsigned char **w, const unsigned char
 		if ((x[k] = mvm_le32(p)) < RANS_L || x[k] >= 1u << 31)
 			return MVM_ECORRUPT;
 	for (k = 0; k < RANS_STATES; k++) {
-		if (get_varint(&len[k], &p, stop) < 0 || len[k] > (size_t)(stop - p) - total)
+		if (mvm_rans__get_varint(&len[k], &p, stop) < 0 || len[k] > (size_t)(stop - p) - total)
 			return MVM_ECORRUPT;
 		total += len[k];
 	}
@@ -290,10 +254,10 @@ static int get_streams(uint32_t *x, const unsigned char **w, const unsigned char
 	return 0;
 }
 
-int mvm_rans_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t len, unsigned int nsyms)
+int mvm_rans4_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t len, unsigned int nsyms)
 {
 	const unsigned char *p = src, *stop = src + len, *w[RANS_STATES], *end[RANS_STATES];
-	dec_table *t = (dec_table *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, sizeof(dec_table));
+	rans_dec_table *t = (rans_dec_table *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, sizeof(*t));
 	uint32_t x[RANS_STATES];
 	size_t i, whole = n & ~(size_t)(RANS_STATES - 1);
 	unsigned int k;
@@ -301,7 +265,7 @@ int mvm_rans_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t le
 
 	if (!t)
 		return mvm_error_set(MVM_ERROR, "out of memory for an entropy table");
-	if (nsyms > MVM_RANS_MAX_SYMBOLS || get_table(t, &p, stop, nsyms) < 0)
+	if (nsyms > MVM_RANS_MAX_SYMBOLS || mvm_rans__get_table(t, &p, stop, nsyms) < 0)
 		return mvm_error_set(MVM_ECORRUPT, "entropy-coded block has a bad table");
 	if ((error = get_streams(x, w, end, p, stop)) < 0)
 		return error == MVM_ERROR ? mvm_error_set(MVM_ERROR, "out of memory for an entropy-coded block")
@@ -313,10 +277,10 @@ int mvm_rans_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t le
 		/* each stream reads at most 2 bytes a symbol: checked every 4 symbols, within its 8 bytes of padding */
 		for (i = 0; i < whole && w0 <= end[0] && w1 <= end[1] && w2 <= end[2] && w3 <= end[3];
 		     i += RANS_STATES) {
-			x0 = get_symbol(&sym[i], x0, t, &w0);
-			x1 = get_symbol(&sym[i + 1], x1, t, &w1);
-			x2 = get_symbol(&sym[i + 2], x2, t, &w2);
-			x3 = get_symbol(&sym[i + 3], x3, t, &w3);
+			x0 = mvm_rans__get_symbol(&sym[i], x0, t, &w0);
+			x1 = mvm_rans__get_symbol(&sym[i + 1], x1, t, &w1);
+			x2 = mvm_rans__get_symbol(&sym[i + 2], x2, t, &w2);
+			x3 = mvm_rans__get_symbol(&sym[i + 3], x3, t, &w3);
 		}
 		x[0] = x0, x[1] = x1, x[2] = x2, x[3] = x3;
 		w[0] = w0, w[1] = w1, w[2] = w2, w[3] = w3;
@@ -324,7 +288,7 @@ int mvm_rans_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t le
 	ok = i >= whole;
 	for (i = whole; i < n && ok; i++) {
 		k = (unsigned int)(i % RANS_STATES);
-		x[k] = get_symbol(&sym[i], x[k], t, &w[k]);
+		x[k] = mvm_rans__get_symbol(&sym[i], x[k], t, &w[k]);
 	}
 	for (k = 0; k < RANS_STATES; k++)
 		ok &= w[k] == end[k] && x[k] == RANS_L;

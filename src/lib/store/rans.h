@@ -1,14 +1,17 @@
 /*
  * rans.h: a static rANS entropy coder for alphabets of up to 512 symbols,
- * one frequency table per block (chunk codec 6 codes exponents with it).
+ * one frequency table per block (chunk codecs 6 and 7 code exponents with
+ * it).
  *
  * Where a Huffman code spends whole bits per symbol (zstd's literals coder
  * stayed ~2% above the order-0 entropy of an exponent plane), rANS codes
  * each symbol in -log2(freq / 4096) bits, so a block costs its order-0
- * entropy plus the table. Four 32-bit states interleaved (ryg_rans's
- * construction), each renormalized by 16-bit words from a stream of its
- * own, without branches; division by reciprocal multiplication. Block
- * layout in docs/FORMAT.md (codec 6).
+ * entropy plus the table. 32-bit states interleaved (ryg_rans's
+ * construction), renormalized by 16-bit words without branches; division
+ * by reciprocal multiplication. Codec 7's block has eight states taking
+ * words from one stream in symbol order, so eight symbols code as one
+ * AVX2 step; codec 6's (rans4) has four, each with a stream of its own,
+ * and is kept to read what it wrote. Block layouts in docs/FORMAT.md.
  */
 #ifndef MVM_STORE_RANS_H
 #define MVM_STORE_RANS_H
@@ -30,5 +33,9 @@ size_t mvm_rans_encode(unsigned char *dst, size_t cap, const uint16_t *sym, size
  * states other than the encoder's first ones.
  */
 int mvm_rans_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t len, unsigned int nsyms);
+
+/* The same for codec 6's four-stream block. */
+size_t mvm_rans4_encode(unsigned char *dst, size_t cap, const uint16_t *sym, size_t n, unsigned int nsyms);
+int mvm_rans4_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t len, unsigned int nsyms);
 
 #endif

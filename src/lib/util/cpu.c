@@ -31,7 +31,7 @@ static void probe(void)
 	if (!osxsave)
 		return;
 	/* XCR0: SSE and AVX state (bits 1, 2); opmask and both ZMM halves (5, 6, 7) */
-	has_avx2 = (xcr0 & 0x06) == 0x06 && (b & bit_AVX2);
+	has_avx2 = (xcr0 & 0x06) == 0x06 && popcnt && (b & bit_AVX2);
 	has_avx512_vbmi2 = (xcr0 & 0xe6) == 0xe6 && popcnt && (b & bit_AVX512F) && (b & bit_AVX512BW) &&
 			   (b & bit_AVX512VL) && (c & bit_AVX512VBMI2);
 #endif

@@ -7,7 +7,7 @@
 #ifndef MVM_UTIL_CPU_H
 #define MVM_UTIL_CPU_H
 
-/** AVX2, with the OS saving the YMM registers. */
+/** AVX2 and POPCNT (GCC's avx2 target emits it), with the OS saving the YMM registers. */
 int mvm_cpu_avx2(void);
 
 /** AVX-512 F, BW, VL and VBMI2 and POPCNT, with the OS saving the ZMM registers. */
