@@ -385,7 +385,8 @@ assert_eq "$(st_get 'j["head"]')" "$(rev_id main)" "failed checkout left HEAD"
 expect_error_in "1 3" "" mvm checkout v1 -- model.safetensors
 assert_eq "$(sha256sum <model.safetensors)" "$before" "failed path checkout left the working file"
 rm model.safetensors
-expect_error_in "1 3" "" mvm checkout v1 -- model.safetensors
+# the damaged chunk may still decode (to other weights): checkout checks every chunk against its id
+expect_error_in "1 3" "model.safetensors: " mvm checkout v1 -- model.safetensors
 [ ! -e model.safetensors ] || cmp -s model.safetensors "$SCRATCH/dmg.v1" || fail "a failed checkout wrote a wrong model.safetensors"
 # cat must not hand out damaged bytes as if they were fine
 set +e
@@ -398,6 +399,17 @@ fi
 mvm cat main:model.safetensors >"$SCRATCH/cat.out" 2>/dev/null && {
 	cmp -s "$SCRATCH/cat.out" "$SCRATCH/dmg.v2" || fail "cat main exited 0 with wrong bytes"
 }
+# damaged manifests (one byte of their chunk lists): refused before any chunk is read
+$PY - .mvm/mvm.db <<'PYEOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for mid, data in db.execute("SELECT id, data FROM objects WHERE type = 1").fetchall():
+    data = bytearray(data)
+    data[len(data) // 2] ^= 0x01
+    db.execute("UPDATE objects SET data = ? WHERE id = ?", (bytes(data), mid))
+db.commit()
+PYEOF
+expect_error_in "3" "manifest [0-9a-f]* is damaged: its bytes do not match its id" mvm checkout main -- model.safetensors
 cd "$SCRATCH"
 
 # --- (e) a truncated pack ---

@@ -37,6 +37,7 @@ int mvm_odb_write(mvm_oid *out, mvm_db *db, mvm_object_type type, const mvm_buf 
 int mvm_odb_read(mvm_buf *out, mvm_db *db, mvm_object_type type, const mvm_oid *id)
 {
 	char hex[MVM_OID_HEXSZ + 1];
+	mvm_oid got;
 	sqlite3_stmt *st = NULL;
 	int error, rc;
 
@@ -55,6 +56,10 @@ int mvm_odb_read(mvm_buf *out, mvm_db *db, mvm_object_type type, const mvm_oid *
 	else
 		error = mvm_buf_put(out, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
 	sqlite3_finalize(st);
+	/* what it says is trusted from here on (checkout checks chunks against the ids a manifest lists) */
+	if (!error && (error = mvm_sha256_buf(&got, out->ptr, out->size)) == 0 && mvm_oid_cmp(&got, id))
+		error = mvm_error_set(MVM_ECORRUPT, "%s %s is damaged: its bytes do not match its id; run 'mvm fsck'",
+				      type_name(type), hex);
 	return error;
 }
 

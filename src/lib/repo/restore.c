@@ -3,13 +3,17 @@
  *
  * Chunks are decoded on the pool in batches of ~8 MiB, one worker per
  * batch in flight (a worker waiting on a pack read leaves the core to the
- * others), written in order by the calling thread through the sequential
- * writer (O_DIRECT where the file system allows: no page-cache copy), and
- * hashed on a second thread; the whole-file SHA-256 must match the
- * manifest before the temp file is renamed over the destination, so a
- * damaged store never yields a wrong file.
+ * others), and written in order by the calling thread through the
+ * sequential writer (O_DIRECT where the file system allows: no page-cache
+ * copy). Each worker checks every chunk it decoded against its id (two
+ * SHA-256 streams interleaved), before the temp file can be renamed over
+ * the destination, so a damaged store never yields a wrong file: the
+ * manifest was checked against its own id when read, so the file is the
+ * bytes that were added. A whole-file SHA-256 would be one stream in file
+ * order, which paced the whole checkout (~0.7 core-s per GB, on one core).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -27,10 +31,9 @@
 
 typedef struct {
 	mvm_job decode_job;
-	mvm_job hash_job;
 	mvm_repo *repo;
 	const mvm_manifest *m;
-	mvm_sha256 *hash;
+	mvm_sha256 *hash[2];          /* chunk ids, two at a time */
 	size_t first, count;
 	unsigned char *buf;
 	size_t cap, len;
@@ -40,8 +43,33 @@ typedef struct {
 	mvm_buf scratch;
 	int error;
 	char msg[256];
-	int busy;
 } rbatch;
+
+/* The batch's decoded chunks against their ids, in pairs (SHA-NI runs two streams at ~1.5x the speed of one). */
+static int verify_chunks(rbatch *b)
+{
+	const mvm_chunk_ref *c = b->m->chunks + b->first;
+	const unsigned char *p = b->buf;
+	mvm_oid got[2];
+	size_t i, k;
+	int error = 0;
+
+	for (i = 0; i < b->count && !error; i += 2) {
+		size_t n = b->count - i > 1 ? 2 : 1;
+
+		error = n == 2 ? mvm_sha256_update2(b->hash[0], p, c[i].len, b->hash[1], p + c[i].len, c[i + 1].len)
+			       : mvm_sha256_update(b->hash[0], p, c[i].len);
+		for (k = 0; k < n && !error; k++) {
+			if ((error = mvm_sha256_final(&got[k], b->hash[k])) == 0 && mvm_oid_cmp(&got[k], &c[i + k].id))
+				error = mvm_error_set(MVM_ECORRUPT, "bytes %" PRIu64 "-%" PRIu64
+						      " decode to something else than their chunk id; run 'mvm fsck'",
+						      b->m->chunk_offsets[b->first + i + k],
+						      b->m->chunk_offsets[b->first + i + k] + c[i + k].len);
+			p += c[i + k].len;
+		}
+	}
+	return error;
+}
 
 static void decode_run(mvm_job *job)
 {
@@ -70,26 +98,12 @@ static void decode_run(mvm_job *job)
 		error = mvm_store_read_in_set(b->buf + off, b->repo->store, &b->stored, i, &b->locs[i], &b->scratch);
 		off += b->locs[i].raw_len;
 	}
+	if (!error)
+		error = verify_chunks(b);
 	if (error < 0) {
 		b->error = error;
 		snprintf(b->msg, sizeof(b->msg), "%s", mvm_error_last());
 	}
-}
-
-static void hash_run(mvm_job *job)
-{
-	rbatch *b = (rbatch *)((char *)job - offsetof(rbatch, hash_job));
-	if (mvm_sha256_update(b->hash, b->buf, b->len) < 0)
-		b->error = MVM_ERROR;
-}
-
-static int batch_finish(rbatch *b, mvm_restore *r)
-{
-	if (!b->busy)
-		return 0;
-	mvm_pool_wait(r->hasher, &b->hash_job);
-	b->busy = 0;
-	return 0;
 }
 
 /* Plan the next batch starting at chunk `*next`. */
@@ -115,7 +129,7 @@ static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next)
 	return 0;
 }
 
-static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name, mvm_sha256 *hash)
+static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name)
 {
 	rbatch *b = r->batches;
 	size_t next = 0, k, head = 0, tail = 0;
@@ -125,10 +139,8 @@ static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name,
 	while (!error && (next < m->nchunks || head != tail)) {
 		while (next < m->nchunks && tail - head < RESTORE_BATCHES) {
 			rbatch *nb = &b[tail % RESTORE_BATCHES];
-			batch_finish(nb, r);
 			nb->repo = r->repo;
 			nb->m = m;
-			nb->hash = hash;
 			nb->error = 0;
 			if ((error = batch_plan(nb, m, &next)) < 0)
 				break;
@@ -144,10 +156,6 @@ static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name,
 			error = mvm_error_set(b[k].error, "%s: %s", name, b[k].msg);
 			break;
 		}
-		/* hashing runs while this thread waits on the write */
-		b[k].hash_job.fn = hash_run;
-		b[k].busy = 1;
-		mvm_pool_submit(r->hasher, &b[k].hash_job);
 		if ((error = mvm_seqfile_append(&r->out, b[k].buf, b[k].len)) < 0)
 			break;
 		if (r->progress) {
@@ -157,26 +165,24 @@ static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name,
 	}
 	for (; head != tail; head++)
 		mvm_pool_wait(r->pool, &b[head % RESTORE_BATCHES].decode_job);
-	for (k = 0; k < RESTORE_BATCHES; k++) {
-		batch_finish(&b[k], r);
-		if (!error && b[k].error)
-			error = mvm_error_set(MVM_ERROR, "%s: hashing failed", name);
-	}
 	return error;
 }
 
 int mvm_restore_init(mvm_restore *r, mvm_repo *repo)
 {
+	rbatch *b;
+	size_t k;
 	int error;
 
 	memset(r, 0, sizeof(*r));
 	r->repo = repo;
 	r->out.fd = -1;
-	if (!(r->batches = calloc(RESTORE_BATCHES, sizeof(rbatch))))
+	if (!(r->batches = b = calloc(RESTORE_BATCHES, sizeof(rbatch))))
 		return mvm_error_set(MVM_ERROR, "out of memory");
-	if ((error = mvm_pool_new(&r->pool, RESTORE_BATCHES)) < 0 || (error = mvm_pool_new(&r->hasher, 1)) < 0)
-		return error;
-	return 0;
+	for (k = 0; k < RESTORE_BATCHES; k++)
+		if ((error = mvm_sha256_new(&b[k].hash[0])) < 0 || (error = mvm_sha256_new(&b[k].hash[1])) < 0)
+			return error;
+	return mvm_pool_new(&r->pool, RESTORE_BATCHES);
 }
 
 void mvm_restore_dispose(mvm_restore *r)
@@ -185,9 +191,10 @@ void mvm_restore_dispose(mvm_restore *r)
 	size_t k;
 
 	mvm_pool_free(r->pool);
-	mvm_pool_free(r->hasher);
 	mvm_seqfile_dispose(&r->out);
 	for (k = 0; b && k < RESTORE_BATCHES; k++) {
+		mvm_sha256_free(b[k].hash[0]);
+		mvm_sha256_free(b[k].hash[1]);
 		free(b[k].buf);
 		free(b[k].locs);
 		mvm_buf_dispose(&b[k].scratch);
@@ -210,25 +217,19 @@ int mvm_restore_file(struct stat *st_out, mvm_restore *r, const mvm_manifest *m,
 		     const char *rel, uint32_t mode)
 {
 	mvm_buf tmp = MVM_BUF_INIT, dir = MVM_BUF_INIT;
-	mvm_sha256 *hash = NULL;
-	mvm_oid sha;
 	int fd = -1, error;
 
 	if ((error = temp_path(&tmp, abs)) < 0 || (error = mvm_fs_dirname(&dir, abs)) < 0 ||
-	    (error = mvm_fs_mkdir_p(dir.ptr)) < 0 || (error = mvm_sha256_new(&hash)) < 0)
+	    (error = mvm_fs_mkdir_p(dir.ptr)) < 0)
 		goto done;
 	unlink(tmp.ptr);
 	if ((fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777)) < 0) {
 		error = mvm_error_set(MVM_ERROR, "cannot create %s: %s", tmp.ptr, strerror(errno));
 		goto done;
 	}
-	if ((error = mvm_seqfile_start(&r->out, fd, rel)) < 0 || (error = write_chunks(r, m, rel, hash)) < 0 ||
-	    (error = mvm_seqfile_finish(&r->out, 1)) < 0 || (error = mvm_sha256_final(&sha, hash)) < 0)
+	if ((error = mvm_seqfile_start(&r->out, fd, rel)) < 0 || (error = write_chunks(r, m, rel)) < 0 ||
+	    (error = mvm_seqfile_finish(&r->out, 1)) < 0)
 		goto done;
-	if (mvm_oid_cmp(&sha, &m->sha)) {
-		error = mvm_error_set(MVM_ECORRUPT, "%s: restored bytes do not match the stored SHA-256; run 'mvm fsck'", rel);
-		goto done;
-	}
 	if (fchmod(fd, mode & 0777) < 0 || close(fd) < 0) {
 		fd = -1;
 		error = mvm_error_set(MVM_ERROR, "cannot finish %s: %s", tmp.ptr, strerror(errno));
@@ -243,7 +244,6 @@ done:
 		close(fd);
 	if (error < 0)
 		unlink(tmp.ptr);
-	mvm_sha256_free(hash);
 	mvm_buf_dispose(&tmp);
 	mvm_buf_dispose(&dir);
 	return error;

@@ -11,7 +11,7 @@
 
 typedef struct {
 	mvm_repo *repo;
-	mvm_pool *pool, *hasher;
+	mvm_pool *pool;
 	void *batches;
 	mvm_seqfile out;
 	mvm_progress_cb progress;
@@ -21,7 +21,7 @@ typedef struct {
 
 int mvm_restore_init(mvm_restore *r, mvm_repo *repo);
 void mvm_restore_dispose(mvm_restore *r);
-/** Write m's bytes to abs (temp file, verified SHA-256, rename); fills st_out. */
+/** Write m's bytes to abs (temp file, every chunk checked against its id, rename); fills st_out. */
 int mvm_restore_file(struct stat *st_out, mvm_restore *r, const mvm_manifest *m, const char *abs,
 		     const char *rel, uint32_t mode);
 

@@ -119,6 +119,65 @@ static void join_symbols(uint16_t *sym, const unsigned char *hi, const unsigned 
 		sym[k] = (uint16_t)(hi[k] << 1 | next[k] >> 7);
 }
 
+/*
+ * BF16 in one pass, instead of byte planes then symbols: each element
+ * rotated left one bit, its top 9 bits the symbol, its low byte into lo
+ * (whose low 7 bits are packed, and which must look random).
+ */
+static void bf16_symbols(uint16_t *sym, unsigned char *lo, const unsigned char *src, size_t count)
+{
+	size_t k = 0;
+
+#ifdef __SSE2__
+	const __m128i low_byte = _mm_set1_epi16(0xff);
+
+	for (; k + 16 <= count; k += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * k));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * k + 16));
+
+		a = _mm_or_si128(_mm_slli_epi16(a, 1), _mm_srli_epi16(a, 15));
+		b = _mm_or_si128(_mm_slli_epi16(b, 1), _mm_srli_epi16(b, 15));
+		_mm_storeu_si128((__m128i *)(void *)(sym + k), _mm_srli_epi16(a, 7));
+		_mm_storeu_si128((__m128i *)(void *)(sym + k + 8), _mm_srli_epi16(b, 7));
+		_mm_storeu_si128((__m128i *)(void *)(lo + k),
+				 _mm_packus_epi16(_mm_and_si128(a, low_byte), _mm_and_si128(b, low_byte)));
+	}
+#endif
+	for (; k < count; k++) {
+		uint16_t v = mvm_le16(src + 2 * k), rot = (uint16_t)(v << 1 | v >> 15);
+
+		sym[k] = (uint16_t)(rot >> 7);
+		lo[k] = (unsigned char)rot;
+	}
+}
+
+/* Inverse of bf16_symbols, from the symbols and the unpacked 7 bits. */
+static void bf16_elements(unsigned char *dst, const uint16_t *sym, const unsigned char *low7, size_t count)
+{
+	size_t k = 0;
+
+#ifdef __SSE2__
+	const __m128i zero = _mm_setzero_si128();
+
+	for (; k + 16 <= count; k += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(low7 + k));
+		__m128i a = _mm_or_si128(_mm_slli_epi16(_mm_loadu_si128((const __m128i *)(const void *)(sym + k)), 7),
+					 _mm_unpacklo_epi8(x, zero));
+		__m128i b = _mm_or_si128(_mm_slli_epi16(_mm_loadu_si128((const __m128i *)(const void *)(sym + k + 8)), 7),
+					 _mm_unpackhi_epi8(x, zero));
+
+		_mm_storeu_si128((__m128i *)(void *)(dst + 2 * k), _mm_or_si128(_mm_srli_epi16(a, 1), _mm_slli_epi16(a, 15)));
+		_mm_storeu_si128((__m128i *)(void *)(dst + 2 * k + 16),
+				 _mm_or_si128(_mm_srli_epi16(b, 1), _mm_slli_epi16(b, 15)));
+	}
+#endif
+	for (; k < count; k++) {
+		uint16_t rot = (uint16_t)(sym[k] << 7 | low7[k]);
+
+		mvm_put_le16(dst + 2 * k, (uint16_t)(rot >> 1 | rot << 15));
+	}
+}
+
 /* Inverse of join_symbols, onto next's unpacked 7 bits. */
 static void split_symbols(unsigned char *hi, unsigned char *next, const uint16_t *sym, size_t count)
 {
@@ -162,15 +221,22 @@ int mvm_expcode_encode(unsigned char *dst, size_t cap, size_t *out_len, const un
 	sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * count);
 	if (!planes || !sym)
 		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
-	for (j = 0; j < elem; j++)
-		plane[j] = planes + j * count;
-	mvm_bytegroup_split(plane, src, n, elem, 0, 1);
-	hi = plane[elem - 1];
-	next = plane[elem - 2];
-	for (j = 0; j + 1 < elem; j++)
-		if (!mvm_plane_looks_random(plane[j], count))
+	if (elem == 2) {
+		next = planes;
+		bf16_symbols(sym, next, src, count);
+		if (!mvm_plane_looks_random(next, count))
 			return 0;
-	join_symbols(sym, hi, next, count);
+	} else {
+		for (j = 0; j < elem; j++)
+			plane[j] = planes + j * count;
+		mvm_bytegroup_split(plane, src, n, elem, 0, 1);
+		hi = plane[elem - 1];
+		next = plane[elem - 2];
+		for (j = 0; j + 1 < elem; j++)
+			if (!mvm_plane_looks_random(plane[j], count))
+				return 0;
+		join_symbols(sym, hi, next, count);
+	}
 	rans = codec == MVM_CODEC_EXPCODE ? mvm_rans4_encode(dst + EXP_HEADER, cap - EXP_HEADER, sym, count, EXP_SYMBOLS)
 					  : mvm_rans_encode(dst + EXP_HEADER, cap - EXP_HEADER, sym, count, EXP_SYMBOLS);
 	if (!rans ||
@@ -210,6 +276,10 @@ int mvm_expcode_decode(unsigned char *dst, size_t n, const unsigned char *src, s
 	hi = planes;
 	next = planes + count;
 	unpack7(next, src + EXP_HEADER + rans, count);
+	if (elem == 2) {
+		bf16_elements(dst, sym, next, count);
+		return 0;
+	}
 	split_symbols(hi, next, sym, count);
 	for (j = 0; j + 2 < elem; j++)
 		plane[j] = src + EXP_HEADER + rans + packed_len(count) + j * count;
