@@ -836,6 +836,7 @@ static void test_store__packs_seal_behind_the_writer(void **state)
 	mvm_buf got = MVM_BUF_INIT, p = MVM_BUF_INIT;
 	uint64_t gen;
 	size_t i;
+	int n;
 
 	assert_non_null(src);
 	for (i = 0; i < N + 3; i++) {
@@ -845,7 +846,10 @@ static void test_store__packs_seal_behind_the_writer(void **state)
 			assert_int_equal(mvm_store_write(f->st, &ids[i], src, LEN, LEN, MVM_CODEC_RAW, NULL), 0);
 	}
 	assert_int_equal(pack_rows(f->db), 0);               /* the first pack is sealing, not indexed */
-	assert_int_equal(count_files(f->dir, "tmp"), 2);     /* it and the open one */
+	/* the open one in tmp/; the sealing one there too, or already moved into packs/ by the sealer */
+	n = count_files(f->dir, "tmp");
+	assert_true(n == 1 || n == 2);
+	assert_true(count_files(f->dir, "packs") <= 1);
 	assert_int_equal(mvm_store_has_many(f->st, ids, N + 3, has, &gen), 0);
 	for (i = 0; i < N + 3; i++)
 		assert_int_equal(has[i], i < N);
