@@ -61,8 +61,10 @@ static int verify_chunks(rbatch *b)
 
 		error = n == 2 ? mvm_sha256_update2(b->hash[0], p, c[i].len, b->hash[1], p + c[i].len, c[i + 1].len)
 			       : mvm_sha256_update(b->hash[0], p, c[i].len);
-		for (k = 0; k < n && !error; k++) {
-			if ((error = mvm_sha256_final(&got[k], b->hash[k])) == 0 && mvm_oid_cmp(&got[k], &c[i + k].id))
+		for (k = 0; k < n; k++) { /* both finished, whatever happens: the contexts serve the next batch */
+			int final = mvm_sha256_final(&got[k], b->hash[k]);
+
+			if (!error && !(error = final) && mvm_oid_cmp(&got[k], &c[i + k].id))
 				error = mvm_error_set(MVM_ECORRUPT, "bytes %" PRIu64 "-%" PRIu64
 						      " decode to something else than their chunk id; run 'mvm fsck'",
 						      b->m->chunk_offsets[b->first + i + k],

@@ -51,9 +51,9 @@ struct mvm_store {
 	size_t nhandles;
 	mvm_open_pack open;
 	/*
-	 * The pack sealed last, while its fsync runs on the sealer thread and
-	 * the next one is written: renamed into packs/ and indexed by the
-	 * writer at the next seal or flush. Its chunks count as pending.
+	 * The pack sealed last, while the sealer thread syncs it and moves it
+	 * into packs/ and the next one is written; indexed by the writer at
+	 * the next seal or flush. Its chunks count as pending.
 	 */
 	mvm_open_pack sealing;
 	int sealing_busy;

@@ -3,10 +3,10 @@
  * sequential writer (util/seqfile.h: O_DIRECT from an aligned buffer where
  * the file system allows it); a hash set of pending ids answers mvm_store_has() for
  * chunks not yet sealed. A full pack is sealed behind the writer: its index
- * is written, its fsync runs on the sealer thread while the next pack
- * fills, and it is renamed and indexed at the next seal or flush (its ids
- * stay pending until then). The order on disk is store.h's: fsync,
- * rename, folder fsync, index.
+ * is written; its fsync, rename into packs/ and the folder's fsync run on
+ * the sealer thread while the next pack fills; the writer indexes it at
+ * the next seal or flush (its ids stay pending until then). The order on
+ * disk is store.h's: fsync, rename, folder fsync, index.
  */
 #include <errno.h>
 #include <fcntl.h>

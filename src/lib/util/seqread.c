@@ -2,7 +2,6 @@
  * seqread.c: sequential reads ahead on a thread, with O_DIRECT into
  * aligned buffers for what the page cache does not hold (see seqread.h).
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +155,9 @@ int mvm_seqread_next(mvm_seqread *r, void *dst, size_t n)
 		k = s->want - s->used < n ? s->want - s->used : n;
 		/* a cached slot comes straight from the page cache */
 		if (s->cached && (error = mvm_fs_pread_all(r->fd, d, k, s->at + s->used, r->what)) < 0)
-			return error == MVM_ECORRUPT ? mvm_error_set(MVM_ECORRUPT, "%s ended early: it shrank while being read", r->what) : error;
+			return error != MVM_ECORRUPT ? error
+						     : mvm_error_set(MVM_ECORRUPT, "%s ended early: it shrank while being read",
+								     r->what);
 		if (!s->cached)
 			memcpy(d, s->buf + s->used, k);
 		s->used += k;
