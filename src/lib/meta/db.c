@@ -154,6 +154,11 @@ int mvm_db_commit(mvm_db *db)
 	return mvm_db_exec(db, "COMMIT");
 }
 
+int mvm_db_set_synced(mvm_db *db, int synced)
+{
+	return mvm_db_exec(db, synced ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+}
+
 void mvm_db_rollback(mvm_db *db)
 {
 	if (db && !sqlite3_get_autocommit(db->sql))

@@ -36,6 +36,14 @@ int mvm_db_in_transaction(const mvm_db *db);
 /** BEGIN IMMEDIATE: takes SQLite's write lock, waiting up to the busy timeout. */
 int mvm_db_begin(mvm_db *db);
 int mvm_db_commit(mvm_db *db);
+/**
+ * Whether commits wait for the disk (the default; set only outside a
+ * transaction). An unsynced commit is in the WAL but a crash may lose it;
+ * the connection's next synced commit syncs every WAL frame before its
+ * own, and frames are replayed in order, so a later transaction never
+ * survives without it.
+ */
+int mvm_db_set_synced(mvm_db *db, int synced);
 /** Roll back if a transaction is open; safe to call on error paths. */
 void mvm_db_rollback(mvm_db *db);
 

@@ -480,14 +480,14 @@ static int insert_chunks(mvm_store *st, int64_t pack, const mvm_pack_entry *entr
 }
 
 int mvm_store__index_pack(mvm_store *st, const char *name, uint64_t size,
-			  const mvm_pack_entry *entries, size_t count)
+			  const mvm_pack_entry *entries, size_t count, int synced)
 {
 	sqlite3_stmt *q = NULL;
 	int64_t pack;
 	int error;
 
 	pthread_mutex_lock(&st->lock);
-	if ((error = mvm_db_begin(st->db)) < 0)
+	if ((!synced && (error = mvm_db_set_synced(st->db, 0)) < 0) || (error = mvm_db_begin(st->db)) < 0)
 		goto done;
 	if ((error = mvm_db_prepare(&q, st->db,
 		"INSERT INTO packs(name, size, chunks) VALUES(?, ?, ?)"
@@ -510,6 +510,10 @@ done:
 	sqlite3_finalize(q);
 	if (error < 0)
 		mvm_db_rollback(st->db);
+	if (!synced) { /* later commits wait for the disk again */
+		int restored = mvm_db_set_synced(st->db, 1);
+		error = error < 0 ? error : restored;
+	}
 	st->sealed++; /* even after a failure: it only makes writers check the index again */
 	pthread_mutex_unlock(&st->lock);
 	return error;

@@ -73,8 +73,12 @@ int mvm_store__pending(const mvm_store *st, const mvm_oid *id);
 void mvm_open_pack_reset(mvm_open_pack *op);
 /** A private descriptor of a pack (close it); MVM_ENOTFOUND when the pack is gone. */
 int mvm_store__pack_fd_dup(int *out, mvm_store *st, int64_t pack);
-/** Record a sealed pack and its chunks in the database, in one transaction. */
+/**
+ * Record a sealed pack and its chunks in the database, in one
+ * transaction; `synced`: wait until it is on disk (and every unsynced
+ * one before it), else it becomes durable with the next synced commit.
+ */
 int mvm_store__index_pack(mvm_store *st, const char *name, uint64_t size,
-			  const mvm_pack_entry *entries, size_t count);
+			  const mvm_pack_entry *entries, size_t count, int synced);
 
 #endif
