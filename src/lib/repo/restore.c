@@ -180,7 +180,6 @@ int mvm_restore_init(mvm_restore *r, mvm_repo *repo)
 
 	memset(r, 0, sizeof(*r));
 	r->repo = repo;
-	r->out.fd = -1;
 	if (!(r->batches = b = calloc(RESTORE_BATCHES, sizeof(rbatch))))
 		return mvm_error_set(MVM_ERROR, "out of memory");
 	for (k = 0; k < RESTORE_BATCHES; k++)

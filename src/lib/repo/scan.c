@@ -70,6 +70,7 @@ typedef struct {
 	mvm_buf base_stored;          /* worker scratch: the base as stored */
 	mvm_buf full;                 /* worker scratch: the chunk's own encoding */
 	unsigned char *is_new;
+	unsigned char *stored_now;    /* emit: found stored or pending by a later lookup */
 	uint64_t seal_gen;            /* the store's seal count when is_new was found */
 	unsigned char *out;
 	size_t out_cap;
@@ -416,7 +417,7 @@ static int batch_reserve(batch *b, size_t n)
 	    !(b->base_locs = realloc(b->base_locs, n * sizeof(*b->base_locs))) ||
 	    !(b->has_base = realloc(b->has_base, n)) ||
 	    !(b->is_delta = realloc(b->is_delta, n)) || !(b->reads_base = realloc(b->reads_base, n)) ||
-	    !(b->is_new = realloc(b->is_new, n)))
+	    !(b->is_new = realloc(b->is_new, n)) || !(b->stored_now = realloc(b->stored_now, n)))
 		return mvm_error_set(MVM_ERROR, "out of memory for chunk lists");
 	b->cap = n;
 	return 0;
@@ -495,6 +496,26 @@ static int batch_wait(scan_state *s, batch *b)
 	return 1;
 }
 
+/*
+ * Once a pack was indexed since the batch's lookups, a new chunk may be
+ * in it (the same bytes earlier in the file): look the batch's chunks
+ * from i on up again, in one transaction, rather than one at a time
+ * when each is written.
+ */
+static int recheck_new(batch *b, size_t i, mvm_store *store)
+{
+	size_t k;
+	int error;
+
+	if (mvm_store_seal_count(store) == b->seal_gen)
+		return 0;
+	if ((error = mvm_store_has_many(store, b->ids + i, b->nchunks - i, b->stored_now + i, &b->seal_gen)) < 0)
+		return error;
+	for (k = i; k < b->nchunks; k++)
+		b->is_new[k] &= !b->stored_now[k];
+	return 0;
+}
+
 /* Wait for a batch and append its chunks, in file order. */
 static int batch_emit(scan_state *s, batch *b)
 {
@@ -512,6 +533,8 @@ static int batch_emit(scan_state *s, batch *b)
 	if ((error = manifest_reserve(s, m->nchunks + b->nchunks)) < 0)
 		return error;
 	for (i = 0; i < b->nchunks; i++) {
+		if (b->is_new[i] && (error = recheck_new(b, i, s->scan->store)) < 0)
+			return error;
 		if (b->is_new[i] &&
 		    (error = mvm_store_write_new(s->scan->store, b->seal_gen, &b->ids[i], b->out + b->out_off[i],
 						 b->out_len[i], b->lens[i], b->codec[i],
@@ -690,6 +713,7 @@ static void scan_dispose(scan_state *s)
 		mvm_buf_dispose(&b->base_stored);
 		mvm_buf_dispose(&b->full);
 		free(b->is_new);
+		free(b->stored_now);
 		free(b->out);
 	}
 	mvm_sha256_free(s->file_hash);

@@ -227,6 +227,16 @@ int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned cha
 	return error;
 }
 
+uint64_t mvm_store_seal_count(mvm_store *st)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&st->lock);
+	n = st->sealed;
+	pthread_mutex_unlock(&st->lock);
+	return n;
+}
+
 int mvm_store_has(mvm_store *st, const mvm_oid *id)
 {
 	unsigned char has;

@@ -43,6 +43,8 @@ int mvm_store_has(mvm_store *st, const mvm_oid *id);
  * to mvm_store_write_new with a chunk found absent.
  */
 int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned char *has, uint64_t *gen);
+/** The seal count now: when it moved past a `gen`, mvm_store_write_new checks the index again. */
+uint64_t mvm_store_seal_count(mvm_store *st);
 /*
  * Decode the chunk at loc into dst (loc->raw_len bytes); scratch is reused.
  * A delta chunk (codec 3) reads its base too: one hop, never more.

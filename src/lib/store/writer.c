@@ -3,8 +3,9 @@
  * sequential writer (util/seqfile.h: O_DIRECT from an aligned buffer where
  * the file system allows it); a hash set of pending ids answers mvm_store_has() for
  * chunks not yet sealed. A full pack is sealed behind the writer: its index
- * is written; its fsync, rename into packs/ and the folder's fsync run on
- * the sealer thread while the next pack fills; the writer indexes it at
+ * is appended; its last queued writes, fsync, rename into packs/ and the
+ * folder's fsync run on the sealer thread while the next pack fills (with
+ * the other write buffers); the writer indexes it at
  * the next seal or flush (its ids stay pending until then). The order on
  * disk is store.h's: fsync, rename, folder fsync, index. Index commits
  * before a flush's last one do not wait for the disk; that one makes
@@ -177,8 +178,8 @@ int mvm_store__pending(const mvm_store *st, const mvm_oid *id)
 }
 
 /*
- * Complete the open pack in its temp file: entries sorted, index and
- * trailer appended and written out, not yet fsynced. Its final name is
+ * Complete the open pack: entries sorted, index and trailer appended
+ * (the sealer thread writes out what is still queued). Its final name is
  * the SHA-256 of the index.
  */
 static int seal_start(mvm_store *st)
@@ -198,8 +199,7 @@ static int seal_start(mvm_store *st)
 	pthread_mutex_unlock(&st->lock);
 	if (error < 0 ||
 	    (error = mvm_pack_index_encode(&idx, &idx_len, &sha, op->entries, op->count, op->size)) < 0 ||
-	    (error = mvm_seqfile_append(&op->out, idx, idx_len)) < 0 ||
-	    (error = mvm_seqfile_finish(&op->out, 0)) < 0)
+	    (error = mvm_seqfile_append(&op->out, idx, idx_len)) < 0)
 		goto done;
 	mvm_oid_fmt(hex, &sha);
 	if ((error = mvm_buf_printf(&name, "pack-%s.pack", hex)) < 0)
@@ -214,10 +214,11 @@ done:
 }
 
 /*
- * The sealer thread's job: the sealing pack synced, renamed into packs/,
- * the folder synced (~50 ms each on this machine's disk, which the
- * writer no longer waits for). Until it is indexed, tmp_path names where
- * it is, so a reset still removes it.
+ * The sealer thread's job: the sealing pack's last writes done, the pack
+ * synced, renamed into packs/, the folder synced (~50 ms on this
+ * machine's disk, which the writer no longer waits for, nor for the up
+ * to 12 MiB still queued when the pack was sealed). Until it is indexed,
+ * tmp_path names where it is, so a reset still removes it.
  */
 static void seal_run(mvm_job *job)
 {
@@ -226,6 +227,8 @@ static void seal_run(mvm_job *job)
 	mvm_buf path = MVM_BUF_INIT, dir = MVM_BUF_INIT;
 	int error;
 
+	if ((error = mvm_seqfile_finish(&sp->out, 0)) < 0)
+		goto done;
 	if (fsync(sp->fd) < 0) {
 		error = mvm_error_set(MVM_ERROR, "cannot sync pack %s: %s", sp->tmp_path, strerror(errno));
 		goto done;
@@ -305,7 +308,6 @@ void mvm_open_pack_reset(mvm_open_pack *op)
 static int rotate(mvm_store *st, int last)
 {
 	mvm_open_pack done;
-	mvm_seqfile out;
 	int error;
 
 	if (st->sealing_busy && (error = seal_finish(st, last && !st->open.count)) < 0)
@@ -321,14 +323,10 @@ static int rotate(mvm_store *st, int last)
 	}
 	if (!st->sealer && (error = mvm_pool_new(&st->sealer, 1)) < 0)
 		return error;
-	pthread_mutex_lock(&st->lock); /* the pending sets change hands */
+	pthread_mutex_lock(&st->lock); /* the pending sets change hands, and the writers with them */
 	done = st->sealing;
 	st->sealing = st->open;
 	st->open = done;
-	/* the write buffers stay with the writer: the sealed pack is written out, only its fd is still needed */
-	out = st->open.out;
-	st->open.out = st->sealing.out;
-	st->sealing.out = out;
 	st->sealing_busy = 1;
 	pthread_mutex_unlock(&st->lock);
 	st->seal_job.fn = seal_run;

@@ -18,7 +18,8 @@
 #include "pool.h"
 #include "seqfile.h"
 
-#define SEQ_BUF_SIZE (8u << 20)
+#define SEQ_BUF_SIZE (4u << 20)
+#define SEQ_WRITES 3 /* full buffers queued for the writer thread */
 #define SEQ_ALIGN 4096u
 
 /*
@@ -55,26 +56,40 @@ static void stream_fence(void)
 #endif
 }
 
-/* The background write of one full buffer. */
-struct mvm_seqfile_writer {
+/* The background write of one full buffer, which the slot owns until the next write through it. */
+typedef struct {
 	mvm_job job; /* first: the pool hands it back */
-	mvm_pool *pool;
-	mvm_seqfile *f;
-	const unsigned char *p;
+	struct mvm_seqfile_writer *w;
+	unsigned char *buf;
 	size_t n;
 	uint64_t at;
 	int busy, error;
 	char msg[256];
+} write_slot;
+
+/*
+ * The file and its writes, on the heap: queued writes keep pointing at it
+ * when the caller moves its mvm_seqfile (the store hands a sealed pack's
+ * writer to the sealer thread that way). One thread writes the queued
+ * buffers in order.
+ */
+struct mvm_seqfile_writer {
+	int fd;
+	int direct;		/* O_DIRECT is on */
+	const char *what;	/* names the file in errors; not owned */
+	mvm_pool *pool;		/* from the first full buffer on */
+	write_slot slot[SEQ_WRITES];
+	unsigned int next;	/* the slot the next full buffer goes through */
 };
 
-static void set_direct(mvm_seqfile *f, int on)
+static void set_direct(struct mvm_seqfile_writer *w, int on)
 {
-	int flags = fcntl(f->fd, F_GETFL);
+	int flags = fcntl(w->fd, F_GETFL);
 
 	if (flags < 0)
 		return;
 	flags = on ? flags | O_DIRECT : flags & ~O_DIRECT;
-	f->direct = fcntl(f->fd, F_SETFL, flags) == 0 && on;
+	w->direct = fcntl(w->fd, F_SETFL, flags) == 0 && on;
 }
 
 static int alloc_buffer(unsigned char **out)
@@ -89,81 +104,85 @@ static int alloc_buffer(unsigned char **out)
  * retrying without O_DIRECT. Only one write is ever in flight, so the
  * writer thread may switch O_DIRECT off here.
  */
-static int write_out(mvm_seqfile *f, const unsigned char *p, size_t n, uint64_t at)
+static int write_out(struct mvm_seqfile_writer *w, const unsigned char *p, size_t n, uint64_t at)
 {
 	size_t left = n;
 
 	while (left) {
-		ssize_t w = write(f->fd, p, left);
-		if (w < 0 && errno == EINTR)
+		ssize_t k = write(w->fd, p, left);
+		if (k < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && errno == EINVAL && f->direct) {
-			set_direct(f, 0); /* the file system refused this alignment */
+		if (k < 0 && errno == EINVAL && w->direct) {
+			set_direct(w, 0); /* the file system refused this alignment */
 			continue;
 		}
-		if (w <= 0)
-			return mvm_error_set(MVM_ERROR, "cannot write %s: %s", f->what,
-					     w < 0 ? strerror(errno) : "no progress");
-		p += w;
-		left -= (size_t)w;
+		if (k <= 0)
+			return mvm_error_set(MVM_ERROR, "cannot write %s: %s", w->what,
+					     k < 0 ? strerror(errno) : "no progress");
+		p += k;
+		left -= (size_t)k;
 	}
-	if (!f->direct)
-		sync_file_range(f->fd, (off_t)at, (off_t)n, SYNC_FILE_RANGE_WRITE);
+	if (!w->direct)
+		sync_file_range(w->fd, (off_t)at, (off_t)n, SYNC_FILE_RANGE_WRITE);
 	return 0;
 }
 
 static void writer_run(mvm_job *job)
 {
-	struct mvm_seqfile_writer *w = (struct mvm_seqfile_writer *)job;
+	write_slot *s = (write_slot *)job;
 
-	if ((w->error = write_out(w->f, w->p, w->n, w->at)) < 0)
-		snprintf(w->msg, sizeof(w->msg), "%s", mvm_error_last());
+	if ((s->error = write_out(s->w, s->buf, s->n, s->at)) < 0)
+		snprintf(s->msg, sizeof(s->msg), "%s", mvm_error_last());
 }
 
-/* Wait for the write in flight, if any, and report how it went. */
-static int writer_wait(mvm_seqfile *f)
+/* Wait for the slot's write, if any, and report how it went. */
+static int slot_wait(struct mvm_seqfile_writer *w, write_slot *s)
 {
-	struct mvm_seqfile_writer *w = f->writer;
-
-	if (!w || !w->busy)
+	if (!s->busy)
 		return 0;
-	mvm_pool_wait(w->pool, &w->job);
-	w->busy = 0;
-	return w->error < 0 ? mvm_error_set(w->error, "%s", w->msg) : 0;
+	mvm_pool_wait(w->pool, &s->job);
+	s->busy = 0;
+	return s->error < 0 ? mvm_error_set(s->error, "%s", s->msg) : 0;
+}
+
+/* Wait for every write in flight, oldest first; the first failure is reported. */
+static int writer_wait(struct mvm_seqfile_writer *w)
+{
+	unsigned int k;
+	int error = 0, e;
+
+	for (k = 0; w && k < SEQ_WRITES; k++)
+		if ((e = slot_wait(w, &w->slot[(w->next + k) % SEQ_WRITES])) < 0 && !error)
+			error = e;
+	return error;
 }
 
 /*
- * Hand the full buffer to the writer thread and go on filling the other:
- * the caller never waits on the disk unless it outruns it.
+ * Queue the full buffer for the writer thread and go on filling the
+ * buffer of the oldest write, once that one is done: the caller waits on
+ * the disk only when it outruns it by SEQ_WRITES buffers.
  */
 static int write_behind(mvm_seqfile *f)
 {
 	struct mvm_seqfile_writer *w = f->writer;
+	write_slot *s = &w->slot[w->next];
 	unsigned char *full = f->buf;
 	int error;
 
-	if (!w) {
-		if (!(w = calloc(1, sizeof(*w))))
-			return mvm_error_set(MVM_ERROR, "out of memory for a writer");
-		if ((error = mvm_pool_new(&w->pool, 1)) < 0) {
-			free(w);
-			return error;
-		}
-		f->writer = w;
-	}
-	if ((error = writer_wait(f)) < 0 || (!f->spare && (error = alloc_buffer(&f->spare)) < 0))
+	if ((!w->pool && (error = mvm_pool_new(&w->pool, 1)) < 0) || (error = slot_wait(w, s)) < 0 ||
+	    (!s->buf && (error = alloc_buffer(&s->buf)) < 0))
 		return error;
 	stream_fence();
-	w->f = f;
-	w->p = full;
-	w->n = f->len;
-	w->at = f->flushed;
-	w->job.fn = writer_run;
-	w->busy = 1;
-	mvm_pool_submit(w->pool, &w->job);
+	f->buf = s->buf;
+	s->buf = full;
+	s->w = w;
+	s->n = f->len;
+	s->at = f->flushed;
+	s->job.fn = writer_run;
+	s->busy = 1;
+	mvm_pool_submit(w->pool, &s->job);
+	w->next = (w->next + 1) % SEQ_WRITES;
 	f->flushed += f->len;
-	f->buf = f->spare;
-	f->spare = full;
 	f->len = 0;
 	return 0;
 }
@@ -173,14 +192,16 @@ int mvm_seqfile_start(mvm_seqfile *f, int fd, const char *what)
 	int error;
 
 	mvm_seqfile_cancel(f);
+	if (!f->writer && !(f->writer = calloc(1, sizeof(*f->writer))))
+		return mvm_error_set(MVM_ERROR, "out of memory for a writer");
 	if (!f->buf && (error = alloc_buffer(&f->buf)) < 0)
 		return error;
 	f->cap = SEQ_BUF_SIZE;
-	f->fd = fd;
-	f->what = what;
+	f->writer->fd = fd;
+	f->writer->what = what;
 	f->len = 0;
 	f->flushed = 0;
-	set_direct(f, 1);
+	set_direct(f->writer, 1);
 	return 0;
 }
 
@@ -208,44 +229,48 @@ uint64_t mvm_seqfile_size(const mvm_seqfile *f)
 
 int mvm_seqfile_finish(mvm_seqfile *f, int sync)
 {
+	struct mvm_seqfile_writer *w = f->writer;
 	size_t whole = f->len & ~(size_t)(SEQ_ALIGN - 1);
 	int error;
 
-	if ((error = writer_wait(f)) < 0)
+	if ((error = writer_wait(w)) < 0)
 		return error;
 	stream_fence();
-	if (whole && (error = write_out(f, f->buf, whole, f->flushed)) < 0)
+	if (whole && (error = write_out(w, f->buf, whole, f->flushed)) < 0)
 		return error;
 	f->flushed += whole;
 	if (f->len > whole) {
-		set_direct(f, 0); /* the tail is not a whole block */
-		if ((error = write_out(f, f->buf + whole, f->len - whole, f->flushed)) < 0)
+		set_direct(w, 0); /* the tail is not a whole block */
+		if ((error = write_out(w, f->buf + whole, f->len - whole, f->flushed)) < 0)
 			return error;
 		f->flushed += f->len - whole;
 	}
 	f->len = 0;
-	if (sync && fsync(f->fd) < 0)
-		return mvm_error_set(MVM_ERROR, "cannot sync %s: %s", f->what, strerror(errno));
+	if (sync && fsync(w->fd) < 0)
+		return mvm_error_set(MVM_ERROR, "cannot sync %s: %s", w->what, strerror(errno));
 	return 0;
 }
 
 void mvm_seqfile_cancel(mvm_seqfile *f)
 {
-	if (writer_wait(f) < 0)
+	if (writer_wait(f->writer) < 0)
 		mvm_error_clear();
 }
 
 void mvm_seqfile_dispose(mvm_seqfile *f)
 {
+	unsigned int k;
+
 	mvm_seqfile_cancel(f);
 	if (f->writer) {
 		mvm_pool_free(f->writer->pool);
+		for (k = 0; k < SEQ_WRITES; k++)
+			free(f->writer->slot[k].buf);
 		free(f->writer);
 		f->writer = NULL;
 	}
 	free(f->buf);
-	free(f->spare);
-	f->buf = f->spare = NULL;
+	f->buf = NULL;
 	f->cap = 0;
 	f->len = 0;
 }

@@ -8,9 +8,11 @@
  * network file systems) it falls back to ordinary writes and starts their
  * writeback early, so a final fsync finds little to do.
  *
- * A full buffer is written by a background thread while the caller fills
- * the other one, so the caller (which also reads, cuts or decodes) waits
- * on the disk only when it outruns it.
+ * Full buffers are queued for a background thread, which writes them in
+ * order while the caller fills another, so the caller (which also reads,
+ * cuts or decodes) waits on the disk only when it outruns it by the
+ * queue's length: a pack's writes come in bursts and this disk's speed
+ * varies from one write to the next.
  */
 #ifndef MVM_UTIL_SEQFILE_H
 #define MVM_UTIL_SEQFILE_H
@@ -19,17 +21,13 @@
 #include <stdint.h>
 
 typedef struct mvm_seqfile {
-	int fd;
-	int direct;		/* O_DIRECT is on */
 	unsigned char *buf;	/* being filled: page-aligned, cap bytes */
-	unsigned char *spare;	/* the other buffer: being written, or idle */
 	size_t len, cap;
-	uint64_t flushed;	/* bytes written or being written to fd */
-	const char *what;	/* names the file in errors; not owned */
-	struct mvm_seqfile_writer *writer; /* background writes, from the first full buffer on */
+	uint64_t flushed;	/* bytes written or being written to the file */
+	struct mvm_seqfile_writer *writer; /* the file and the writes in flight, from the first start on */
 } mvm_seqfile;
 
-#define MVM_SEQFILE_INIT { -1, 0, NULL, NULL, 0, 0, 0, NULL, NULL }
+#define MVM_SEQFILE_INIT { NULL, 0, 0, 0, NULL }
 
 /*
  * Start writing at offset 0 of the empty file open for writing at fd (not
