@@ -215,7 +215,8 @@ wait
 # ---------------------------------------------------------------- limits
 # On the first shard of base: SHA-256 (OpenSSL, one core), zstd -1 with 1
 # and 2 threads and its ratio, zstd -d (always one thread), cold and
-# page-cache reads, fsync'd write. Best of 3 where cheap.
+# page-cache reads, fsync'd write through the page cache and with O_DIRECT
+# (how mvm writes packs and restored files). Best of 3 where cheap.
 LIMF=$(ls "$D/base"/*.safetensors | head -1)
 LIMSZ=$(stat -c %s "$LIMF")
 log "machine limits on $(basename "$LIMF") ($((LIMSZ / 1000000)) MB)"
@@ -241,7 +242,10 @@ READ=$(rate $LIMSZ "$(best3 sh -c "cat '$LIMF' >/dev/null")")
 sync
 WRITE=$(rate $LIMSZ "$(timeit dd if="$LIMF" of="$W/lim.copy" bs=8M conv=fsync status=none)")
 rm -f "$W/lim.copy"
-log "sha256 $SHA MB/s, zstd -1 $ZC1/$ZC2 MB/s (T1/T2) at $ZRATIO%, zstd -d $ZD MB/s, read cold $COLD / cached $READ MB/s, fsync write $WRITE MB/s"
+sync
+DWRITE=$(rate $LIMSZ "$(timeit dd if="$LIMF" of="$W/lim.copy" bs=8M oflag=direct conv=fsync status=none)")
+rm -f "$W/lim.copy"
+log "sha256 $SHA MB/s, zstd -1 $ZC1/$ZC2 MB/s (T1/T2) at $ZRATIO%, zstd -d $ZD MB/s, read cold $COLD / cached $READ MB/s, fsync write $WRITE MB/s, O_DIRECT write $DWRITE MB/s"
 
 # ---------------------------------------------------------------- tools
 # Each tool works in $W/repos/TOOL: working tree (mvm, git) or backup source
@@ -558,8 +562,10 @@ if ok mvm; then
 	L_ZD="restore $MVMRRATE MB/s = $(pct $MVMRRATE $ZD)"
 	L_READ="add base = $([ "$COLD" = n/a ] && echo n/a || pct $MVMRATE $COLD) of cold read; restore = $(pct $MVMRRATE $READ) of cached read"
 	L_WRITE="restore incl. sync $MVMDUR MB/s = $(pct $MVMDUR $WRITE)"
+	PACKRATE=$(calc "\"%.0f\", $(get mvm store.base) / $(get mvm add.base) / 1e6")
+	L_DWRITE="restore incl. sync = $(pct $MVMDUR $DWRITE); add base writes packs at $PACKRATE MB/s = $(pct $PACKRATE $DWRITE)"
 else
-	L_SHA=n/a L_ZC=n/a L_ZD=n/a L_READ=n/a L_WRITE=n/a
+	L_SHA=n/a L_ZC=n/a L_ZD=n/a L_READ=n/a L_WRITE=n/a L_DWRITE=n/a
 fi
 RUNS_NOTE="median of $RUNS_DONE runs"
 [ "$RUNS_DONE" -eq 1 ] && RUNS_NOTE="1 run"
@@ -608,6 +614,7 @@ RUNS_NOTE="median of $RUNS_DONE runs"
 	echo "| zstd -d (one thread, best of 3) | $ZD MB/s | $L_ZD |"
 	echo "| read, cold / page cache (best of 3) | $COLD / $READ MB/s | $L_READ |"
 	echo "| fsync'd write (dd conv=fsync) | $WRITE MB/s | $L_WRITE |"
+	echo "| O_DIRECT write + fsync (dd oflag=direct conv=fsync), as mvm writes packs and files | $DWRITE MB/s | $L_DWRITE |"
 	for v in $VERSIONS; do
 		ok mvm || break
 		x=$(get mvm store.$v)

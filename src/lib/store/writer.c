@@ -217,7 +217,7 @@ done:
  * The sealer thread's job: the sealing pack's last writes done, the pack
  * synced, renamed into packs/, the folder synced (~50 ms on this
  * machine's disk, which the writer no longer waits for, nor for the up
- * to 12 MiB still queued when the pack was sealed). Until it is indexed,
+ * to 8 MiB still queued when the pack was sealed). Until it is indexed,
  * tmp_path names where it is, so a reset still removes it.
  */
 static void seal_run(mvm_job *job)

@@ -19,7 +19,7 @@
 #include "seqfile.h"
 
 #define SEQ_BUF_SIZE (4u << 20)
-#define SEQ_WRITES 3 /* full buffers queued for the writer thread */
+#define SEQ_WRITES 2 /* full buffers queued for the writer thread */
 #define SEQ_ALIGN 4096u
 
 /*
