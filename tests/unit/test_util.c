@@ -216,14 +216,15 @@ static void seqfile_roundtrip(mvm_seqfile *f, const char *dir, size_t total, siz
 }
 
 /*
- * Sizes around the 4 KiB block and the 8 MiB buffer, on the test's disk
+ * Sizes around the 4 KiB block and the 4 MiB buffer (and past the queued
+ * ones), on the test's disk
  * (O_DIRECT) and on /dev/shm (tmpfs, where it may be refused and the
  * writer falls back to ordinary writes).
  */
 static void test_util__seqfile_writes_every_byte(void **state)
 {
-	static const size_t sizes[] = { 0, 1, 4095, 4096, 4097, 65536 + 7, (8u << 20) - 1, 8u << 20,
-					(8u << 20) + 4097, (20u << 20) + 3 };
+	static const size_t sizes[] = { 0, 1, 4095, 4096, 4097, 65536 + 7, (4u << 20) - 1, 4u << 20,
+					(4u << 20) + 4097, (8u << 20) - 1, 8u << 20, (8u << 20) + 4097, (20u << 20) + 3 };
 	const char *roots[] = { "/tmp", "/dev/shm" };
 	mvm_seqfile f = MVM_SEQFILE_INIT;
 	size_t i, r;
@@ -241,6 +242,43 @@ static void test_util__seqfile_writes_every_byte(void **state)
 		rmdir(dir);
 	}
 	mvm_seqfile_dispose(&f);
+}
+
+/*
+ * Writes still queued when the caller moves its mvm_seqfile (the store
+ * hands a sealed pack's writer to the sealer thread that way) land all
+ * the same, in order.
+ */
+static void test_util__seqfile_moves_with_writes_queued(void **state)
+{
+	char dir[] = "/tmp/mvm-test-XXXXXX", path[64];
+	mvm_seqfile f = MVM_SEQFILE_INIT, moved;
+	mvm_buf got = MVM_BUF_INIT;
+	size_t total = (13u << 20) + 5, i;
+	unsigned char *src = malloc(total);
+	int fd;
+
+	(void)state;
+	assert_non_null(src);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/moved", dir);
+	for (i = 0; i < total; i++)
+		src[i] = (unsigned char)(i * 7 + i / 4096);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644)) >= 0);
+	assert_int_equal(mvm_seqfile_start(&f, fd, "moved"), 0);
+	assert_int_equal(mvm_seqfile_append(&f, src, total), 0);
+	moved = f;
+	memset(&f, 0xa5, sizeof(f)); /* a queued write still using the old struct would fail or crash */
+	assert_int_equal(mvm_seqfile_finish(&moved, 1), 0);
+	close(fd);
+	assert_int_equal(mvm_fs_readfile(&got, path, total + 1), 0);
+	assert_true(got.size == total);
+	assert_memory_equal(got.ptr, src, total);
+	mvm_seqfile_dispose(&moved);
+	unlink(path);
+	rmdir(dir);
+	free(src);
+	mvm_buf_dispose(&got);
 }
 
 /* A write that fails on the writer thread is reported by the caller's next append or finish. */
@@ -402,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_util__atomic_write_replaces),
 		cmocka_unit_test(test_util__seqfile_writes_every_byte),
 		cmocka_unit_test(test_util__seqfile_reports_background_errors),
+		cmocka_unit_test(test_util__seqfile_moves_with_writes_queued),
 		cmocka_unit_test(test_util__seqread_reads_every_byte),
 		cmocka_unit_test(test_util__seqread_reports_a_shrunk_file),
 		cmocka_unit_test(test_util__pool_runs_every_job),

@@ -497,7 +497,8 @@ int mvm_store__index_pack(mvm_store *st, const char *name, uint64_t size,
 	int error;
 
 	pthread_mutex_lock(&st->lock);
-	if ((!synced && (error = mvm_db_set_synced(st->db, 0)) < 0) || (error = mvm_db_begin(st->db)) < 0)
+	/* set either way: a failed reset after an unsynced commit must not leave the synced one unsynced */
+	if ((error = mvm_db_set_synced(st->db, synced)) < 0 || (error = mvm_db_begin(st->db)) < 0)
 		goto done;
 	if ((error = mvm_db_prepare(&q, st->db,
 		"INSERT INTO packs(name, size, chunks) VALUES(?, ?, ?)"
@@ -520,10 +521,9 @@ done:
 	sqlite3_finalize(q);
 	if (error < 0)
 		mvm_db_rollback(st->db);
-	if (!synced) { /* later commits wait for the disk again */
-		int restored = mvm_db_set_synced(st->db, 1);
-		error = error < 0 ? error : restored;
-	}
+	/* later commits wait for the disk again; the pack stays indexed if this fails */
+	if (!synced && mvm_db_set_synced(st->db, 1) < 0 && !error)
+		mvm_error_clear();
 	st->sealed++; /* even after a failure: it only makes writers check the index again */
 	pthread_mutex_unlock(&st->lock);
 	return error;

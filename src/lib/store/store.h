@@ -123,7 +123,11 @@ int mvm_store_write(mvm_store *st, const mvm_oid *id, const void *stored, size_t
  */
 int mvm_store_write_new(mvm_store *st, uint64_t gen, const mvm_oid *id, const void *stored, size_t stored_len,
 			uint32_t raw_len, uint32_t codec, const mvm_oid *base);
-/** Seal the open pack and index its chunks. No-op when nothing is pending. */
+/**
+ * Seal the open pack and index its chunks, the last index commit synced,
+ * which makes the unsynced ones before it durable. No-op when nothing is
+ * pending.
+ */
 int mvm_store_flush(mvm_store *st);
 
 /*

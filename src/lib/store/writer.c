@@ -1,12 +1,12 @@
 /*
  * writer.c: the store's open pack. Chunks are appended through a
  * sequential writer (util/seqfile.h: O_DIRECT from an aligned buffer where
- * the file system allows it); a hash set of pending ids answers mvm_store_has() for
- * chunks not yet sealed. A full pack is sealed behind the writer: its index
- * is appended; its last queued writes, fsync, rename into packs/ and the
- * folder's fsync run on the sealer thread while the next pack fills (with
- * the other write buffers); the writer indexes it at
- * the next seal or flush (its ids stay pending until then). The order on
+ * the file system allows it); a hash set of pending ids answers
+ * mvm_store_has() for chunks not yet sealed. A full pack is sealed behind
+ * the writer: its index is appended; its last queued writes, fsync, rename
+ * into packs/ and the folder's fsync run on the sealer thread while the
+ * next pack fills (through the other sequential writer); the writer
+ * indexes it at the next seal or flush (its ids stay pending until then). The order on
  * disk is store.h's: fsync, rename, folder fsync, index. Index commits
  * before a flush's last one do not wait for the disk; that one makes
  * them all durable (a crash before it leaves packs in packs/ that no
@@ -217,7 +217,7 @@ done:
  * The sealer thread's job: the sealing pack's last writes done, the pack
  * synced, renamed into packs/, the folder synced (~50 ms on this
  * machine's disk, which the writer no longer waits for, nor for the up
- * to 8 MiB still queued when the pack was sealed). Until it is indexed,
+ * to 12 MiB still queued or buffered when the pack was sealed). Until it is indexed,
  * tmp_path names where it is, so a reset still removes it.
  */
 static void seal_run(mvm_job *job)
@@ -316,6 +316,7 @@ static int rotate(mvm_store *st, int last)
 		return 0;
 	error = st->open.count ? seal_start(st) : 0;
 	if (!st->open.count || error < 0) { /* nothing to keep, or a pack that cannot be completed */
+		mvm_seqfile_cancel(&st->open.out); /* its queued writes, without holding the lock */
 		pthread_mutex_lock(&st->lock);
 		mvm_open_pack_reset(&st->open);
 		pthread_mutex_unlock(&st->lock);

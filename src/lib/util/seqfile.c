@@ -1,5 +1,5 @@
 /*
- * seqfile.c: sequential writes through two aligned buffers, with O_DIRECT
+ * seqfile.c: sequential writes through aligned buffers queued for a writer thread, with O_DIRECT
  * when the file system takes it (see seqfile.h).
  */
 #include <errno.h>
@@ -101,8 +101,8 @@ static int alloc_buffer(unsigned char **out)
 
 /*
  * Write n bytes from p, which start at file offset `at`, at most once
- * retrying without O_DIRECT. Only one write is ever in flight, so the
- * writer thread may switch O_DIRECT off here.
+ * retrying without O_DIRECT. One thread writes, one write at a time, so
+ * it may switch O_DIRECT off here.
  */
 static int write_out(struct mvm_seqfile_writer *w, const unsigned char *p, size_t n, uint64_t at)
 {
@@ -233,6 +233,8 @@ int mvm_seqfile_finish(mvm_seqfile *f, int sync)
 	size_t whole = f->len & ~(size_t)(SEQ_ALIGN - 1);
 	int error;
 
+	if (!w) /* never started: nothing to write */
+		return 0;
 	if ((error = writer_wait(w)) < 0)
 		return error;
 	stream_fence();

@@ -31,8 +31,11 @@ typedef struct mvm_seqfile {
 
 /*
  * Start writing at offset 0 of the empty file open for writing at fd (not
- * owned). Buffers and writer are kept across files when `f` is reused.
- * Errors of a background write are returned by a later append or finish.
+ * owned). fd and `what` must stay valid until the finish or cancel.
+ * Buffers and writer are kept across files when `f` is reused. Errors of
+ * a background write are returned by a later append or finish. With
+ * writes queued, the struct may be moved by value and finished on another
+ * thread, one thread using it at a time.
  */
 int mvm_seqfile_start(mvm_seqfile *f, int fd, const char *what);
 int mvm_seqfile_append(mvm_seqfile *f, const void *p, size_t n);
@@ -40,7 +43,7 @@ int mvm_seqfile_append(mvm_seqfile *f, const void *p, size_t n);
 uint64_t mvm_seqfile_size(const mvm_seqfile *f);
 /** Write what is left (the unaligned tail without O_DIRECT) and, when sync is set, fsync. */
 int mvm_seqfile_finish(mvm_seqfile *f, int sync);
-/** Wait for a write in flight and drop its result: call before closing the fd after an error. */
+/** Wait for the writes in flight and drop their results: call before closing the fd after an error. */
 void mvm_seqfile_cancel(mvm_seqfile *f);
 /** Stop the writer and free the buffers. The fd is the caller's. */
 void mvm_seqfile_dispose(mvm_seqfile *f);
