@@ -182,7 +182,7 @@ static int previous_version(mvm_manifest **out, mvm_repo *repo, const mvm_add_li
 
 int mvm_add_apply(mvm_repo *repo, mvm_add_list *l, const mvm_work_options *opts)
 {
-	mvm_scan scan = { repo->store, opts ? opts->progress : NULL, opts ? opts->payload : NULL, 0, 0, NULL };
+	mvm_scan scan = { repo->store, opts ? opts->progress : NULL, opts ? opts->payload : NULL, 0, 0, NULL, NULL };
 	mvm_manifest *base = NULL;
 	mvm_buf abs = MVM_BUF_INIT;
 	size_t i;
@@ -204,6 +204,7 @@ int mvm_add_apply(mvm_repo *repo, mvm_add_list *l, const mvm_work_options *opts)
 		mvm_manifest_free(base);
 		base = NULL;
 	}
+	mvm_scan_dispose(&scan);
 	mvm_buf_dispose(&abs);
 	if (!error)
 		error = mvm_store_flush(repo->store);

@@ -37,7 +37,7 @@ done:
 
 int mvm_diff_side_worktree(mvm_diff_side *out, mvm_repo *repo)
 {
-	mvm_scan scan = { NULL, NULL, NULL, 0, 0, NULL };
+	mvm_scan scan = { NULL, NULL, NULL, 0, 0, NULL, NULL };
 	mvm_stage_entry *stage = NULL;
 	mvm_buf abs = MVM_BUF_INIT;
 	size_t n = 0, i;
@@ -64,6 +64,7 @@ int mvm_diff_side_worktree(mvm_diff_side *out, mvm_repo *repo)
 			e->sha = e->scanned->sha;
 	}
 done:
+	mvm_scan_dispose(&scan);
 	mvm_stage_free(stage, n);
 	mvm_buf_dispose(&abs);
 	return error;

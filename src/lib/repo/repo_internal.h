@@ -59,7 +59,9 @@ int mvm_file_sha256(mvm_oid *out, const char *path);
 
 /*
  * Scan one working file into a manifest: chunk, hash and, when `store` is
- * set, compress and store new chunks. Shared by add and diff.
+ * set, compress and store new chunks. Shared by add and diff. One scan
+ * serves all the files of a command (its buffers and threads are kept):
+ * start it zeroed but for the fields below, dispose of it at the end.
  */
 typedef struct {
 	mvm_store *store;            /* NULL: hash only (diff of the working tree) */
@@ -67,9 +69,11 @@ typedef struct {
 	void *payload;
 	uint64_t done, total;        /* progress over all files of one command */
 	const mvm_manifest *base;    /* this file's previous version (delta bases), or NULL */
+	struct mvm_scan_pipe *pipe;  /* scan.c's */
 } mvm_scan;
 
 int mvm_scan_file(mvm_manifest **out, mvm_scan *scan, const char *abspath, const char *relpath);
+void mvm_scan_dispose(mvm_scan *scan);
 
 /** Index of the chunk holding byte `off` of the file. */
 size_t mvm_manifest_chunk_at(const mvm_manifest *m, uint64_t off);
