@@ -6,11 +6,12 @@
  * the writer: its index is appended; its last queued writes, fsync, rename
  * into packs/ and the folder's fsync run on the sealer thread while the
  * next pack fills (through the other sequential writer); the writer
- * indexes it at the next seal or flush (its ids stay pending until then). The order on
- * disk is store.h's: fsync, rename, folder fsync, index. Index commits
- * before a flush's last one do not wait for the disk; that one makes
- * them all durable (a crash before it leaves packs in packs/ that no
- * index row names, as a crash between rename and index always could).
+ * indexes it at the next seal or flush (its ids stay pending until then).
+ * The order on disk is store.h's: fsync, rename, folder fsync, index.
+ * Index commits before a flush's last one do not wait for the disk; that
+ * one makes them all durable (a crash before it leaves packs in packs/
+ * that no index row names, as a crash between rename and index always
+ * could).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -217,8 +218,8 @@ done:
  * The sealer thread's job: the sealing pack's last writes done, the pack
  * synced, renamed into packs/, the folder synced (~50 ms on this
  * machine's disk, which the writer no longer waits for, nor for the up
- * to 12 MiB still queued or buffered when the pack was sealed). Until it is indexed,
- * tmp_path names where it is, so a reset still removes it.
+ * to 12 MiB still queued or buffered when the pack was sealed). Until it
+ * is indexed, tmp_path names where it is, so a reset still removes it.
  */
 static void seal_run(mvm_job *job)
 {
