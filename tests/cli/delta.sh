@@ -70,3 +70,31 @@ mvm fsck -q
 rm model.safetensors
 mvm checkout -q HEAD -- model.safetensors
 cmp -s model.safetensors "$SCRATCH/ft.safetensors" || fail "delta lost its base in gc"
+
+# checkout reads the deltas' bases as a set of their own: a base whose index row is gone, or
+# whose stored bytes are damaged, fails the checkout with one error naming the file, and the
+# working file is left as it was
+base_of_a_delta() {
+	/usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('.mvm/mvm.db').execute('select hex(base) from chunks where base is not null limit 1').fetchone()[0])"
+}
+cp -a "$SCRATCH/repo2" "$SCRATCH/repo3"
+cd "$SCRATCH/repo3"
+/usr/bin/python3 -c "import sqlite3; c = sqlite3.connect('.mvm/mvm.db'); c.execute('delete from chunks where id = x\'$(base_of_a_delta)\''); c.commit()"
+printf 'old' > model.safetensors
+expect_error_in "1 3" "model.safetensors: .*base" mvm checkout -q HEAD -- model.safetensors
+assert_eq "$(cat model.safetensors)" old "failed checkout left the working file"
+cd "$SCRATCH/repo2"
+base=$(base_of_a_delta)
+/usr/bin/python3 - "$base" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect('.mvm/mvm.db')
+pack, off, n = c.execute("select packs.name, offset, stored_len from chunks join packs on packs.id = chunks.pack where chunks.id = x'%s'" % sys.argv[1]).fetchone()
+with open('.mvm/packs/' + pack, 'r+b') as f:
+    f.seek(off + n // 2)
+    b = f.read(1)
+    f.seek(off + n // 2)
+    f.write(bytes([b[0] ^ 0x5a]))
+PY
+printf 'old' > model.safetensors
+expect_error_in "1 3" "model.safetensors: " mvm checkout -q HEAD -- model.safetensors
+assert_eq "$(cat model.safetensors)" old "failed checkout left the working file"

@@ -3,11 +3,12 @@
  *
  * Chunks are decoded on the pool in batches of ~1 MiB (small enough to
  * stay in cache until written: 8 MiB batches took ~15% more CPU and 30 MB
- * more memory for the same time), one worker per
- * batch in flight (a worker waiting on a pack read leaves the core to the
- * others), and written in order by the calling thread through the
- * sequential writer (O_DIRECT where the file system allows: no page-cache
- * copy). Each worker checks every chunk it decoded against its id (two
+ * more memory for the same time); a batch's chunks and, apart, the bases
+ * of its deltas are each read in runs of pack neighbours. Each batch in
+ * flight has a worker of its own (a worker waiting on a pack read leaves
+ * the core to the others); batches are written in order by the calling
+ * thread through the sequential writer (O_DIRECT where the file system
+ * allows: no page-cache copy). Each worker checks every chunk it decoded against its id (two
  * SHA-256 streams interleaved), before the temp file can be renamed over
  * the destination, so a damaged store never yields a wrong file: the
  * manifest was checked against its own id when read, so the file is the
@@ -40,8 +41,12 @@ typedef struct {
 	unsigned char *buf;
 	size_t cap, len;
 	mvm_chunk_loc *locs;          /* count entries */
+	mvm_chunk_loc *base_locs;     /* of the deltas' bases, where has_base[i] */
+	unsigned char *has_base;
 	size_t locs_cap;
 	mvm_stored_set stored;        /* the batch's chunks as stored, read in runs */
+	mvm_stored_set bases;         /* their bases as stored, read in runs too */
+	mvm_buf base;                 /* a base, decoded */
 	mvm_buf scratch;
 	int error;
 	char msg[256];
@@ -75,31 +80,54 @@ static int verify_chunks(rbatch *b)
 	return error;
 }
 
+/*
+ * Locate every chunk and every delta's base. A base that cannot be
+ * located here is left to the delta's own read, which reports it.
+ */
+static int locate_chunks(rbatch *b, mvm_store *st)
+{
+	size_t i;
+	int error;
+
+	for (i = 0; i < b->count; i++) {
+		if ((error = mvm_store_locate(&b->locs[i], st, &b->m->chunks[b->first + i].id)) < 0)
+			return error;
+		if (b->locs[i].raw_len != b->m->chunks[b->first + i].len)
+			return mvm_error_set(MVM_ECORRUPT, "chunk length in the store does not match the manifest");
+		b->has_base[i] = b->locs[i].has_base && mvm_store_locate_base(&b->base_locs[i], st, &b->locs[i]) == 0;
+		mvm_error_clear();
+	}
+	return 0;
+}
+
+/* Chunk i into dst: a delta against its base from the batch's base set, anything else as it is stored. */
+static int decode_chunk(rbatch *b, mvm_store *st, size_t i, unsigned char *dst)
+{
+	int error;
+
+	if (!b->has_base[i])
+		return mvm_store_read_in_set(dst, st, &b->stored, i, &b->locs[i], &b->scratch);
+	if ((error = mvm_buf_grow(&b->base, b->base_locs[i].raw_len)) < 0 ||
+	    (error = mvm_store_read_in_set(b->base.ptr, st, &b->bases, i, &b->base_locs[i], &b->scratch)) < 0)
+		return error;
+	return mvm_store_read_delta_in_set(dst, st, &b->stored, i, &b->locs[i], &b->base_locs[i], b->base.ptr,
+					   &b->scratch);
+}
+
 static void decode_run(mvm_job *job)
 {
 	rbatch *b = (rbatch *)job;
+	mvm_store *st = b->repo->store;
 	size_t i, off = 0;
-	int error = 0;
-	mvm_prefetch pf;
+	int error;
 
-	/*
-	 * Locate every chunk, ask the kernel for the bases of deltas (read one
-	 * by one later), read the chunks themselves in runs, then decode in order.
-	 */
-	mvm_prefetch_init(&pf, b->repo->store);
+	/* the chunks and, apart, their bases, each read in runs of pack neighbours; then decoded in order */
+	if ((error = locate_chunks(b, st)) == 0 &&
+	    (error = mvm_store_read_set(&b->stored, st, b->locs, NULL, b->count)) == 0 &&
+	    mvm_store_read_set(&b->bases, st, b->base_locs, b->has_base, b->count) < 0)
+		mvm_error_clear(); /* bases the set could not read are read alone */
 	for (i = 0; i < b->count && !error; i++) {
-		if ((error = mvm_store_locate(&b->locs[i], b->repo->store, &b->m->chunks[b->first + i].id)) < 0)
-			break;
-		if (b->locs[i].raw_len != b->m->chunks[b->first + i].len)
-			error = mvm_error_set(MVM_ECORRUPT, "chunk length in the store does not match the manifest");
-		else
-			mvm_prefetch_add_base(&pf, &b->locs[i]);
-	}
-	mvm_prefetch_flush(&pf);
-	if (!error)
-		error = mvm_store_read_set(&b->stored, b->repo->store, b->locs, NULL, b->count);
-	for (i = 0; i < b->count && !error; i++) {
-		error = mvm_store_read_in_set(b->buf + off, b->repo->store, &b->stored, i, &b->locs[i], &b->scratch);
+		error = decode_chunk(b, st, i, b->buf + off);
 		off += b->locs[i].raw_len;
 	}
 	if (!error)
@@ -120,7 +148,11 @@ static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next)
 	b->count = *next - b->first;
 	if (b->count > b->locs_cap) {
 		free(b->locs);
-		if (!(b->locs = malloc(b->count * sizeof(*b->locs))))
+		free(b->base_locs);
+		free(b->has_base);
+		b->locs_cap = 0;
+		if (!(b->locs = malloc(b->count * sizeof(*b->locs))) ||
+		    !(b->base_locs = malloc(b->count * sizeof(*b->base_locs))) || !(b->has_base = malloc(b->count)))
 			return mvm_error_set(MVM_ERROR, "out of memory for checkout buffers");
 		b->locs_cap = b->count;
 	}
@@ -200,8 +232,12 @@ void mvm_restore_dispose(mvm_restore *r)
 		mvm_sha256_free(b[k].hash[1]);
 		free(b[k].buf);
 		free(b[k].locs);
+		free(b[k].base_locs);
+		free(b[k].has_base);
+		mvm_buf_dispose(&b[k].base);
 		mvm_buf_dispose(&b[k].scratch);
 		mvm_stored_set_dispose(&b[k].stored);
+		mvm_stored_set_dispose(&b[k].bases);
 	}
 	free(b);
 	memset(r, 0, sizeof(*r));

@@ -12,6 +12,7 @@
 
 #include "util/bulkmem.h"
 #include "util/fs.h"
+#include "codec.h"
 #include "store_internal.h"
 
 #define READSET_GAP (256u << 10)
@@ -173,6 +174,27 @@ int mvm_store_read_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, s
 	if (i >= set->count || set->at[i] == MVM_STORED_ALONE)
 		return mvm_store_read(dst, st, loc, scratch);
 	return mvm_store_decode(dst, st, loc, set->mem + set->at[i]);
+}
+
+int mvm_store_read_delta_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, size_t i,
+				const mvm_chunk_loc *loc, const mvm_chunk_loc *base_loc, const void *base,
+				mvm_buf *scratch)
+{
+	const unsigned char *stored;
+	mvm_oid named;
+	int error;
+
+	if (i < set->count && set->at[i] != MVM_STORED_ALONE)
+		stored = set->mem + set->at[i];
+	else if ((error = mvm_store_read_stored(scratch, st, loc)) < 0)
+		return error;
+	else
+		stored = (const unsigned char *)scratch->ptr;
+	if ((error = mvm_codec_xor_base(&named, stored, loc->stored_len)) < 0)
+		return error;
+	if (mvm_oid_cmp(&named, &base_loc->id) || base_loc->raw_len != loc->raw_len)
+		return mvm_store_decode(dst, st, loc, stored);
+	return mvm_codec_decode_xor(dst, loc->raw_len, stored, loc->stored_len, loc->codec, base);
 }
 
 void mvm_stored_set_dispose(mvm_stored_set *set)

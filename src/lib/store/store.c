@@ -298,62 +298,6 @@ static int pack_fd_locked(int *out, mvm_store *st, int64_t pack)
 	return 0;
 }
 
-/*
- * Neighbours closer than PREFETCH_GAP join one request; a request stops
- * growing at PREFETCH_MAX so that the first chunks are asked for early.
- */
-#define PREFETCH_GAP (256u << 10)
-#define PREFETCH_MAX (2u << 20)
-
-
-/* One read-ahead request, made without the store's lock (the kernel may take a while). */
-static void prefetch_send(mvm_store *st, mvm_prefetch_run *run)
-{
-	int fd;
-
-	if (run->pack >= 0 && mvm_store__pack_fd_dup(&fd, st, run->pack) == 0) {
-		posix_fadvise(fd, (off_t)run->start, (off_t)(run->end - run->start), POSIX_FADV_WILLNEED);
-		close(fd);
-	}
-	mvm_error_clear();
-	run->pack = -1;
-}
-
-static void prefetch_run_add(mvm_store *st, mvm_prefetch_run *run, const mvm_chunk_loc *loc)
-{
-	uint64_t end = loc->offset + loc->stored_len;
-
-	if (run->pack == loc->pack && loc->offset >= run->start && loc->offset <= run->end + PREFETCH_GAP &&
-	    end - run->start <= PREFETCH_MAX) {
-		run->end = end > run->end ? end : run->end;
-		return;
-	}
-	prefetch_send(st, run);
-	run->pack = loc->pack;
-	run->start = loc->offset;
-	run->end = end;
-}
-
-void mvm_prefetch_init(mvm_prefetch *p, mvm_store *st)
-{
-	p->st = st;
-	p->bases.pack = -1;
-}
-
-void mvm_prefetch_add_base(mvm_prefetch *p, const mvm_chunk_loc *loc)
-{
-	mvm_chunk_loc base;
-
-	if (loc->has_base && mvm_store_locate(&base, p->st, &loc->base) == 0)
-		prefetch_run_add(p->st, &p->bases, &base);
-	mvm_error_clear();
-}
-
-void mvm_prefetch_flush(mvm_prefetch *p)
-{
-	prefetch_send(p->st, &p->bases);
-}
-
 /* A private descriptor of the chunk's pack (another thread may evict the cached one). */
 int mvm_store__pack_fd_dup(int *out, mvm_store *st, int64_t pack)
 {
@@ -402,7 +346,26 @@ int mvm_store_read_stored(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc)
 	return error;
 }
 
-/* A delta's base: stored, of the same length, and not a delta itself. */
+/* Where a delta's base (id) is: stored, of the delta's length, and not a delta itself. */
+static int locate_base_id(mvm_chunk_loc *out, mvm_store *st, const mvm_chunk_loc *loc, const mvm_oid *id)
+{
+	int error;
+
+	if ((error = mvm_store_locate(out, st, id)) < 0)
+		return error == MVM_ENOTFOUND ? mvm_error_wrap(MVM_ECORRUPT, "base of a delta chunk") : error;
+	if (mvm_codec_is_delta(out->codec) || out->raw_len != loc->raw_len)
+		return mvm_error_set(MVM_ECORRUPT, "delta chunk names a base that is itself a delta or of another length");
+	return 0;
+}
+
+int mvm_store_locate_base(mvm_chunk_loc *out, mvm_store *st, const mvm_chunk_loc *loc)
+{
+	if (!loc->has_base)
+		return mvm_error_set(MVM_ECORRUPT, "chunk has no delta base in the index");
+	return locate_base_id(out, st, loc, &loc->base);
+}
+
+/* A delta's base, named by its stored bytes, decoded into out. */
 static int read_base(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc, const void *stored)
 {
 	mvm_buf scratch = MVM_BUF_INIT;
@@ -410,12 +373,9 @@ static int read_base(mvm_buf *out, mvm_store *st, const mvm_chunk_loc *loc, cons
 	mvm_oid base;
 	int error;
 
-	if ((error = mvm_codec_xor_base(&base, stored, loc->stored_len)) < 0)
+	if ((error = mvm_codec_xor_base(&base, stored, loc->stored_len)) < 0 ||
+	    (error = locate_base_id(&bloc, st, loc, &base)) < 0)
 		return error;
-	if ((error = mvm_store_locate(&bloc, st, &base)) < 0)
-		return error == MVM_ENOTFOUND ? mvm_error_wrap(MVM_ECORRUPT, "base of a delta chunk") : error;
-	if (mvm_codec_is_delta(bloc.codec) || bloc.raw_len != loc->raw_len)
-		return mvm_error_set(MVM_ECORRUPT, "delta chunk names a base that is itself a delta or of another length");
 	mvm_buf_clear(out);
 	if ((error = mvm_buf_grow(out, bloc.raw_len)) == 0 &&
 	    (error = mvm_store_read_stored(&scratch, st, &bloc)) == 0)

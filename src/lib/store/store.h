@@ -84,29 +84,21 @@ int mvm_store_read_set(mvm_stored_set *set, mvm_store *st, const mvm_chunk_loc *
 /* Decode chunk i of the set into dst: from the set, or read alone when the set has not got it. */
 int mvm_store_read_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, size_t i, const mvm_chunk_loc *loc,
 			  mvm_buf *scratch);
-void mvm_stored_set_dispose(mvm_stored_set *set);
 /*
- * Read-ahead of the bases of delta chunks, which are read one by one
- * (mvm_store_decode): ask the kernel to start reading them so that the
- * reads soon after find them cached. Bases added in pack order are merged
- * into one request per run of neighbours instead of one per chunk. Only a
- * hint: errors are ignored.
+ * Decode delta chunk i of the set (loc) against `base`, the decoded bytes
+ * of the chunk at base_loc, which the caller read (checkout reads a
+ * batch's bases as a set of their own): the delta's stored bytes must
+ * name that chunk; when they name another, its own base is read instead.
  */
-typedef struct {
-	int64_t pack;                 /* -1: empty */
-	uint64_t start, end;
-} mvm_prefetch_run;
-
-typedef struct {
-	mvm_store *st;
-	mvm_prefetch_run bases;
-} mvm_prefetch;
-
-void mvm_prefetch_init(mvm_prefetch *p, mvm_store *st);
-/** The base of the chunk at loc, when it is a delta. */
-void mvm_prefetch_add_base(mvm_prefetch *p, const mvm_chunk_loc *loc);
-/** Send what is still pending. */
-void mvm_prefetch_flush(mvm_prefetch *p);
+int mvm_store_read_delta_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, size_t i,
+				const mvm_chunk_loc *loc, const mvm_chunk_loc *base_loc, const void *base,
+				mvm_buf *scratch);
+/*
+ * Where the base of the delta chunk at loc is stored: MVM_ECORRUPT when
+ * it is missing, itself a delta or of another length.
+ */
+int mvm_store_locate_base(mvm_chunk_loc *out, mvm_store *st, const mvm_chunk_loc *loc);
+void mvm_stored_set_dispose(mvm_stored_set *set);
 /** Locate and decode one chunk into out. */
 int mvm_store_get(mvm_buf *out, mvm_store *st, const mvm_oid *id);
 
