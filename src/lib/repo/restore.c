@@ -8,12 +8,13 @@
  * flight has a worker of its own (a worker waiting on a pack read leaves
  * the core to the others); batches are written in order by the calling
  * thread through the sequential writer (O_DIRECT where the file system
- * allows: no page-cache copy). Each worker checks every chunk it decoded against its id (two
- * SHA-256 streams interleaved), before the temp file can be renamed over
- * the destination, so a damaged store never yields a wrong file: the
- * manifest was checked against its own id when read, so the file is the
- * bytes that were added. A whole-file SHA-256 would be one stream in file
- * order, which paced the whole checkout (~0.7 core-s per GB, on one core).
+ * allows: no page-cache copy). Each worker checks every chunk it decoded
+ * against its id (two SHA-256 streams interleaved), before the temp file
+ * can be renamed over the destination, so a damaged store never yields a
+ * wrong file: the manifest was checked against its own id when read, so
+ * the file is the bytes that were added. A whole-file SHA-256 would be
+ * one stream in file order, which paced the whole checkout (~0.7 core-s
+ * per GB, on one core).
  */
 #include <errno.h>
 #include <inttypes.h>
