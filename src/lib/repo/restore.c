@@ -96,7 +96,8 @@ static int locate_chunks(rbatch *b, mvm_store *st)
 		if (b->locs[i].raw_len != b->m->chunks[b->first + i].len)
 			return mvm_error_set(MVM_ECORRUPT, "chunk length in the store does not match the manifest");
 		b->has_base[i] = b->locs[i].has_base && mvm_store_locate_base(&b->base_locs[i], st, &b->locs[i]) == 0;
-		mvm_error_clear();
+		if (b->locs[i].has_base && !b->has_base[i])
+			mvm_error_clear();
 	}
 	return 0;
 }

@@ -168,29 +168,43 @@ int mvm_store_read_set(mvm_stored_set *set, mvm_store *st, const mvm_chunk_loc *
 	return error;
 }
 
+/* The stored bytes of chunk i: in the set, or read alone into scratch when the set has not got them. */
+static int stored_in_set(const void **out, mvm_store *st, const mvm_stored_set *set, size_t i,
+			 const mvm_chunk_loc *loc, mvm_buf *scratch)
+{
+	int error;
+
+	if (i < set->count && set->at[i] != MVM_STORED_ALONE) {
+		*out = set->mem + set->at[i];
+		return 0;
+	}
+	if ((error = mvm_store_read_stored(scratch, st, loc)) < 0)
+		return error;
+	*out = scratch->ptr;
+	return 0;
+}
+
 int mvm_store_read_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, size_t i, const mvm_chunk_loc *loc,
 			  mvm_buf *scratch)
 {
-	if (i >= set->count || set->at[i] == MVM_STORED_ALONE)
-		return mvm_store_read(dst, st, loc, scratch);
-	return mvm_store_decode(dst, st, loc, set->mem + set->at[i]);
+	const void *stored;
+	int error;
+
+	if ((error = stored_in_set(&stored, st, set, i, loc, scratch)) < 0)
+		return error;
+	return mvm_store_decode(dst, st, loc, stored);
 }
 
 int mvm_store_read_delta_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, size_t i,
 				const mvm_chunk_loc *loc, const mvm_chunk_loc *base_loc, const void *base,
 				mvm_buf *scratch)
 {
-	const unsigned char *stored;
+	const void *stored;
 	mvm_oid named;
 	int error;
 
-	if (i < set->count && set->at[i] != MVM_STORED_ALONE)
-		stored = set->mem + set->at[i];
-	else if ((error = mvm_store_read_stored(scratch, st, loc)) < 0)
-		return error;
-	else
-		stored = (const unsigned char *)scratch->ptr;
-	if ((error = mvm_codec_xor_base(&named, stored, loc->stored_len)) < 0)
+	if ((error = stored_in_set(&stored, st, set, i, loc, scratch)) < 0 ||
+	    (error = mvm_codec_xor_base(&named, stored, loc->stored_len)) < 0)
 		return error;
 	if (mvm_oid_cmp(&named, &base_loc->id) || base_loc->raw_len != loc->raw_len)
 		return mvm_store_decode(dst, st, loc, stored);

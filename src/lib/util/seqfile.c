@@ -1,6 +1,7 @@
 /*
- * seqfile.c: sequential writes through aligned buffers queued for a writer thread, with O_DIRECT
- * when the file system takes it (see seqfile.h).
+ * seqfile.c: sequential writes through aligned buffers queued for a
+ * writer thread, with O_DIRECT when the file system takes it (see
+ * seqfile.h).
  */
 #include <errno.h>
 #include <fcntl.h>
