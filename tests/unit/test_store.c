@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <zstd.h>
 
 #include "meta/db.h"
 #include "store/bytegroup.h"
@@ -20,6 +21,7 @@
 #include "store/fdelta.h"
 #include "store/pack.h"
 #include "store/expcode.h"
+#include "store/floatguess.h"
 #include "store/rans.h"
 #include "store/store.h"
 #include "util/cpu.h"
@@ -458,6 +460,89 @@ static void test_store__expcode_round_trips_and_rejects_damage(void **state)
 		assert_int_equal(mvm_codec_decode(back, MAXN, enc, n, codec), 0);
 		assert_memory_equal(back, src, MAXN);
 	}
+	free(src);
+	free(enc);
+	free(back);
+}
+
+/* F16 of bell-shaped weights (all in F16's normal range), as the top bits of the F32 value. */
+static void f16_weights(unsigned char *p, size_t n, uint64_t seed)
+{
+	size_t i;
+
+	weights_with_specials(p, n, 4, seed);
+	for (i = 0; i + 4 <= n; i += 4) {
+		uint32_t b;
+		uint16_t h;
+		int e;
+
+		memcpy(&b, p + i, 4);
+		e = (int)(b >> 23 & 0xff) - 127 + 15;
+		h = (uint16_t)((b >> 16 & 0x8000) | (e < 1 ? 0 : e > 30 ? 0x7c00 : (uint32_t)e << 10 | (b >> 13 & 0x3ff)));
+		memcpy(p + i / 2, &h, 2);
+	}
+}
+
+/*
+ * Bytes of no known tensor: F32, BF16 and F16 weights are found at every
+ * phase and coded as floats, smaller than zstd codes them, and decode to
+ * the same bytes; text, integers, zeros and random bytes are not taken
+ * for floats and keep zstd (or raw).
+ */
+static void test_store__unknown_floats_are_guessed(void **state)
+{
+	enum { LEN = 65536 + 3 };
+	static const struct { unsigned int elem; int f16; } kinds[] = { { 4, 0 }, { 2, 0 }, { 2, 1 } };
+	unsigned char *src = malloc(2 * LEN + 8), *enc = malloc(mvm_codec_bound(2 * LEN)), *back = malloc(LEN);
+	mvm_codec_hint g;
+	uint32_t codec;
+	size_t i, k, n, phase;
+
+	(void)state;
+	assert_non_null(src);
+	assert_non_null(enc);
+	assert_non_null(back);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		unsigned int elem = kinds[k].elem;
+
+		if (kinds[k].f16)
+			f16_weights(src, 2 * LEN + 8, 11);
+		else
+			weights_with_specials(src, LEN + 8, elem, 11);
+		for (phase = 0; phase < elem; phase++) {
+			const unsigned char *p = src + phase; /* starts `phase` bytes into an element */
+			size_t z = ZSTD_compress(enc, mvm_codec_bound(LEN), p, LEN, 1);
+
+			assert_int_equal(mvm_float_guess(&g, p, LEN), 1);
+			assert_int_equal(g.elem, elem);
+			assert_int_equal(g.phase, phase);
+			assert_int_equal(g.kind, elem == 4 ? MVM_FLOAT_F32 : MVM_FLOAT_BF16);
+			assert_int_equal(mvm_codec_encode(enc, &n, &codec, p, LEN, 1, NULL), 0);
+			assert_true(codec == MVM_CODEC_EXPONENT || codec == MVM_CODEC_EXPCODE8);
+			assert_true(n < z);
+			assert_int_equal(mvm_codec_decode(back, LEN, enc, n, codec), 0);
+			assert_memory_equal(back, p, LEN);
+			/* 16-bit floats in whole elements from an element's start: exponents rANS-coded */
+			assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN - 3, 1, NULL), 0);
+			assert_true(codec == MVM_CODEC_EXPCODE8 || (elem == 4 && codec == MVM_CODEC_EXPONENT));
+		}
+	}
+	for (k = 0; k < 5; k++) {
+		for (i = 0; i < LEN; i++) {
+			uint32_t v = (uint32_t)i * 2654435761u;
+			src[i] = k == 0 ? (unsigned char)"the model was trained on a dataset of text. "[i % 45]
+			       : k == 1 ? (unsigned char)((i / 4 * 7) >> (8 * (i % 4))) /* small int32 counters */
+			       : k == 2 ? 0
+			       : k == 3 ? (unsigned char)(v >> 24) /* random-looking bytes */
+			       : (unsigned char)(((v >> 12) & 0xfffff) >> (8 * (i % 4))); /* int32 below 2^20 */
+		}
+		assert_int_equal(mvm_float_guess(&g, src, LEN), 0);
+		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1, NULL), 0);
+		assert_true(codec == MVM_CODEC_ZSTD || codec == MVM_CODEC_RAW);
+	}
+	/* too short to say */
+	weights_with_specials(src, LEN, 4, 5);
+	assert_int_equal(mvm_float_guess(&g, src, MVM_FLOAT_GUESS_MIN - 1), 0);
 	free(src);
 	free(enc);
 	free(back);
@@ -1505,6 +1590,7 @@ int main(void)
 		cmocka_unit_test(test_store__bytegroup_round_trips),
 		cmocka_unit_test(test_store__exponent_first_isolates_the_exponent),
 		cmocka_unit_test(test_store__bytegroup_rejects_damage),
+		cmocka_unit_test(test_store__unknown_floats_are_guessed),
 		cmocka_unit_test(test_store__rans_round_trips),
 		cmocka_unit_test(test_store__rans_blocks_are_pinned),
 		cmocka_unit_test(test_store__expcode_round_trips_and_rejects_damage),

@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "expcode.h"
 #include "fdelta.h"
+#include "floatguess.h"
 
 static pthread_key_t cctx_key, dctx_key;
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
@@ -71,35 +72,62 @@ static unsigned int exponent_straddles(unsigned int kind)
 	return kind == MVM_FLOAT_BF16 || kind == MVM_FLOAT_F32;
 }
 
+/*
+ * A float chunk: exponents rANS-coded when it is whole elements, else
+ * byte-grouped. *dst_len is 0 when neither is smaller than n.
+ */
+static int encode_float(void *dst, size_t *dst_len, uint32_t *codec, const void *src, size_t n,
+			const mvm_codec_hint *hint)
+{
+	unsigned int rotate = exponent_straddles(hint->kind);
+	size_t z;
+	int error;
+
+	*dst_len = 0;
+	if (rotate && hint->phase % hint->elem == 0 && n % hint->elem == 0) {
+		if ((error = mvm_expcode_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem,
+						MVM_CODEC_EXPCODE8)) < 0)
+			return error;
+		if (z && z < n) {
+			*dst_len = z;
+			*codec = MVM_CODEC_EXPCODE8;
+			return 0;
+		}
+	}
+	if (mvm_bytegroup_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem, hint->phase % hint->elem,
+				 rotate) == 0 && z < n) {
+		*dst_len = z;
+		*codec = rotate ? MVM_CODEC_EXPONENT : MVM_CODEC_BYTEGROUP;
+	}
+	return 0;
+}
+
+/*
+ * A float coding of a guessed float chunk is kept when it saves at least
+ * this share: below that the guess was likely wrong (zstd may do better).
+ */
+#define GUESSED_FLOAT_MAX 0.9
+
 int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		     const void *src, size_t n, int level, const mvm_codec_hint *hint)
 {
 	ZSTD_CCtx *c = thread_cctx();
+	mvm_codec_hint guess;
 	size_t z;
+	int error;
 
 	if (!c)
 		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
 	if (hint && (hint->elem == 2 || hint->elem == 4) && n >= 64) {
-		unsigned int rotate = exponent_straddles(hint->kind);
-		int error;
-
-		if (rotate && hint->phase % hint->elem == 0 && n % hint->elem == 0) {
-			if ((error = mvm_expcode_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem,
-							MVM_CODEC_EXPCODE8)) < 0)
-				return error;
-			if (z && z < n) {
-				*dst_len = z;
-				*codec = MVM_CODEC_EXPCODE8;
-				return 0;
-			}
-		}
-		if (mvm_bytegroup_encode(dst, mvm_codec_bound(n), &z, src, n, hint->elem, hint->phase % hint->elem,
-					 rotate) == 0 && z < n) {
-			*dst_len = z;
-			*codec = rotate ? MVM_CODEC_EXPONENT : MVM_CODEC_BYTEGROUP;
-			return 0;
-		}
+		if ((error = encode_float(dst, dst_len, codec, src, n, hint)) < 0 || *dst_len)
+			return error;
 		return store_raw(dst, dst_len, codec, src, n);
+	}
+	if ((!hint || !hint->elem) && mvm_float_guess(&guess, src, n)) {
+		if ((error = encode_float(dst, dst_len, codec, src, n, &guess)) < 0)
+			return error;
+		if (*dst_len && *dst_len < GUESSED_FLOAT_MAX * (double)n)
+			return 0;
 	}
 	z = ZSTD_compressCCtx(c, dst, mvm_codec_bound(n), src, n, level);
 	if (ZSTD_isError(z))
