@@ -1,0 +1,30 @@
+/*
+ * torch_fuzz.c: mvm_torch_parse (zip directory, then a stack machine over
+ * the pickle) must never crash or leak, whatever the bytes, and a table
+ * it returns keeps its promises (sorted, in bounds, no overlap, named).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "format/tensor.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	mvm_tensor_table t = MVM_TENSOR_TABLE_INIT;
+	mvm_mem_reader m = { data, size };
+	size_t i;
+
+	if (mvm_torch_parse(&t, "fuzz.pt", size, mvm_mem_read, &m) == 0) {
+		for (i = 0; i < t.count; i++) {
+			const mvm_tensor_info *ti = &t.tensors[i];
+
+			if (!ti->name || ti->offset < t.data_start || ti->offset + ti->length > size ||
+			    (i && ti->offset < t.tensors[i - 1].offset + t.tensors[i - 1].length))
+				abort();
+		}
+	}
+	mvm_tensor_table_dispose(&t);
+	return 0;
+}
