@@ -40,6 +40,17 @@ mvm checkout -q HEAD -- model.pt
 cmp -s model.pt ../ft.pt || fail "the fine-tune does not check out to its bytes"
 mvm fsck -q
 
+# past 4 GiB every size and offset is in zip64 records: the same tensors
+$PY "$TORCHGEN" --size-mb 8 --layers 4 --zip64 ../base64.pt
+cp ../base64.pt model64.pt
+mvm add -q model64.pt
+mvm commit -q -m zip64
+mvm ls HEAD model64.pt >"$SCRATCH/ls64"
+cmp -s "$SCRATCH/ls" "$SCRATCH/ls64" || fail "zip64 archive lists otherwise: $(cat "$SCRATCH/ls64")"
+rm model64.pt
+mvm checkout -q HEAD -- model64.pt
+cmp -s model64.pt ../base64.pt || fail "the zip64 archive does not check out to its bytes"
+
 # torch.save(model): module objects' attributes name their weights
 $PY "$TORCHGEN" --module --size-mb 1 module.pt
 mvm add -q module.pt
@@ -50,11 +61,12 @@ assert_eq "$(mvm ls HEAD module.pt | awk '{print $NF}' | sort | tr '\n' ' ')" \
 
 # what mvm cannot read is plain bytes, added and checked out all the same
 $PY - ../base.pt <<'PYEOF'
-import sys, zipfile
+import struct, sys, zipfile
 src = open(sys.argv[1], 'rb').read()
 open('cut.pt', 'wb').write(src[:len(src) // 2])                        # no central directory
-i = src.index(b'archive/data.pkl') + len('archive/data.pkl')
-bad = bytearray(src); bad[i + 40:i + 48] = b'\xff' * 8                 # pickle opcodes damaged
+at = zipfile.ZipFile(sys.argv[1]).getinfo('archive/data.pkl').header_offset
+n, m = struct.unpack('<HH', src[at + 26:at + 30])
+bad = bytearray(src); bad[at + 30 + n + m + 2] = 0xff                  # an opcode no pickle has
 open('badpickle.pt', 'wb').write(bytes(bad))
 with zipfile.ZipFile('plain.zip', 'w', zipfile.ZIP_DEFLATED) as z:     # a zip, but no checkpoint
     z.writestr('notes.txt', 'weights of the model ' * 1000)

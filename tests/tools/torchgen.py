@@ -22,9 +22,11 @@ import argparse
 import collections
 import io
 import pickle
+import struct
 import sys
 import types
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -142,6 +144,37 @@ class Module:
         self.training = True
 
 
+def write_zip(path, entries, zip64):
+    """The archive as PyTorch's writer (miniz) lays it out: entries stored,
+    each one's bytes 64-byte aligned by padding in its local header's extra
+    field; with zip64, every size and offset in zip64 extra fields and a
+    zip64 end record, as a checkpoint past 4 GiB has them."""
+    out, central = bytearray(), bytearray()
+    for name, data in entries:
+        name = name.encode()
+        crc, n, at = zlib.crc32(data), len(data), len(out)
+        z64 = struct.pack("<HHQQ", 1, 16, n, n) if zip64 else b""
+        pad = (-(len(out) + 30 + len(name) + len(z64) + 4)) % 64
+        extra = z64 + struct.pack("<HH", 0x4246, pad) + b"Z" * pad  # 'FB' padding, as torch writes
+        small = 0xFFFFFFFF if zip64 else n
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 0x5021, crc, small, small,
+                           len(name), len(extra)) + name + extra + data
+        cz64 = struct.pack("<HHQQQ", 1, 24, n, n, at) if zip64 else b""
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 0, 0, 0x5021, crc, small, small,
+                               len(name), len(cz64), 0, 0, 0, 0, 0xFFFFFFFF if zip64 else at) + name + cz64
+    cd_at, count = len(out), len(entries)
+    out += central
+    if zip64:
+        eocd64_at = len(out)
+        out += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(central), cd_at)
+        out += struct.pack("<IIQI", 0x07064B50, 0, eocd64_at, 1)
+        out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    else:
+        out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(central), cd_at, 0)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out")
@@ -151,18 +184,17 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--noise", type=float, default=0.0)
     p.add_argument("--module", action="store_true", help="save module objects instead of a state_dict")
+    p.add_argument("--zip64", action="store_true", help="zip64 records throughout, as past 4 GiB")
     args = p.parse_args()
     obj, storages = build(args)
     pkl = io.BytesIO()
     Pickler(pkl, protocol=2).dump(obj)
-    with zipfile.ZipFile(args.out, "w", zipfile.ZIP_STORED) as z:
-        def put(name, data):
-            z.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
-        put("archive/data.pkl", pkl.getvalue())
-        put("archive/byteorder", "little")
-        for st in storages:
-            put("archive/data/" + st.key, st.data)
-        put("archive/version", "3\n")
+    entries = [("archive/data.pkl", pkl.getvalue()), ("archive/byteorder", b"little")]
+    entries += [("archive/data/" + st.key, st.data) for st in storages]
+    entries.append(("archive/version", b"3\n"))
+    write_zip(args.out, entries, args.zip64)
+    with zipfile.ZipFile(args.out) as z:  # Python's own reader agrees
+        assert z.testzip() is None and z.read("archive/version") == b"3\n"
 
 
 if __name__ == "__main__":
