@@ -235,7 +235,9 @@ static int sniff(mvm_format *out, uint64_t file_size, mvm_read_fn read, void *ct
 	if (memcmp(head, "GGUF", 4) == 0)
 		*out = MVM_FORMAT_GGUF;
 	else if (memcmp(head, "PK\3\4", 4) == 0)
-		*out = MVM_FORMAT_TORCH;
+		*out = MVM_FORMAT_TORCH; /* or np.savez's archive */
+	else if (n >= 6 && memcmp(head, "\x93NUMPY", 6) == 0)
+		*out = MVM_FORMAT_NPY;
 	else if (n == 9 && head[8] == '{' && mvm_le64(head) >= 1 &&
 		 mvm_le64(head) <= file_size - 8)
 		*out = MVM_FORMAT_SAFETENSORS;
@@ -266,8 +268,14 @@ int mvm_format_parse(mvm_tensor_table *out, const char *name, uint64_t file_size
 		error = mvm_safetensors_parse(out, name, file_size, read, ctx);
 	else if (fmt == MVM_FORMAT_GGUF)
 		error = mvm_gguf_parse(out, name, file_size, read, ctx);
-	else if (fmt == MVM_FORMAT_TORCH)
-		error = mvm_torch_parse(out, name, file_size, read, ctx);
+	else if (fmt == MVM_FORMAT_TORCH) {
+		if ((error = mvm_torch_parse(out, name, file_size, read, ctx)) == MVM_EFORMAT) {
+			mvm_error_clear();
+			mvm_tensor_table_dispose(out);
+			error = mvm_npz_parse(out, name, file_size, read, ctx);
+		}
+	} else if (fmt == MVM_FORMAT_NPY)
+		error = mvm_npy_parse(out, name, file_size, read, ctx);
 	else
 		return 0;
 

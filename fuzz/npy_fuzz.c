@@ -1,0 +1,38 @@
+/*
+ * npy_fuzz.c: the NumPy parsers (.npy header, .npz through the zip
+ * directory) must never crash or leak, whatever the bytes, and a table
+ * they return keeps its promises (in bounds, sorted, no overlap).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "format/tensor.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(const mvm_tensor_table *t, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < t->count; i++) {
+		const mvm_tensor_info *ti = &t->tensors[i];
+
+		if (!ti->name || ti->offset < t->data_start || ti->offset + ti->length > size ||
+		    (i && ti->offset < t->tensors[i - 1].offset + t->tensors[i - 1].length))
+			abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	mvm_tensor_table t = MVM_TENSOR_TABLE_INIT;
+	mvm_mem_reader m = { data, size };
+
+	if (mvm_npy_parse(&t, "fuzz.npy", size, mvm_mem_read, &m) == 0)
+		check(&t, size);
+	mvm_tensor_table_dispose(&t);
+	if (mvm_npz_parse(&t, "fuzz.npz", size, mvm_mem_read, &m) == 0)
+		check(&t, size);
+	mvm_tensor_table_dispose(&t);
+	return 0;
+}

@@ -1,0 +1,51 @@
+#!/bin/sh
+# NumPy arrays (.npy, and np.savez's .npz): each array is a tensor,
+# float-coded and delta-coded against the parent's same array, diffed and
+# checked out to the same bytes; compressed, big-endian or truncated
+# arrays are plain bytes, never an error.
+. "$(dirname "$0")/lib.sh"
+
+mvm init -q repo
+cd repo
+$PY - <<'PYEOF'
+import numpy as np
+rng = np.random.default_rng(1)
+emb = (rng.standard_normal((2048, 256)) * 0.02).astype(np.float32)
+np.save('emb.npy', emb)
+noise = (rng.standard_normal(emb.shape) * 0.001).astype(np.float32)
+np.save('../emb2.npy', emb + noise)
+np.savez('w.npz', attn=(rng.standard_normal((512, 512)) * 0.02).astype(np.float16), ids=np.arange(1000))
+np.savez_compressed('packed.npz', a=rng.standard_normal(1000))
+np.save('big_endian.npy', rng.standard_normal(1000).astype('>f4'))
+open('cut.npy', 'wb').write(open('emb.npy', 'rb').read()[:100000])
+PYEOF
+size=$(stat -c %s emb.npy)
+mvm add -q emb.npy
+mvm commit -q -m emb
+base=$(du -sb .mvm/packs | cut -f1)
+[ $((base * 100)) -lt $((size * 86)) ] || fail "emb.npy stored in $base of $size bytes"
+mvm ls HEAD emb.npy | grep -Eq '^F32 +\[2048, 256\] .* array$' || fail "npy tensor: $(mvm ls HEAD emb.npy)"
+cp ../emb2.npy emb.npy
+mvm commit -q -a -m "emb moved"
+grown=$(($(du -sb .mvm/packs | cut -f1) - base))
+[ $((grown * 100)) -lt $((size * 80)) ] || fail "the moved array grew the store by $grown of $size bytes"
+mvm diff HEAD~1 HEAD | grep -q 'modified *array' || fail "diff: $(mvm diff HEAD~1 HEAD)"
+
+mvm add -q w.npz packed.npz big_endian.npy cut.npy
+mvm commit -q -m more
+mvm ls HEAD w.npz >"$SCRATCH/ls"
+grep -Eq '^F16 +\[512, 512\] .* attn$' "$SCRATCH/ls" && grep -Eq '^I64 +\[1000\] .* ids$' "$SCRATCH/ls" &&
+	[ "$(wc -l <"$SCRATCH/ls")" -eq 2 ] || fail "npz tensors: $(cat "$SCRATCH/ls")"
+for f in packed.npz big_endian.npy cut.npy; do
+	mvm ls HEAD "$f" | grep -q 'is not a tensor file' || fail "$f listed as tensors: $(mvm ls HEAD "$f")"
+done
+for f in emb.npy w.npz packed.npz big_endian.npy cut.npy; do
+	cp "$f" "$SCRATCH/$f.copy"
+	rm "$f"
+	mvm checkout -q HEAD -- "$f"
+	cmp -s "$f" "$SCRATCH/$f.copy" || fail "$f does not check out to its bytes"
+done
+mvm checkout -q HEAD~2 -- emb.npy
+$PY -c "import numpy as np, sys; a = np.load('emb.npy'); b = np.load('../emb2.npy'); sys.exit(int(a.shape != b.shape or bool((a == b).all())))" ||
+	fail "the first version of emb.npy does not check out"
+mvm fsck -q
