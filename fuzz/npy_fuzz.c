@@ -16,8 +16,13 @@ static void check(const mvm_tensor_table *t, size_t size)
 
 	for (i = 0; i < t->count; i++) {
 		const mvm_tensor_info *ti = &t->tensors[i];
+		uint64_t n = mvm_dtype_size(ti->dtype);
+		uint32_t d;
 
-		if (!ti->name || ti->offset < t->data_start || ti->offset + ti->length > size ||
+		for (d = 0; d < ti->ndim; d++)
+			n *= ti->shape[d];
+		if (!ti->name || !ti->name[0] || n != ti->length || ti->offset < t->data_start ||
+		    ti->offset + ti->length > size ||
 		    (i && ti->offset < t->tensors[i - 1].offset + t->tensors[i - 1].length))
 			abort();
 	}

@@ -5,6 +5,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "format/tensor.h"
 
@@ -19,8 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mvm_torch_parse(&t, "fuzz.pt", size, mvm_mem_read, &m) == 0) {
 		for (i = 0; i < t.count; i++) {
 			const mvm_tensor_info *ti = &t.tensors[i];
+			uint64_t n = mvm_dtype_size(ti->dtype);
+			uint32_t d;
 
-			if (!ti->name || ti->offset < t.data_start || ti->offset + ti->length > size ||
+			for (d = 0; d < ti->ndim; d++)
+				n *= ti->shape[d];
+			if (!ti->name || !ti->name[0] || strlen(ti->name) > UINT16_MAX || n != ti->length ||
+			    ti->offset < t.data_start || ti->offset + ti->length > size ||
 			    (i && ti->offset < t.tensors[i - 1].offset + t.tensors[i - 1].length))
 				abort();
 		}

@@ -59,6 +59,17 @@ assert_eq "$(mvm ls HEAD module.pt | awk '{print $NF}' | sort | tr '\n' ' ')" \
 	"_modules.body._modules.fc._parameters.weight _modules.body._parameters.weight _modules.embed._parameters.weight " \
 	"module tensors"
 
+# keys that make no name (empty, or starting with a NUL): the storage's key names the tensor
+$PY "$TORCHGEN" --odd-keys --size-mb 1 odd.pt
+mvm add -q odd.pt
+mvm commit -q -m odd
+mvm ls HEAD odd.pt >"$SCRATCH/odd"
+grep -Eq ' data/0$' "$SCRATCH/odd" && grep -Eq ' data/1$' "$SCRATCH/odd" && grep -Eq ' ok$' "$SCRATCH/odd" ||
+	fail "odd keys: $(cat "$SCRATCH/odd")"
+rm odd.pt
+mvm checkout -q HEAD -- odd.pt
+mvm fsck -q
+
 # what mvm cannot read is plain bytes, added and checked out all the same
 $PY - ../base.pt <<'PYEOF'
 import struct, sys, zipfile

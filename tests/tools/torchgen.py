@@ -128,6 +128,9 @@ def build(args):
     sd["layers.0.norm.half"] = Tensor(first.storage, hidden // 2, (hidden // 2,))  # a view
     opt = {"state": {0: {"step": 5, "exp_avg": tensor((hidden,), 0.001, dtype="F32")}},
            "param_groups": [{"lr": 1e-3, "params": [0]}]}
+    if args.odd_keys:  # a bare state dict whose keys make no name: empty, or starting with a NUL
+        return collections.OrderedDict([("", sd["embed.weight"]), ("\0abc", sd["layers.0.attn.weight"]),
+                                        ("ok", sd["layers.0.mlp.weight"])]), storages
     if args.module:  # torch.save(model): module objects, their tensors in _parameters
         head = Module({"weight": sd["embed.weight"]}, {})
         body = Module({"weight": sd["layers.0.attn.weight"]}, {"fc": Module({"weight": sd["layers.0.mlp.weight"]}, {})})
@@ -185,6 +188,7 @@ def main():
     p.add_argument("--noise", type=float, default=0.0)
     p.add_argument("--module", action="store_true", help="save module objects instead of a state_dict")
     p.add_argument("--zip64", action="store_true", help="zip64 records throughout, as past 4 GiB")
+    p.add_argument("--odd-keys", action="store_true", help="state-dict keys that are empty or start with a NUL")
     args = p.parse_args()
     obj, storages = build(args)
     pkl = io.BytesIO()

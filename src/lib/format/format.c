@@ -130,6 +130,22 @@ static int check_overlap(const mvm_tensor_table *t, const char *name)
 	return 0;
 }
 
+/* Names must fit the manifest (u16 length) and say something. */
+static int check_names(const mvm_tensor_table *t, const char *name)
+{
+	char d[NAME_DISPLAY_MAX];
+	size_t i, n;
+
+	for (i = 0; i < t->count; i++) {
+		if (!t->tensors[i].name || !(n = strlen(t->tensors[i].name)))
+			return mvm_error_set(MVM_EFORMAT, "%s: a tensor has an empty name", name);
+		if (n > UINT16_MAX)
+			return mvm_error_set(MVM_EFORMAT, "%s: tensor name '%s' is %zu bytes long (at most %u)", name,
+					     mvm_format__printable(d, sizeof(d), t->tensors[i].name), n, UINT16_MAX);
+	}
+	return 0;
+}
+
 static int check_unique_names(const mvm_tensor_table *t, const char *name)
 {
 	const mvm_tensor_info **v = NULL;
@@ -159,7 +175,7 @@ int mvm_tensor_table__finish(mvm_tensor_table *t, const char *name, uint64_t fil
 {
 	int error;
 
-	if ((error = check_bounds(t, name, file_size)) < 0)
+	if ((error = check_names(t, name)) < 0 || (error = check_bounds(t, name, file_size)) < 0)
 		return error;
 	if (t->count > 1)
 		qsort(t->tensors, t->count, sizeof(*t->tensors), cmp_offset);

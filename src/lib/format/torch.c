@@ -31,18 +31,19 @@
 #include "format/tensor.h"
 #include "zip.h"
 
-#define PICKLE_MAX (256u << 20)
+#define PICKLE_MAX (64u << 20)
+#define VALUES_MAX (1u << 22)   /* ~170 MB of values: a pickle of ~200k tensors */
 #define MEMO_MAX (1u << 22)
 #define NAME_MAX_LEN 1024
 
 enum { V_OTHER, V_MARK, V_INT, V_STR, V_GLOBAL, V_TUPLE, V_STORAGE, V_TENSOR, V_DICT };
 
 typedef struct {
-	unsigned char kind, used;
-	int64_t num;            /* INT: value; STORAGE, TENSOR: index in their arrays */
+	unsigned char kind;
+	int64_t num;            /* INT: value; STORAGE, TENSOR: index in their arrays; a list's next index */
 	uint32_t off, len;      /* STR, GLOBAL's module: bytes of the pickle; TUPLE: items[off, off + len) */
 	uint32_t off2, len2;    /* GLOBAL: its name */
-	int32_t head, tail;     /* DICT (dicts and lists): the tensors inside it, through tensor.next */
+	int32_t parent, key;    /* DICT: the dict it was first put in, under `key` (-1: an object's state) */
 } pval;
 
 typedef struct {
@@ -57,8 +58,8 @@ typedef struct {
 	uint64_t offset;
 	uint32_t ndim;
 	uint64_t shape[MVM_TENSOR_MAXDIM];
-	char *name;
-	int32_t next;
+	int32_t holder, key;    /* the dict it was first put in, and under which key; -1: none */
+	char *name;             /* built from holder and key once the pickle is read */
 } ptensor;
 
 typedef struct {
@@ -85,6 +86,8 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 
 	if (need <= *cap)
 		return 0;
+	if (need > SIZE_MAX / 2 / size)
+		return -1;
 	while (n < need)
 		n *= 2;
 	if (!(q = realloc(*p, n * size)))
@@ -99,13 +102,13 @@ static long push_new(vm *v, unsigned char kind)
 {
 	pval *x;
 
-	if (grow((void **)&v->vals, &v->vals_cap, v->nvals + 1, sizeof(*v->vals)) < 0 ||
+	if (v->nvals >= VALUES_MAX || grow((void **)&v->vals, &v->vals_cap, v->nvals + 1, sizeof(*v->vals)) < 0 ||
 	    grow((void **)&v->stack, &v->stack_cap, v->depth + 1, sizeof(*v->stack)) < 0)
 		return -1;
 	x = &v->vals[v->nvals];
 	memset(x, 0, sizeof(*x));
 	x->kind = kind;
-	x->head = x->tail = -1;
+	x->parent = x->key = -1;
 	v->stack[v->depth++] = (uint32_t)v->nvals;
 	return (long)v->nvals++;
 }
@@ -258,7 +261,7 @@ static int memo_put(vm *v, uint64_t key)
 {
 	size_t old = v->memo_cap;
 
-	if (!v->depth || key >= MEMO_MAX ||
+	if (!v->depth || v->vals[v->stack[v->depth - 1]].kind == V_MARK || key >= MEMO_MAX ||
 	    grow((void **)&v->memo, &v->memo_cap, (size_t)key + 1, sizeof(*v->memo)) < 0)
 		return -1;
 	if (v->memo_cap > old)
@@ -346,7 +349,7 @@ static int rebuild_tensor(vm *v, const pval *args)
 	t->storage = (uint32_t)st->num;
 	t->offset = (uint64_t)v->vals[a[1]].num;
 	t->ndim = shape->len;
-	t->next = -1;
+	t->holder = t->key = -1;
 	for (k = 0; k < shape->len; k++) {
 		const pval *d = &v->vals[v->items[shape->off + k]];
 		if (d->kind != V_INT || d->num < 0)
@@ -383,68 +386,24 @@ static int reduce(vm *v)
 	return opaque(v);
 }
 
-/* "key." + name (or just key), in a new string. */
-static char *prefixed(const char *key, size_t klen, const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-	char *s;
-
-	if (klen + 1 + n > NAME_MAX_LEN || !(s = malloc(klen + n + 2)))
-		return NULL;
-	memcpy(s, key, klen);
-	if (name) {
-		s[klen] = '.';
-		memcpy(s + klen + 1, name, n + 1);
-	} else {
-		s[klen] = '\0';
-	}
-	return s;
-}
-
-/* container[key] = value: name the tensors value brings, and keep them in the container's list. */
+/*
+ * container[key] = value: a tensor or dict remembers the first dict it is
+ * put in and the key, from which its name is built at the end (building
+ * names as dicts nest would copy them once per level).
+ */
 static int insert(vm *v, uint32_t c, uint32_t key, uint32_t value)
 {
-	pval *d = &v->vals[c], *x = &v->vals[value], *k = &v->vals[key];
-	char num[24];
-	const char *ks;
-	size_t klen;
-	int32_t i, first, last;
+	pval *x = &v->vals[value], *k = &v->vals[key];
 
-	if (d->kind != V_DICT)
-		return 0; /* an object's items name nothing */
-	if (k->kind == V_STR) {
-		ks = (const char *)v->p + k->off;
-		klen = k->len;
-	} else if (k->kind == V_INT) {
-		klen = (size_t)snprintf(num, sizeof(num), "%" PRId64, k->num);
-		ks = num;
-	} else {
-		return 0; /* another kind of key names nothing */
+	if (v->vals[c].kind != V_DICT || (k->kind != V_STR && k->kind != V_INT))
+		return 0; /* an object's items, or another kind of key, name nothing */
+	if (x->kind == V_TENSOR && v->tensors[x->num].holder < 0) {
+		v->tensors[x->num].holder = (int32_t)c;
+		v->tensors[x->num].key = (int32_t)key;
+	} else if (x->kind == V_DICT && x->parent < 0 && value != c) {
+		x->parent = (int32_t)c;
+		x->key = (int32_t)key;
 	}
-	if (x->kind == V_TENSOR && !v->tensors[x->num].name) {
-		first = last = (int32_t)x->num;
-		if (!(v->tensors[first].name = prefixed(ks, klen, NULL)))
-			return -1;
-	} else if (x->kind == V_DICT && !x->used && x->head >= 0) {
-		first = x->head;
-		last = x->tail;
-		x->used = 1;
-		x->head = x->tail = -1; /* each tensor in one list, so no list can loop */
-		for (i = first; i >= 0; i = v->tensors[i].next) {
-			char *s = prefixed(ks, klen, v->tensors[i].name);
-			if (!s)
-				return -1;
-			free(v->tensors[i].name);
-			v->tensors[i].name = s;
-		}
-	} else {
-		return 0;
-	}
-	if (d->tail >= 0)
-		v->tensors[d->tail].next = first;
-	else
-		d->head = first;
-	d->tail = last;
 	return 0;
 }
 
@@ -493,7 +452,8 @@ static int small_tuple(vm *v, size_t n)
 
 static int dup_top(vm *v)
 {
-	if (!v->depth || grow((void **)&v->stack, &v->stack_cap, v->depth + 1, sizeof(*v->stack)) < 0)
+	if (!v->depth || v->vals[v->stack[v->depth - 1]].kind == V_MARK ||
+	    grow((void **)&v->stack, &v->stack_cap, v->depth + 1, sizeof(*v->stack)) < 0)
 		return -1;
 	v->stack[v->depth] = v->stack[v->depth - 1];
 	v->depth++;
@@ -573,26 +533,19 @@ static int memo_arg(vm *v, size_t n, int put)
  */
 static int build(vm *v)
 {
-	uint32_t state;
-	pval *o, *st;
+	uint32_t state, obj;
+	pval *st;
 
 	if (pop(v, &state) < 0 || !v->depth)
 		return -1;
-	o = &v->vals[v->stack[v->depth - 1]];
+	obj = v->stack[v->depth - 1];
 	st = &v->vals[state];
-	if (st->kind != V_DICT || st->used || st->head < 0 || (o->kind != V_OTHER && o->kind != V_DICT) || o == st)
+	if (st->kind != V_DICT || st->parent >= 0 || obj == state ||
+	    (v->vals[obj].kind != V_OTHER && v->vals[obj].kind != V_DICT))
 		return 0;
-	if (o->kind == V_OTHER) {
-		o->kind = V_DICT;
-		o->head = o->tail = -1;
-	}
-	if (o->tail >= 0)
-		v->tensors[o->tail].next = st->head;
-	else
-		o->head = st->head;
-	o->tail = st->tail;
-	st->used = 1;
-	st->head = st->tail = -1;
+	v->vals[obj].kind = V_DICT; /* an object with attributes names like a dict */
+	st->parent = (int32_t)obj;
+	st->key = -1;               /* attributes add no key of their own */
 	return 0;
 }
 
@@ -671,17 +624,27 @@ static int run(vm *v)
 	return 0;
 }
 
-static const vm *sort_vm; /* the qsort comparison's, during one dedupe */
+/* A storage key or an entry's key, with what it belongs to: sorted to find equal keys. */
+typedef struct {
+	const unsigned char *p;
+	size_t len, idx;
+} keyref;
 
-static int cmp_storage_key(const void *a, const void *b)
+static int cmp_key(const void *a, const void *b)
 {
-	const pstorage *x = &sort_vm->storages[*(const uint32_t *)a], *y = &sort_vm->storages[*(const uint32_t *)b];
-	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-	int c = memcmp(sort_vm->p + x->key_off, sort_vm->p + y->key_off, n);
+	const keyref *x = a, *y = b;
+	int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
 
-	if (c || x->key_len != y->key_len)
-		return c ? c : x->key_len < y->key_len ? -1 : 1;
-	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+	if (c || x->len != y->len)
+		return c ? c : x->len < y->len ? -1 : 1;
+	return 0;
+}
+
+static int cmp_key_then_index(const void *a, const void *b)
+{
+	int c = cmp_key(a, b);
+
+	return c ? c : ((const keyref *)a)->idx < ((const keyref *)b)->idx ? -1 : 1;
 }
 
 /*
@@ -690,7 +653,8 @@ static int cmp_storage_key(const void *a, const void *b)
  */
 static int dedupe_storages(vm *v)
 {
-	uint32_t *order, *to;
+	keyref *order;
+	uint32_t *to;
 	size_t i;
 
 	if (!v->nstorages)
@@ -699,22 +663,24 @@ static int dedupe_storages(vm *v)
 		free(order);
 		return -1;
 	}
-	for (i = 0; i < v->nstorages; i++)
-		order[i] = (uint32_t)i;
-	sort_vm = v;
-	qsort(order, v->nstorages, sizeof(*order), cmp_storage_key);
 	for (i = 0; i < v->nstorages; i++) {
-		pstorage *a = &v->storages[order[i]];
-		const pstorage *first = i ? &v->storages[to[order[i - 1]]] : NULL;
+		order[i].p = v->p + v->storages[i].key_off;
+		order[i].len = v->storages[i].key_len;
+		order[i].idx = i;
+	}
+	qsort(order, v->nstorages, sizeof(*order), cmp_key_then_index);
+	for (i = 0; i < v->nstorages; i++) {
+		pstorage *a = &v->storages[order[i].idx];
+		const pstorage *first;
 
-		to[order[i]] = order[i];
-		if (first && first->key_len == a->key_len &&
-		    !memcmp(v->p + first->key_off, v->p + a->key_off, a->key_len)) {
-			if (strcmp(first->dtype, a->dtype) || first->numel != a->numel)
-				break; /* one storage, two types */
-			to[order[i]] = to[order[i - 1]];
-			a->dtype = NULL;
-		}
+		to[order[i].idx] = (uint32_t)order[i].idx;
+		if (!i || cmp_key(&order[i - 1], &order[i]))
+			continue;
+		to[order[i].idx] = to[order[i - 1].idx];
+		first = &v->storages[to[order[i].idx]];
+		if (strcmp(first->dtype, a->dtype) || first->numel != a->numel)
+			break; /* one storage, two types */
+		a->dtype = NULL;
 	}
 	for (size_t k = 0; i == v->nstorages && k < v->ntensors; k++)
 		v->tensors[k].storage = to[v->tensors[k].storage];
@@ -723,16 +689,75 @@ static int dedupe_storages(vm *v)
 	return i == v->nstorages ? 0 : -1;
 }
 
-/* Each storage's name: that of the first named tensor using it, in the order tensors were built. */
-static void name_storages(vm *v)
+#define NAME_DEPTH 64
+
+/* Append key value k's text to the name being built (a string or an int). */
+static int put_key(char *name, size_t *len, const vm *v, uint32_t k)
+{
+	const pval *x = &v->vals[k];
+	char num[24];
+	const char *s = num;
+	size_t n;
+
+	if (x->kind == V_STR) {
+		s = (const char *)v->p + x->off;
+		n = x->len;
+		if (memchr(s, '\0', n))
+			return -1;
+	} else {
+		n = (size_t)snprintf(num, sizeof(num), "%" PRId64, x->num);
+	}
+	if (*len + n + 1 > NAME_MAX_LEN)
+		return -1;
+	memcpy(name + *len, s, n);
+	*len += n;
+	return 0;
+}
+
+/*
+ * Tensor t's name: the keys from the outermost dict down, joined by '.';
+ * NULL when it was put in no dict, the name would be empty or too long,
+ * or the dicts nest too deep (or in a loop).
+ */
+static char *tensor_name(const vm *v, const ptensor *t)
+{
+	uint32_t keys[NAME_DEPTH];
+	size_t depth = 0, len = 0, steps = 0;
+	char name[NAME_MAX_LEN];
+	int32_t c;
+
+	if (t->holder < 0)
+		return NULL;
+	keys[depth++] = (uint32_t)t->key;
+	for (c = t->holder; v->vals[c].parent >= 0; c = v->vals[c].parent) {
+		if (++steps > 2 * NAME_DEPTH)
+			return NULL; /* too deep, or a loop */
+		if (v->vals[c].key < 0)
+			continue; /* an object's attributes */
+		if (depth == NAME_DEPTH)
+			return NULL;
+		keys[depth++] = (uint32_t)v->vals[c].key;
+	}
+	while (depth-- > 0)
+		if (put_key(name, &len, v, keys[depth]) < 0 || (depth && (len + 1 >= NAME_MAX_LEN || !(name[len++] = '.'))))
+			return NULL;
+	name[len] = '\0';
+	return len ? strdup(name) : NULL;
+}
+
+/* Each storage's name: that of the first tensor using it that has one, in the order tensors were built. */
+static int name_storages(vm *v)
 {
 	size_t i;
 
 	for (i = 0; i < v->ntensors; i++) {
 		pstorage *st = &v->storages[v->tensors[i].storage];
-		if (v->tensors[i].name && st->named_by < 0)
+		if (st->named_by >= 0 || v->tensors[i].holder < 0)
+			continue;
+		if ((v->tensors[i].name = tensor_name(v, &v->tensors[i])))
 			st->named_by = (int32_t)i;
 	}
+	return 0;
 }
 
 static int is_data_entry(const char *entry)
@@ -742,18 +767,23 @@ static int is_data_entry(const char *entry)
 	return slash && (!strncmp(slash, "/data/", 6) || !strcmp(slash, "/data.pkl"));
 }
 
-static const mvm_zip_entry *find_entry(const mvm_zip_entry *e, size_t n, const char *prefix, size_t plen,
-				       const char *dir, const unsigned char *key, size_t klen)
+/* The stored PREFIX/data/KEY entries, sorted by KEY. */
+static keyref *data_entries(const mvm_zip_entry *e, size_t n, const char *prefix, size_t plen, size_t *count)
 {
-	size_t i, dlen = strlen(dir);
+	keyref *r = malloc((n ? n : 1) * sizeof(*r));
+	size_t i;
 
-	for (i = 0; i < n; i++) {
-		const char *s = e[i].name;
-		if (!strncmp(s, prefix, plen) && !strncmp(s + plen, dir, dlen) && strlen(s + plen + dlen) == klen &&
-		    !memcmp(s + plen + dlen, key, klen))
-			return &e[i];
+	*count = 0;
+	for (i = 0; r && i < n; i++) {
+		if (strncmp(e[i].name, prefix, plen) || strncmp(e[i].name + plen, "data/", 5))
+			continue;
+		r[*count].p = (const unsigned char *)e[i].name + plen + 5;
+		r[*count].len = strlen(e[i].name + plen + 5);
+		r[(*count)++].idx = i;
 	}
-	return NULL;
+	if (r)
+		qsort(r, *count, sizeof(*r), cmp_key_then_index);
+	return r;
 }
 
 /* Storage k as a tensor of the table: its entry's bytes, its dtype, its first tensor's name and shape. */
@@ -772,8 +802,8 @@ static int storage_tensor(mvm_tensor_info *t, const vm *v, size_t k, const mvm_z
 	snprintf(t->dtype, sizeof(t->dtype), "%s", st->dtype);
 	t->offset = z->offset;
 	t->length = z->size;
-	for (d = 0; pt && d < pt->ndim; d++)
-		numel *= pt->shape[d];
+	for (d = 0; pt && d < pt->ndim && numel <= st->numel; d++)
+		numel = pt->shape[d] && numel > UINT64_MAX / pt->shape[d] ? UINT64_MAX : numel * pt->shape[d];
 	if (pt && pt->offset == 0 && numel == st->numel && pt->ndim) {
 		t->ndim = pt->ndim;
 		memcpy(t->shape, pt->shape, sizeof(t->shape));
@@ -838,19 +868,22 @@ static int unique_names(mvm_tensor_table *t, const char **keys)
 static int build_table(mvm_tensor_table *out, const vm *v, const mvm_zip_entry *e, size_t n, const char *prefix,
 		       size_t plen)
 {
-	size_t k, cap = v->nstorages ? v->nstorages : 1;
+	size_t k, cap = v->nstorages ? v->nstorages : 1, nentries;
 	const char **keys = malloc(cap * sizeof(*keys));
+	keyref *entries = data_entries(e, n, prefix, plen, &nentries);
 	int error = -1;
 
-	if (!keys || !(out->tensors = calloc(cap, sizeof(*out->tensors))))
+	if (!keys || !entries || !v->nstorages || !(out->tensors = calloc(cap, sizeof(*out->tensors))))
 		goto done;
 	for (k = 0; k < v->nstorages; k++) {
 		const pstorage *st = &v->storages[k];
+		keyref want = { v->p + st->key_off, st->key_len, 0 }, *hit;
 		const mvm_zip_entry *z;
 
 		if (!st->dtype) /* another load of a storage kept before */
 			continue;
-		z = find_entry(e, n, prefix, plen, "data/", v->p + st->key_off, st->key_len);
+		hit = bsearch(&want, entries, nentries, sizeof(*entries), cmp_key);
+		z = hit ? &e[hit->idx] : NULL;
 		if (storage_tensor(&out->tensors[out->count], v, k, z) < 0)
 			goto done;
 		keys[out->count++] = z->name + plen + 5; /* after PREFIX/data/ */
@@ -861,6 +894,7 @@ static int build_table(mvm_tensor_table *out, const vm *v, const mvm_zip_entry *
 	error = unique_names(out, keys);
 done:
 	free(keys);
+	free(entries);
 	return error;
 }
 
@@ -890,7 +924,8 @@ int mvm_torch_parse(mvm_tensor_table *out, const char *name, uint64_t file_size,
 		goto done;
 	v.p = pickle;
 	v.n = (size_t)pkl->size;
-	if (run(&v) < 0 || dedupe_storages(&v) < 0 || (name_storages(&v), build_table(out, &v, e, n, pkl->name, plen)) < 0) {
+	if (run(&v) < 0 || dedupe_storages(&v) < 0 || name_storages(&v) < 0 ||
+	    build_table(out, &v, e, n, pkl->name, plen) < 0) {
 		error = mvm_error_set(MVM_EFORMAT, "%s: not a PyTorch archive mvm can read", name);
 		goto done;
 	}

@@ -38,19 +38,22 @@ static int read_zip64(directory *d, const char *name, uint64_t eocd_at, mvm_read
 	uint64_t at;
 	int error;
 
-	if (eocd_at < LOCATOR_SIZE || (error = read(ctx, loc, sizeof(loc), eocd_at - LOCATOR_SIZE)) < 0)
+	if (eocd_at < LOCATOR_SIZE)
 		return bad(name, "has no zip64 locator");
+	if ((error = read(ctx, loc, sizeof(loc), eocd_at - LOCATOR_SIZE)) < 0)
+		return error;
 	if (mvm_le32(loc) != 0x07064b50)
-		return bad(name, "has no zip64 locator");
+		return d->size != 0xffffffffu && d->offset != 0xffffffffu ? 0 : bad(name, "has no zip64 locator");
 	at = mvm_le64(loc + 8);
-	if (at > eocd_at - LOCATOR_SIZE || eocd_at - LOCATOR_SIZE - at < EOCD64_SIZE ||
-	    (error = read(ctx, rec, sizeof(rec), at)) < 0 || mvm_le32(rec) != 0x06064b50)
+	if (at > eocd_at - LOCATOR_SIZE || eocd_at - LOCATOR_SIZE - at < EOCD64_SIZE)
+		return bad(name, "has a bad zip64 end record");
+	if ((error = read(ctx, rec, sizeof(rec), at)) < 0)
+		return error;
+	if (mvm_le32(rec) != 0x06064b50)
 		return bad(name, "has a bad zip64 end record");
 	d->count = mvm_le64(rec + 32);
 	d->size = mvm_le64(rec + 40);
 	d->offset = mvm_le64(rec + 48);
-	if (d->offset > at || d->size > at - d->offset)
-		return bad(name, "directory lies outside the file");
 	return 0;
 }
 
@@ -78,12 +81,11 @@ static int find_directory(directory *d, const char *name, uint64_t file_size, mv
 		d->count = mvm_le16(e + 10);
 		d->size = mvm_le32(e + 12);
 		d->offset = mvm_le32(e + 16);
+		error = 0;
 		if (d->count == 0xffff || d->size == 0xffffffffu || d->offset == 0xffffffffu)
-			error = read_zip64(d, name, base + i, read, ctx);
-		else if (d->offset > base + i || d->size > base + i - d->offset)
+			error = read_zip64(d, name, base + i, read, ctx); /* none: 65535 entries, as they are */
+		if (!error && (d->offset > base + i || d->size > base + i - d->offset))
 			error = bad(name, "directory lies outside the file");
-		else
-			error = 0;
 		break;
 	}
 done:
@@ -129,8 +131,11 @@ static int entry_offset(mvm_zip_entry *z, uint64_t local, const char *name, uint
 	uint64_t at;
 	int error;
 
-	if (local > file_size || file_size - local < LOCAL_SIZE || (error = read(ctx, h, sizeof(h), local)) < 0 ||
-	    mvm_le32(h) != 0x04034b50)
+	if (local > file_size || file_size - local < LOCAL_SIZE)
+		return bad(name, "entry has no local header");
+	if ((error = read(ctx, h, sizeof(h), local)) < 0)
+		return error;
+	if (mvm_le32(h) != 0x04034b50)
 		return bad(name, "entry has no local header");
 	at = local + LOCAL_SIZE + mvm_le16(h + 26) + mvm_le16(h + 28);
 	if (at > file_size || z->size > file_size - at)
