@@ -278,6 +278,8 @@ int mvm_format_parse(mvm_tensor_table *out, const char *name, uint64_t file_size
 		named = 0;
 		if ((error = sniff(&fmt, file_size, read, ctx)) < 0)
 			return mvm_error_wrap(error, "%s", name);
+		if (fmt == MVM_FORMAT_NONE && has_suffix(name, ".onnx"))
+			fmt = MVM_FORMAT_ONNX; /* no magic: tried by name, plain bytes when it fails */
 	}
 
 	if (fmt == MVM_FORMAT_SAFETENSORS)
@@ -292,6 +294,8 @@ int mvm_format_parse(mvm_tensor_table *out, const char *name, uint64_t file_size
 		}
 	} else if (fmt == MVM_FORMAT_NPY)
 		error = mvm_npy_parse(out, name, file_size, read, ctx);
+	else if (fmt == MVM_FORMAT_ONNX)
+		error = mvm_onnx_parse(out, name, file_size, read, ctx);
 	else
 		return 0;
 

@@ -2,7 +2,7 @@
  * tensor.h: the tensor table of a model file, as read from its header.
  *
  * mvm_format_parse() recognizes safetensors, GGUF (v2, v3), PyTorch
- * (torch.save's zip archive) and NumPy (.npy, .npz) files and
+ * (torch.save's zip archive), NumPy (.npy, .npz) and ONNX files and
  * returns each tensor's name, dtype, shape and absolute byte range, sorted by
  * offset. Any other file gets an empty table (format MVM_FORMAT_NONE) and is
  * stored as plain bytes. Headers are untrusted input: every length is checked
@@ -22,7 +22,8 @@ typedef enum {
 	MVM_FORMAT_SAFETENSORS = 1,
 	MVM_FORMAT_GGUF = 2,
 	MVM_FORMAT_TORCH = 3,    /* torch.save's zip archive: one tensor per storage */
-	MVM_FORMAT_NPY = 4       /* a NumPy .npy array, or np.savez's .npz of them */
+	MVM_FORMAT_NPY = 4,      /* a NumPy .npy array, or np.savez's .npz of them */
+	MVM_FORMAT_ONNX = 5      /* an ONNX model's raw_data initializers */
 } mvm_format;
 
 typedef struct {
@@ -53,8 +54,9 @@ typedef int (*mvm_read_fn)(void *ctx, void *buf, size_t n, uint64_t off);
  * Recognize and parse the file. `name` is the path used in error messages.
  * Files named *.safetensors or *.gguf must parse; others are sniffed by
  * content (GGUF magic; safetensors' 8-byte length followed by '{'; a zip's
- * "PK\3\4" for a PyTorch archive or an .npz; "\x93NUMPY") and fall back
- * to plain bytes when they do not parse.
+ * "PK\3\4" for a PyTorch archive or an .npz; "\x93NUMPY"), or for ONNX,
+ * which has no magic, by the name *.onnx, and fall back to plain bytes
+ * when they do not parse.
  *
  * @return 0 (table filled, possibly MVM_FORMAT_NONE), MVM_EFORMAT with a
  *         message "NAME: problem" when a tensor file is malformed.
@@ -69,6 +71,7 @@ int mvm_gguf_parse(mvm_tensor_table *out, const char *name, uint64_t file_size,
 int mvm_torch_parse(mvm_tensor_table *out, const char *name, uint64_t file_size, mvm_read_fn read, void *ctx);
 int mvm_npy_parse(mvm_tensor_table *out, const char *name, uint64_t file_size, mvm_read_fn read, void *ctx);
 int mvm_npz_parse(mvm_tensor_table *out, const char *name, uint64_t file_size, mvm_read_fn read, void *ctx);
+int mvm_onnx_parse(mvm_tensor_table *out, const char *name, uint64_t file_size, mvm_read_fn read, void *ctx);
 
 void mvm_tensor_table_dispose(mvm_tensor_table *t);
 
