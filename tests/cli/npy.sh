@@ -14,7 +14,8 @@ emb = (rng.standard_normal((2048, 256)) * 0.02).astype(np.float32)
 np.save('emb.npy', emb)
 noise = (rng.standard_normal(emb.shape) * 0.001).astype(np.float32)
 np.save('../emb2.npy', emb + noise)
-np.savez('w.npz', attn=(rng.standard_normal((512, 512)) * 0.02).astype(np.float16), ids=np.arange(1000))
+np.savez('w.npz', attn=(rng.standard_normal((512, 512)) * 0.02).astype(np.float16), ids=np.arange(1000),
+         labels=np.array(['ab', 'cd']), cols=np.asfortranarray(np.ones((3, 4))))  # these two stay plain
 np.savez_compressed('packed.npz', a=rng.standard_normal(1000))
 np.save('big_endian.npy', rng.standard_normal(1000).astype('>f4'))
 open('cut.npy', 'wb').write(open('emb.npy', 'rb').read()[:100000])

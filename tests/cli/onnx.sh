@@ -16,7 +16,8 @@ def model(noise):
     w = {'fc1.weight': (rng.standard_normal((512, 256)) * 0.02).astype(np.float32),
          'fc1.bias': np.zeros(512, dtype=np.float32),
          'fc2.weight': (rng.standard_normal((64, 512)) * 0.02).astype(np.float32),
-         'steps': np.arange(7, dtype=np.int64)}
+         'steps': np.arange(7, dtype=np.int64),
+         'nine_dims': np.zeros([1] * 8 + [2], dtype=np.float32)}  # more dims than mvm keeps: plain bytes
     moved = np.random.default_rng(9)
     for k in ('fc1.weight', 'fc2.weight'):
         w[k] = w[k] + (moved.standard_normal(w[k].shape) * 0.02 * noise).astype(np.float32)

@@ -9,6 +9,7 @@
  * and the array's bytes. Little-endian and byte-sized plain dtypes make
  * a tensor; big-endian, structured or object arrays leave the file plain.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,7 +77,10 @@ static int parse_dict(mvm_tensor_info *t, const char *h, const char *name)
 			return 0;
 		if (*s < '0' || *s > '9' || t->ndim == MVM_TENSOR_MAXDIM)
 			return bad(name, "has a bad shape");
+		errno = 0;
 		v = strtoull(s, &end, 10);
+		if (errno == ERANGE)
+			return bad(name, "has a bad shape");
 		t->shape[t->ndim++] = v;
 		s = end;
 	}
@@ -99,7 +103,9 @@ static int parse_array(mvm_tensor_info *t, const char *name, uint64_t at, uint64
 		return len < NPY_PREFIX ? bad(name, "is truncated") : error;
 	if (memcmp(pre, "\x93NUMPY", 6) || pre[6] < 1 || pre[6] > 3)
 		return bad(name, "has no magic");
-	hlen = pre[6] == 1 ? mvm_le16(pre + 8) : (len < sizeof(pre) ? UINT64_MAX : mvm_le32(pre + 8));
+	if (pre[6] > 1 && len < sizeof(pre))
+		return bad(name, "is truncated");
+	hlen = pre[6] == 1 ? mvm_le16(pre + 8) : mvm_le32(pre + 8);
 	data = (pre[6] == 1 ? NPY_PREFIX : NPY_PREFIX + 2) + hlen;
 	if (hlen > NPY_HEADER_MAX || data > len)
 		return bad(name, "header is too long");
@@ -153,6 +159,7 @@ int mvm_npz_parse(mvm_tensor_table *out, const char *name, uint64_t file_size, m
 {
 	mvm_zip_entry *e = NULL;
 	size_t n = 0, i;
+	uint64_t read_total = 0;
 	int error;
 
 	memset(out, 0, sizeof(*out));
@@ -168,7 +175,17 @@ int mvm_npz_parse(mvm_tensor_table *out, const char *name, uint64_t file_size, m
 
 		if (!is_npy_entry(e[i].name) || !e[i].stored)
 			continue;
-		if ((error = parse_array(t, name, e[i].offset, e[i].size, read, ctx)) < 0)
+		/* entries may not share bytes: then their headers, read once each, fit in the file */
+		if ((read_total += e[i].size < NPY_HEADER_MAX ? e[i].size : NPY_HEADER_MAX) > file_size) {
+			error = bad(name, "archive's entries overlap");
+			goto done;
+		}
+		if ((error = parse_array(t, name, e[i].offset, e[i].size, read, ctx)) == MVM_EFORMAT) {
+			mvm_error_clear(); /* an array mvm does not read as a tensor stays plain bytes */
+			memset(t, 0, sizeof(*t));
+			continue;
+		}
+		if (error < 0)
 			goto done;
 		if (!(t->name = strdup(e[i].name))) {
 			error = mvm_error_set(MVM_ERROR, "out of memory");

@@ -29,7 +29,7 @@ typedef struct {
 	unsigned char buf[WINDOW];
 	uint64_t at;         /* file offset of buf[0] */
 	size_t len;
-	int io_error;        /* a read failed (its error): report it, not the format */
+	int io_error;        /* a read failed, or memory ran out (its error): report it, not the format */
 } reader;
 
 /* The byte at file offset off, or -1 past the end or on a read error. */
@@ -120,15 +120,24 @@ static const char *dtype_of(uint64_t data_type)
 	}
 }
 
+/* One dim into t; *skip when t cannot hold it (more than MVM_TENSOR_MAXDIM, or negative). */
+static void put_dim(mvm_tensor_info *t, uint64_t d, int *skip)
+{
+	if (t->ndim == MVM_TENSOR_MAXDIM || d > INT64_MAX)
+		*skip = 1;
+	else
+		t->shape[t->ndim++] = d;
+}
+
 /* Packed dims (wire type 2) into t. */
-static int packed_dims(mvm_tensor_info *t, reader *r, uint64_t at, uint64_t len)
+static int packed_dims(mvm_tensor_info *t, reader *r, uint64_t at, uint64_t len, int *skip)
 {
 	uint64_t end = at + len, d;
 
 	while (at < end) {
-		if (t->ndim == MVM_TENSOR_MAXDIM || varint(&d, r, &at, end) < 0)
+		if (varint(&d, r, &at, end) < 0)
 			return -1;
-		t->shape[t->ndim++] = d;
+		put_dim(t, d, skip);
 	}
 	return 0;
 }
@@ -139,17 +148,15 @@ static int tensor(mvm_tensor_info *t, reader *r, uint64_t at, uint64_t end)
 	uint64_t num, value, start, name_at = 0, name_len = 0, type = 0, raw = 0, raw_len = 0, n = 1, i;
 	unsigned int wire;
 	const char *dtype;
-	int has_raw = 0;
+	int has_raw = 0, skip = 0;
 
 	memset(t, 0, sizeof(*t));
 	while (at < end) {
 		if (field(&num, &wire, &value, &start, r, &at, end) < 0)
 			return -1;
-		if (num == 1 && wire == 0 && t->ndim < MVM_TENSOR_MAXDIM)
-			t->shape[t->ndim++] = value;
-		else if (num == 1 && wire == 2 && packed_dims(t, r, start, value) < 0)
-			return -1;
-		else if (num == 1 && wire == 0)
+		if (num == 1 && wire == 0)
+			put_dim(t, value, &skip);
+		else if (num == 1 && wire == 2 && packed_dims(t, r, start, value, &skip) < 0)
 			return -1;
 		else if (num == 2 && wire == 0)
 			type = value;
@@ -158,8 +165,8 @@ static int tensor(mvm_tensor_info *t, reader *r, uint64_t at, uint64_t end)
 		else if (num == 9 && wire == 2)
 			raw = start, raw_len = value, has_raw = 1;
 	}
-	if (!has_raw || !(dtype = dtype_of(type)) || !name_len || name_len > NAME_MAX_BYTES)
-		return 0;
+	if (skip || !has_raw || !(dtype = dtype_of(type)) || !name_len || name_len > NAME_MAX_BYTES)
+		return 0; /* an initializer mvm does not read as a tensor: its bytes stay plain */
 	for (i = 0; i < t->ndim; i++) {
 		if (t->shape[i] && n > UINT64_MAX / t->shape[i])
 			return 0;
@@ -167,8 +174,10 @@ static int tensor(mvm_tensor_info *t, reader *r, uint64_t at, uint64_t end)
 	}
 	if (n > raw_len / mvm_dtype_size(dtype) || n * mvm_dtype_size(dtype) != raw_len)
 		return 0; /* raw_data of another size: not a tensor mvm can align */
-	if (!(t->name = malloc((size_t)name_len + 1)))
+	if (!(t->name = malloc((size_t)name_len + 1))) {
+		r->io_error = mvm_error_set(MVM_ERROR, "out of memory");
 		return -1;
+	}
 	for (i = 0; i < name_len; i++) {
 		int b = byte_at(r, name_at + i);
 		if (b <= 0) { /* a NUL in the name, or a read error */
@@ -201,8 +210,12 @@ static int graph(mvm_tensor_table *out, size_t *cap, reader *r, uint64_t at, uin
 			size_t n = *cap ? *cap * 2 : 64;
 			mvm_tensor_info *p;
 
-			if (n > TENSORS_MAX || !(p = realloc(out->tensors, n * sizeof(*p))))
+			if (n > TENSORS_MAX)
 				return -1;
+			if (!(p = realloc(out->tensors, n * sizeof(*p)))) {
+				r->io_error = mvm_error_set(MVM_ERROR, "out of memory");
+				return -1;
+			}
 			out->tensors = p;
 			*cap = n;
 		}
@@ -238,7 +251,7 @@ int mvm_onnx_parse(mvm_tensor_table *out, const char *name, uint64_t file_size, 
 			error = graph(out, &cap, r, start, start + value);
 	}
 	if (r->io_error < 0)
-		error = r->io_error; /* the read's own error and message */
+		error = r->io_error; /* the read's (or the allocation's) own error and message */
 	else if (error || !graphs || !out->count)
 		error = mvm_error_set(MVM_EFORMAT, "%s: not an ONNX model with raw initializers mvm can read", name);
 	free(r);
