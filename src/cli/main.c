@@ -19,9 +19,12 @@ static const cli_command commands[] = {
 	  "'change apply --force')." },
 	{ "add", cmd_add, CMD_NEED_REPO, "mvm add [--quiet] PATH...", "Stage files for the next version",
 	  "Stores each file as content-defined chunks (cut at tensor starts for\n"
-	  "safetensors and GGUF), compressing and storing only chunks the repository\n"
-	  "lacks. Folders are added recursively; a tracked file gone from disk is\n"
-	  "staged as removed. A malformed safetensors/GGUF file stages nothing." },
+	  "safetensors, GGUF, PyTorch checkpoints, NumPy .npy/.npz and ONNX), compressing\n"
+	  "and storing only chunks the repository lacks; float weights are coded as\n"
+	  "floats, and as deltas against the parent version's same tensor. Folders are\n"
+	  "added recursively; a tracked file gone from disk is staged as removed.\n"
+	  "A malformed *.safetensors/*.gguf file stages nothing; other files that do\n"
+	  "not parse are stored as plain bytes." },
 	{ "rm", cmd_rm, CMD_NEED_REPO, "mvm rm [--cached] PATH...", "Unstage and delete tracked files",
 	  "--cached keeps the working file and only unstages it." },
 	{ "commit", cmd_commit, CMD_NEED_REPO,
@@ -39,7 +42,8 @@ static const cli_command commands[] = {
 	  "Follows first parents from REV (default HEAD)." },
 	{ "show", cmd_show, CMD_NEED_REPO, "mvm show REV [--json]", "Show one version and its files", "" },
 	{ "ls", cmd_ls, CMD_NEED_REPO, "mvm ls REV [PATH] [--json]", "List files of a version, or tensors of a file",
-	  "With PATH naming a safetensors/GGUF file, lists its tensors (name, dtype, shape, bytes)." },
+	  "With PATH naming a tensor file (safetensors, GGUF, PyTorch, NumPy, ONNX),\n"
+	  "lists its tensors (dtype, shape, bytes, name)." },
 	{ "diff", cmd_diff, CMD_NEED_REPO, "mvm diff [REV [REV]] [--stats] [--json] [PATH...]",
 	  "Compare versions file by file and tensor by tensor",
 	  "No REV: HEAD against the working tree. One REV: REV against the working tree.\n"
