@@ -5,9 +5,9 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "format/tensor.h"
+#include "table_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -15,22 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	mvm_tensor_table t = MVM_TENSOR_TABLE_INIT;
 	mvm_mem_reader m = { data, size };
-	size_t i;
 
-	if (mvm_torch_parse(&t, "fuzz.pt", size, mvm_mem_read, &m) == 0) {
-		for (i = 0; i < t.count; i++) {
-			const mvm_tensor_info *ti = &t.tensors[i];
-			uint64_t n = mvm_dtype_size(ti->dtype);
-			uint32_t d;
-
-			for (d = 0; d < ti->ndim; d++)
-				n *= ti->shape[d];
-			if (!ti->name || !ti->name[0] || strlen(ti->name) > UINT16_MAX || n != ti->length ||
-			    ti->offset < t.data_start || ti->offset + ti->length > size ||
-			    (i && ti->offset < t.tensors[i - 1].offset + t.tensors[i - 1].length))
-				abort();
-		}
-	}
+	if (mvm_torch_parse(&t, "fuzz.pt", size, mvm_mem_read, &m) == 0)
+		check_table(&t, size);
 	mvm_tensor_table_dispose(&t);
 	return 0;
 }

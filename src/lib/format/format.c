@@ -42,6 +42,20 @@ size_t mvm_dtype_size(const char *dtype)
 	return 0;
 }
 
+int mvm_shape_elements(uint64_t *out, const uint64_t *shape, uint32_t ndim)
+{
+	uint64_t n = 1;
+	uint32_t i;
+
+	for (i = 0; i < ndim; i++) {
+		if (shape[i] && n > UINT64_MAX / shape[i])
+			return -1;
+		n *= shape[i];
+	}
+	*out = n;
+	return 0;
+}
+
 void mvm_tensor_table_dispose(mvm_tensor_table *t)
 {
 	size_t i;

@@ -94,9 +94,8 @@ static int parse_array(mvm_tensor_info *t, const char *name, uint64_t at, uint64
 		       void *ctx)
 {
 	unsigned char pre[NPY_PREFIX + 2];
-	uint64_t hlen, n = 1, size, data;
+	uint64_t hlen, n, size, data;
 	char *h;
-	uint32_t d;
 	int error;
 
 	if (len < NPY_PREFIX || (error = read(ctx, pre, len < sizeof(pre) ? NPY_PREFIX : sizeof(pre), at)) < 0)
@@ -119,11 +118,8 @@ static int parse_array(mvm_tensor_info *t, const char *name, uint64_t at, uint64
 	if (error < 0)
 		return error;
 	size = mvm_dtype_size(t->dtype);
-	for (d = 0; d < t->ndim; d++) {
-		if (t->shape[d] && n > UINT64_MAX / t->shape[d])
-			return bad(name, "shape is too large");
-		n *= t->shape[d];
-	}
+	if (mvm_shape_elements(&n, t->shape, t->ndim) < 0)
+		return bad(name, "shape is too large");
 	if (n > (len - data) / size || n * size != len - data)
 		return bad(name, "data length does not match its shape");
 	t->offset = at + data;

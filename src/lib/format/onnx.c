@@ -145,7 +145,7 @@ static int packed_dims(mvm_tensor_info *t, reader *r, uint64_t at, uint64_t len,
 /* One TensorProto in [at, end): 1 if it is a raw_data tensor (t filled, name owned), 0 if not, -1 if bad. */
 static int tensor(mvm_tensor_info *t, reader *r, uint64_t at, uint64_t end)
 {
-	uint64_t num, value, start, name_at = 0, name_len = 0, type = 0, raw = 0, raw_len = 0, n = 1, i;
+	uint64_t num, value, start, name_at = 0, name_len = 0, type = 0, raw = 0, raw_len = 0, n, i;
 	unsigned int wire;
 	const char *dtype;
 	int has_raw = 0, skip = 0;
@@ -167,11 +167,8 @@ static int tensor(mvm_tensor_info *t, reader *r, uint64_t at, uint64_t end)
 	}
 	if (skip || !has_raw || !(dtype = dtype_of(type)) || !name_len || name_len > NAME_MAX_BYTES)
 		return 0; /* an initializer mvm does not read as a tensor: its bytes stay plain */
-	for (i = 0; i < t->ndim; i++) {
-		if (t->shape[i] && n > UINT64_MAX / t->shape[i])
-			return 0;
-		n *= t->shape[i];
-	}
+	if (mvm_shape_elements(&n, t->shape, t->ndim) < 0)
+		return 0;
 	if (n > raw_len / mvm_dtype_size(dtype) || n * mvm_dtype_size(dtype) != raw_len)
 		return 0; /* raw_data of another size: not a tensor mvm can align */
 	if (!(t->name = malloc((size_t)name_len + 1))) {

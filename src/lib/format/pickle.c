@@ -757,8 +757,7 @@ static int export_storages(mvm_torch_storage **out, size_t *count, vm *v)
 		pstorage *st = &v->storages[k];
 		ptensor *pt = st->named_by >= 0 ? &v->tensors[st->named_by] : NULL;
 		mvm_torch_storage *o;
-		uint64_t numel = 1;
-		uint32_t d;
+		uint64_t numel;
 
 		if (!st->dtype) /* another load of a storage kept before */
 			continue;
@@ -771,9 +770,7 @@ static int export_storages(mvm_torch_storage **out, size_t *count, vm *v)
 			continue;
 		o->name = pt->name; /* moves */
 		pt->name = NULL;
-		for (d = 0; d < pt->ndim && numel <= st->numel; d++)
-			numel = pt->shape[d] && numel > UINT64_MAX / pt->shape[d] ? UINT64_MAX : numel * pt->shape[d];
-		if (pt->offset == 0 && numel == st->numel) {
+		if (pt->offset == 0 && mvm_shape_elements(&numel, pt->shape, pt->ndim) == 0 && numel == st->numel) {
 			o->ndim = pt->ndim;
 			memcpy(o->shape, pt->shape, sizeof(o->shape));
 		}

@@ -128,15 +128,9 @@ static int parse_offsets(uint64_t *begin, uint64_t *end, const st_ctx *c, json_t
 /* Bytes the shape needs, or an error if that overflows or is not whole bytes. */
 static int shape_bytes(uint64_t *out, const mvm_tensor_info *ti, unsigned bits, const st_ctx *c)
 {
-	uint64_t n = 1;
-	uint32_t i;
+	uint64_t n;
 
-	for (i = 0; i < ti->ndim; i++) {
-		if (ti->shape[i] && n > UINT64_MAX / ti->shape[i])
-			return bad(c, "shape has too many elements");
-		n *= ti->shape[i];
-	}
-	if (n > UINT64_MAX / bits)
+	if (mvm_shape_elements(&n, ti->shape, ti->ndim) < 0 || n > UINT64_MAX / bits)
 		return bad(c, "shape has too many elements");
 	if ((n * bits) % 8)
 		return bad(c, "shape is not a whole number of bytes for its dtype");

@@ -75,6 +75,9 @@ int mvm_onnx_parse(mvm_tensor_table *out, const char *name, uint64_t file_size, 
 
 void mvm_tensor_table_dispose(mvm_tensor_table *t);
 
+/** Elements of a shape (1 for ndim 0) into *out; -1 when the product overflows 64 bits. */
+int mvm_shape_elements(uint64_t *out, const uint64_t *shape, uint32_t ndim);
+
 /** Element size in bytes for plain float/int dtypes (BF16 -> 2), 0 if not a plain type. */
 size_t mvm_dtype_size(const char *dtype);
 
