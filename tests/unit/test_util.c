@@ -332,7 +332,9 @@ static int pattern_file(char *path, size_t pathsz, const char *dir, const unsign
  */
 static void test_util__seqread_reads_every_byte(void **state)
 {
-	static const size_t sizes[] = { 1, 4095, 4096, 4097, (4u << 20) - 1, (4u << 20) + 4097, (13u << 20) + 3 };
+	static const size_t sizes[] = { 1,		 4095,		   4096,	       4097,
+					(1u << 20),	 (1u << 20) + 1,   (4u << 20) - 1, (4u << 20) + 4097,
+					(13u << 20) + 3 }; /* up to 1 MiB: read inline, above it on a thread */
 	const char *roots[] = { "/tmp", "/dev/shm" };
 	size_t total = (13u << 20) + 3, i, r, step, off;
 	unsigned char *src = malloc(total), *got = malloc(total);
@@ -372,23 +374,21 @@ static void test_util__seqread_reads_every_byte(void **state)
 }
 
 /* A file cut short after its size was taken: a clear error, not stale or zero bytes. */
-static void test_util__seqread_reports_a_shrunk_file(void **state)
+static void check_shrunk_file(size_t total, size_t step)
 {
 	char dir[] = "/tmp/mvm-test-XXXXXX", path[80];
-	size_t total = 9u << 20;
 	unsigned char *src = calloc(1, total), *got = malloc(total);
 	mvm_seqread *rd = NULL;
 	int fd, error = 0;
 	size_t off;
 
-	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_true(src && got);
 	fd = pattern_file(path, sizeof(path), dir, src, total);
 	assert_int_equal(truncate(path, 4096), 0); /* before the reader: it will find the bytes missing */
 	assert_int_equal(mvm_seqread_open(&rd, fd, total, "model.bin"), 0);
-	for (off = 0; off < total && !error; off += 1u << 20)
-		error = mvm_seqread_next(rd, got + off, 1u << 20);
+	for (off = 0; off < total && !error; off += step)
+		error = mvm_seqread_next(rd, got + off, step);
 	assert_int_equal(error, MVM_ECORRUPT);
 	assert_non_null(strstr(mvm_error_last(), "model.bin ended"));
 	mvm_seqread_free(rd);
@@ -397,6 +397,13 @@ static void test_util__seqread_reports_a_shrunk_file(void **state)
 	rmdir(dir);
 	free(src);
 	free(got);
+}
+
+static void test_util__seqread_reports_a_shrunk_file(void **state)
+{
+	(void)state;
+	check_shrunk_file(9u << 20, 1u << 20); /* read ahead on a thread */
+	check_shrunk_file(512u << 10, 64u << 10); /* read inline */
 }
 
 typedef struct {

@@ -182,8 +182,7 @@ static int previous_version(mvm_manifest **out, mvm_repo *repo, const mvm_add_li
 
 int mvm_add_apply(mvm_repo *repo, mvm_add_list *l, const mvm_work_options *opts)
 {
-	mvm_scan scan = { repo->store, opts ? opts->progress : NULL, opts ? opts->payload : NULL, 0, 0, NULL, NULL };
-	mvm_manifest *base = NULL;
+	mvm_scan scan = { repo->store, opts ? opts->progress : NULL, opts ? opts->payload : NULL, 0, 0, NULL };
 	mvm_buf abs = MVM_BUF_INIT;
 	size_t i;
 	int error;
@@ -194,16 +193,16 @@ int mvm_add_apply(mvm_repo *repo, mvm_add_list *l, const mvm_work_options *opts)
 	for (i = 0; i < l->n; i++)
 		scan.total += l->items[i].remove ? 0 : (uint64_t)l->items[i].st.st_size;
 	for (i = 0; i < l->n && !error; i++) {
+		mvm_manifest *base = NULL; /* the scan's once pushed */
+
 		if (l->items[i].remove)
 			continue;
 		if ((error = mvm_repo_abspath(&abs, repo, l->items[i].path)) == 0 &&
-		    (error = previous_version(&base, repo, l, l->items[i].path)) == 0) {
-			scan.base = base;
-			error = mvm_scan_file(&l->items[i].manifest, &scan, abs.ptr, l->items[i].path);
-		}
-		mvm_manifest_free(base);
-		base = NULL;
+		    (error = previous_version(&base, repo, l, l->items[i].path)) == 0)
+			error = mvm_scan_push(&scan, &l->items[i].manifest, abs.ptr, l->items[i].path, base);
 	}
+	if (!error)
+		error = mvm_scan_drain(&scan);
 	mvm_scan_dispose(&scan);
 	mvm_buf_dispose(&abs);
 	if (!error)

@@ -37,7 +37,7 @@ done:
 
 int mvm_diff_side_worktree(mvm_diff_side *out, mvm_repo *repo)
 {
-	mvm_scan scan = { NULL, NULL, NULL, 0, 0, NULL, NULL };
+	mvm_scan scan = { NULL, NULL, NULL, 0, 0, NULL };
 	mvm_stage_entry *stage = NULL;
 	mvm_buf abs = MVM_BUF_INIT;
 	size_t n = 0, i;
@@ -60,9 +60,13 @@ int mvm_diff_side_worktree(mvm_diff_side *out, mvm_repo *repo)
 			e->manifest = stage[i].manifest;
 			continue;
 		}
-		if ((error = mvm_scan_file(&e->scanned, &scan, abs.ptr, stage[i].path)) == 0)
-			e->sha = e->scanned->sha;
+		error = mvm_scan_push(&scan, &e->scanned, abs.ptr, stage[i].path, NULL);
 	}
+	if (!error)
+		error = mvm_scan_drain(&scan);
+	for (i = 0; i < out->count && !error; i++)
+		if (out->entries[i].scanned)
+			out->entries[i].sha = out->entries[i].scanned->sha;
 done:
 	mvm_scan_dispose(&scan);
 	mvm_stage_free(stage, n);

@@ -58,7 +58,7 @@ int mvm_head_set(mvm_repo *repo, const char *value);
 int mvm_file_sha256(mvm_oid *out, const char *path);
 
 /*
- * Scan one working file into a manifest: chunk, hash and, when `store` is
+ * Scan working files into manifests: chunk, hash and, when `store` is
  * set, compress and store new chunks. Shared by add and diff. One scan
  * serves all the files of a command (its buffers and threads are kept):
  * start it zeroed but for the fields below, dispose of it at the end.
@@ -68,11 +68,21 @@ typedef struct {
 	mvm_progress_cb progress;
 	void *payload;
 	uint64_t done, total;        /* progress over all files of one command */
-	const mvm_manifest *base;    /* this file's previous version (delta bases), or NULL */
 	struct mvm_scan_pipe *pipe;  /* scan.c's */
 } mvm_scan;
 
-int mvm_scan_file(mvm_manifest **out, mvm_scan *scan, const char *abspath, const char *relpath);
+/*
+ * Start scanning a file. Its batches go down a pipeline shared by the
+ * command's files, so *out is set later: when a later push or the drain
+ * emits the file's last batch. `base` is the file's previous version
+ * (delta bases) or NULL, owned by the scan from here on; relpath names
+ * the file in errors and must outlive the scan. After an error, only
+ * dispose of the scan.
+ */
+int mvm_scan_push(mvm_scan *scan, mvm_manifest **out, const char *abspath, const char *relpath, mvm_manifest *base);
+/** Finish every file pushed: all their manifests are set after it. */
+int mvm_scan_drain(mvm_scan *scan);
+/** Wait for the work in flight and free it all; files not finished keep *out NULL. */
 void mvm_scan_dispose(mvm_scan *scan);
 
 /** Index of the chunk holding byte `off` of the file. */

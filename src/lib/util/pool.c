@@ -88,6 +88,14 @@ void mvm_pool_submit(mvm_pool *pool, mvm_job *job)
 	pthread_mutex_unlock(&pool->lock);
 }
 
+void mvm_job_run_here(mvm_job *job)
+{
+	job->next = NULL;
+	job->done = 0;
+	job->fn(job);
+	job->done = 1;
+}
+
 void mvm_pool_wait(mvm_pool *pool, mvm_job *job)
 {
 	pthread_mutex_lock(&pool->lock);

@@ -20,6 +20,8 @@ typedef struct mvm_pool mvm_pool;
 int mvm_pool_new(mvm_pool **out, int nthreads);
 void mvm_pool_submit(mvm_pool *pool, mvm_job *job);
 void mvm_pool_wait(mvm_pool *pool, mvm_job *job);
+/** Run the job on the calling thread now, as if submitted and finished (waiting on it returns at once). */
+void mvm_job_run_here(mvm_job *job);
 /** Joins the workers; jobs still queued are run first. */
 void mvm_pool_free(mvm_pool *pool);
 int mvm_ncpu(void);
