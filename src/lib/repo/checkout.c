@@ -234,50 +234,147 @@ static void remove_empty_parents(mvm_repo *repo, const char *abs)
 	free(copy);
 }
 
-static int apply_change(plan *p, mvm_restore *r, change *c)
+/*
+ * Files are applied in groups: deletions a transaction per group; new
+ * files written to temp files one after the other, then synced, renamed
+ * and staged together (one transaction). A fsync and a transaction per
+ * file made 20k small files take 20 s. A checkout killed mid-group leaves
+ * files renamed whose stage rows still name the old version: the re-run
+ * finds them holding the target (c->already) and only records them.
+ */
+#define GROUP_FILES 128
+#define GROUP_BYTES (32u << 20)
+
+typedef struct {
+	change *c;
+	mvm_buf abs;
+	mvm_restore_temp t;
+	struct stat st;
+} group_file;
+
+typedef struct {
+	plan *p;
+	group_file f[GROUP_FILES];
+	size_t n;
+	uint64_t bytes;
+} group;
+
+static int delete_file(plan *p, change *c)
 {
 	mvm_buf abs = MVM_BUF_INIT;
-	mvm_manifest *m = NULL;
-	mvm_stage_entry e;
-	struct stat st;
 	int error;
 
-	if ((error = mvm_repo_abspath(&abs, p->repo, c->path)) < 0)
-		goto done;
-	if (!c->t) {
-		if (unlink(abs.ptr) < 0 && errno != ENOENT) {
+	if ((error = mvm_repo_abspath(&abs, p->repo, c->path)) == 0) {
+		if (unlink(abs.ptr) < 0 && errno != ENOENT)
 			error = mvm_error_set(MVM_ERROR, "cannot delete %s: %s", c->path, strerror(errno));
-			goto done;
-		}
-		remove_empty_parents(p->repo, abs.ptr);
-		error = mvm_stage_delete(p->repo, c->path);
-		goto done;
+		else
+			remove_empty_parents(p->repo, abs.ptr);
 	}
-	if ((error = mvm_manifest_read(&m, p->repo->db, &c->t->manifest)) < 0)
-		goto done;
-	if (c->already && stat(abs.ptr, &st) < 0)
-		error = mvm_error_set(MVM_ERROR, "cannot stat %s: %s", c->path, strerror(errno));
-	else if (!c->already)
-		error = mvm_restore_file(&st, r, m, abs.ptr, c->path, c->t->mode);
-	if (error < 0)
-		goto done;
-	e.path = (char *)c->path;
-	e.manifest = c->t->manifest;
-	mvm_stage_fill_stat(&e, &st);
-	e.mode = c->t->mode;
-	error = mvm_stage_put(p->repo, &e);
-done:
-	mvm_manifest_free(m);
+	if (!error)
+		error = mvm_stage_delete(p->repo, c->path);
 	mvm_buf_dispose(&abs);
+	return error;
+}
+
+/* Write a file of the group to its temp file; one that already holds the target is only looked at. */
+static int group_write(group *g, mvm_restore *r, change *c)
+{
+	group_file *f = &g->f[g->n++];
+	mvm_manifest *m = NULL;
+	int error;
+
+	memset(f, 0, sizeof(*f)); /* the buffers too: zeroed is MVM_BUF_INIT */
+	f->c = c;
+	f->t.fd = -1;
+	if ((error = mvm_repo_abspath(&f->abs, g->p->repo, c->path)) < 0)
+		return error;
+	if (c->already)
+		return stat(f->abs.ptr, &f->st) < 0
+			? mvm_error_set(MVM_ERROR, "cannot stat %s: %s", c->path, strerror(errno)) : 0;
+	if ((error = mvm_manifest_read(&m, g->p->repo->db, &c->t->manifest)) == 0)
+		error = mvm_restore_write(&f->t, r, m, f->abs.ptr, c->path, c->t->mode);
+	g->bytes += c->t->size;
+	mvm_manifest_free(m);
+	return error;
+}
+
+static int group_stage(mvm_repo *repo, void *payload)
+{
+	group *g = payload;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < g->n && !error; i++) {
+		mvm_stage_entry e;
+
+		e.path = (char *)g->f[i].c->path;
+		e.manifest = g->f[i].c->t->manifest;
+		mvm_stage_fill_stat(&e, &g->f[i].st);
+		e.mode = g->f[i].c->t->mode;
+		error = mvm_stage_put(repo, &e);
+	}
+	return error;
+}
+
+/* Empty the group: temp files not moved into place are removed. */
+static void group_clear(group *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		mvm_restore_temp_dispose(&g->f[i].t);
+		mvm_buf_dispose(&g->f[i].abs);
+	}
+	g->n = 0;
+	g->bytes = 0;
+}
+
+/* Sync the group's files, move them into place and record them. */
+static int group_finish(group *g)
+{
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < g->n && !error; i++)
+		if (!g->f[i].c->already)
+			error = mvm_restore_sync(&g->f[i].t);
+	for (i = 0; i < g->n && !error; i++)
+		if (!g->f[i].c->already)
+			error = mvm_restore_place(&g->f[i].st, &g->f[i].t);
+	if (!error && g->n)
+		error = mvm_repo_txn(g->p->repo, group_stage, g);
+	group_clear(g);
+	return error;
+}
+
+typedef struct {
+	plan *p;
+	size_t from, to;
+} delete_run;
+
+static int delete_files(mvm_repo *repo, void *payload)
+{
+	delete_run *d = payload;
+	size_t i;
+	int error = 0;
+
+	(void)repo;
+	for (i = d->from; i < d->to && !error; i++)
+		if (!d->p->changes[i].t)
+			error = delete_file(d->p, &d->p->changes[i]);
 	return error;
 }
 
 static int apply_plan(plan *p, const mvm_work_options *opts)
 {
 	mvm_restore r;
+	group *g = calloc(1, sizeof(*g));
 	size_t i;
 	int error;
 
+	if (!g)
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	g->p = p;
 	if ((error = mvm_restore_init(&r, p->repo)) < 0)
 		goto done;
 	r.progress = opts ? opts->progress : NULL;
@@ -286,14 +383,21 @@ static int apply_plan(plan *p, const mvm_work_options *opts)
 		if (p->changes[i].t && !p->changes[i].already)
 			r.total += p->changes[i].t->size;
 	/* deletions first, so a tracked file can give way to a folder and back */
-	for (i = 0; i < p->nchanges && !error; i++)
-		if (!p->changes[i].t)
-			error = apply_change(p, &r, &p->changes[i]);
-	for (i = 0; i < p->nchanges && !error; i++)
-		if (p->changes[i].t)
-			error = apply_change(p, &r, &p->changes[i]);
+	for (i = 0; i < p->nchanges && !error; i += GROUP_FILES) {
+		delete_run d = { p, i, i + GROUP_FILES < p->nchanges ? i + GROUP_FILES : p->nchanges };
+		error = mvm_repo_txn(p->repo, delete_files, &d);
+	}
+	for (i = 0; i < p->nchanges && !error; i++) {
+		if (p->changes[i].t && (error = group_write(g, &r, &p->changes[i])) == 0 &&
+		    (g->n == GROUP_FILES || g->bytes >= GROUP_BYTES))
+			error = group_finish(g);
+	}
+	if (!error)
+		error = group_finish(g);
 done:
+	group_clear(g);
 	mvm_restore_dispose(&r);
+	free(g);
 	return error;
 }
 

@@ -183,7 +183,10 @@ static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name)
 			if ((error = batch_plan(nb, m, &next)) < 0)
 				break;
 			nb->decode_job.fn = decode_run;
-			mvm_pool_submit(r->pool, &nb->decode_job);
+			if (m->size <= RESTORE_BATCH) /* one batch: a hand-off to the pool would cost more than it */
+				mvm_job_run_here(&nb->decode_job);
+			else
+				mvm_pool_submit(r->pool, &nb->decode_job);
 			tail++;
 		}
 		if (error || head == tail)
@@ -254,38 +257,85 @@ static int temp_path(mvm_buf *out, const char *abs)
 	return mvm_buf_printf(out, "%.*s.%s.mvm-tmp-%ld", (int)dirlen, abs, abs + dirlen, (long)getpid());
 }
 
+/*
+ * Create the temp file. Its folder is made, and a stale temp file of the
+ * same name (a killed run with our pid) removed, only when the first try
+ * says so: most files land in a folder that exists, with no debris.
+ */
+static int temp_create(mvm_restore_temp *t)
+{
+	mvm_buf dir = MVM_BUF_INIT;
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, error = 0;
+
+	if ((t->fd = open(t->tmp.ptr, flags, t->mode & 0777)) < 0 && errno == EEXIST && unlink(t->tmp.ptr) == 0)
+		t->fd = open(t->tmp.ptr, flags, t->mode & 0777);
+	if (t->fd < 0 && errno == ENOENT && (error = mvm_fs_dirname(&dir, t->abs)) == 0 &&
+	    (error = mvm_fs_mkdir_p(dir.ptr)) == 0)
+		t->fd = open(t->tmp.ptr, flags, t->mode & 0777);
+	if (!error && t->fd < 0)
+		error = mvm_error_set(MVM_ERROR, "cannot create %s: %s", t->tmp.ptr, strerror(errno));
+	mvm_buf_dispose(&dir);
+	return error;
+}
+
+int mvm_restore_write(mvm_restore_temp *t, mvm_restore *r, const mvm_manifest *m, const char *abs,
+		      const char *rel, uint32_t mode)
+{
+	int error;
+
+	memset(t, 0, sizeof(*t)); /* the buffer too: zeroed is MVM_BUF_INIT */
+	t->abs = abs;
+	t->rel = rel;
+	t->mode = mode;
+	t->fd = -1;
+	if ((error = temp_path(&t->tmp, abs)) < 0 || (error = temp_create(t)) < 0)
+		return error;
+	t->created = 1;
+	if ((error = mvm_seqfile_start(&r->out, t->fd, rel)) == 0 && (error = write_chunks(r, m, rel)) == 0)
+		error = mvm_seqfile_finish(&r->out, 0);
+	mvm_seqfile_cancel(&r->out); /* no write may still use the fd */
+	return error;
+}
+
+int mvm_restore_sync(mvm_restore_temp *t)
+{
+	int error = 0;
+
+	if (fchmod(t->fd, t->mode & 0777) < 0 || fsync(t->fd) < 0)
+		error = mvm_error_set(MVM_ERROR, "cannot finish %s: %s", t->tmp.ptr, strerror(errno));
+	if (close(t->fd) < 0 && !error)
+		error = mvm_error_set(MVM_ERROR, "cannot finish %s: %s", t->tmp.ptr, strerror(errno));
+	t->fd = -1;
+	return error;
+}
+
+int mvm_restore_place(struct stat *st_out, mvm_restore_temp *t)
+{
+	if (rename(t->tmp.ptr, t->abs) < 0 || stat(t->abs, st_out) < 0)
+		return mvm_error_set(MVM_ERROR, "cannot move %s into place: %s", t->rel, strerror(errno));
+	t->created = 0;
+	return 0;
+}
+
+void mvm_restore_temp_dispose(mvm_restore_temp *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->created)
+		unlink(t->tmp.ptr);
+	mvm_buf_dispose(&t->tmp);
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+}
+
 int mvm_restore_file(struct stat *st_out, mvm_restore *r, const mvm_manifest *m, const char *abs,
 		     const char *rel, uint32_t mode)
 {
-	mvm_buf tmp = MVM_BUF_INIT, dir = MVM_BUF_INIT;
-	int fd = -1, error;
+	mvm_restore_temp t;
+	int error;
 
-	if ((error = temp_path(&tmp, abs)) < 0 || (error = mvm_fs_dirname(&dir, abs)) < 0 ||
-	    (error = mvm_fs_mkdir_p(dir.ptr)) < 0)
-		goto done;
-	unlink(tmp.ptr);
-	if ((fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777)) < 0) {
-		error = mvm_error_set(MVM_ERROR, "cannot create %s: %s", tmp.ptr, strerror(errno));
-		goto done;
-	}
-	if ((error = mvm_seqfile_start(&r->out, fd, rel)) < 0 || (error = write_chunks(r, m, rel)) < 0 ||
-	    (error = mvm_seqfile_finish(&r->out, 1)) < 0)
-		goto done;
-	if (fchmod(fd, mode & 0777) < 0 || close(fd) < 0) {
-		fd = -1;
-		error = mvm_error_set(MVM_ERROR, "cannot finish %s: %s", tmp.ptr, strerror(errno));
-		goto done;
-	}
-	fd = -1;
-	if (rename(tmp.ptr, abs) < 0 || stat(abs, st_out) < 0)
-		error = mvm_error_set(MVM_ERROR, "cannot move %s into place: %s", rel, strerror(errno));
-done:
-	mvm_seqfile_cancel(&r->out); /* no write may still use the fd */
-	if (fd >= 0)
-		close(fd);
-	if (error < 0)
-		unlink(tmp.ptr);
-	mvm_buf_dispose(&tmp);
-	mvm_buf_dispose(&dir);
+	if ((error = mvm_restore_write(&t, r, m, abs, rel, mode)) == 0 && (error = mvm_restore_sync(&t)) == 0)
+		error = mvm_restore_place(st_out, &t);
+	mvm_restore_temp_dispose(&t);
 	return error;
 }

@@ -96,40 +96,56 @@ done:
 	return error;
 }
 
-static int worktree_changes(mvm_status *out, mvm_repo *repo, const mvm_stage_entry *stage, size_t n)
-{
-	mvm_buf abs = MVM_BUF_INIT;
-	struct stat st;
-	size_t i;
-	int error = 0, changed;
-
-	for (i = 0; i < n && !error; i++) {
-		if ((error = mvm_repo_abspath(&abs, repo, stage[i].path)) < 0)
-			break;
-		if (lstat(abs.ptr, &st) < 0 || !S_ISREG(st.st_mode))
-			error = push(&out->deleted, &out->ndeleted, stage[i].path);
-		else if (!mvm_stage_stat_matches(&stage[i], &st) &&
-			 (error = content_changed(&changed, repo, &stage[i], abs.ptr, &st)) == 0 && changed)
-			error = push(&out->modified, &out->nmodified, stage[i].path);
-	}
-	mvm_buf_dispose(&abs);
-	return error;
-}
+/* A staged file as the walk found it. */
+enum { FILE_MISSING = 0, FILE_SAME, FILE_MODIFIED };
 
 typedef struct {
+	mvm_repo *repo;
 	mvm_status *out;
 	const mvm_stage_entry *stage;
 	size_t n;
-} untracked_ctx;
+	unsigned char *found;         /* per stage entry: FILE_* */
+	mvm_buf abs;
+} worktree_ctx;
 
-static int untracked_cb(const char *rel, const struct stat *st, void *payload)
+/*
+ * One walk of the tree finds modified and untracked files; staged files it
+ * did not meet are deleted. (Stat-ing the staged files apart from the walk
+ * stat-ed each file twice: half of `mvm status` on 20k files.)
+ */
+static int worktree_cb(const char *rel, const struct stat *st, void *payload)
 {
-	untracked_ctx *c = payload;
+	worktree_ctx *c = payload;
+	const mvm_stage_entry *e = mvm_stage_find(c->stage, c->n, rel);
+	int error, changed = 0;
 
-	(void)st;
-	if (mvm_stage_find(c->stage, c->n, rel))
-		return 0;
-	return push(&c->out->untracked, &c->out->nuntracked, rel);
+	if (!e)
+		return push(&c->out->untracked, &c->out->nuntracked, rel);
+	if (!mvm_stage_stat_matches(e, st) &&
+	    ((error = mvm_repo_abspath(&c->abs, c->repo, rel)) < 0 ||
+	     (error = content_changed(&changed, c->repo, e, c->abs.ptr, st)) < 0))
+		return error;
+	c->found[e - c->stage] = changed ? FILE_MODIFIED : FILE_SAME;
+	return 0;
+}
+
+static int worktree_changes(mvm_status *out, mvm_repo *repo, const mvm_stage_entry *stage, size_t n)
+{
+	worktree_ctx c = { repo, out, stage, n, calloc(n ? n : 1, 1), MVM_BUF_INIT };
+	size_t i;
+	int error;
+
+	if (!c.found)
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	error = mvm_walk(repo, "", worktree_cb, &c);
+	for (i = 0; i < n && !error; i++) /* in stage order */
+		if (c.found[i] == FILE_MISSING)
+			error = push(&out->deleted, &out->ndeleted, stage[i].path);
+		else if (c.found[i] == FILE_MODIFIED)
+			error = push(&out->modified, &out->nmodified, stage[i].path);
+	free(c.found);
+	mvm_buf_dispose(&c.abs);
+	return error;
 }
 
 int mvm_status_get(mvm_status **out, mvm_repo *repo)
@@ -137,7 +153,6 @@ int mvm_status_get(mvm_status **out, mvm_repo *repo)
 	mvm_stage_entry *stage = NULL;
 	mvm_tree *head = NULL;
 	mvm_status *st;
-	untracked_ctx ctx;
 	size_t n = 0;
 	int error;
 
@@ -147,11 +162,6 @@ int mvm_status_get(mvm_status **out, mvm_repo *repo)
 	if ((error = mvm_head_tree(&head, repo)) < 0 || (error = mvm_stage_load(&stage, &n, repo)) < 0 ||
 	    (error = staged_changes(st, head, stage, n)) < 0 ||
 	    (error = worktree_changes(st, repo, stage, n)) < 0)
-		goto done;
-	ctx.out = st;
-	ctx.stage = stage;
-	ctx.n = n;
-	if ((error = mvm_walk(repo, "", untracked_cb, &ctx)) < 0)
 		goto done;
 	*out = st;
 	st = NULL;

@@ -18,6 +18,12 @@
 #define READSET_GAP (256u << 10)
 #define READSET_RUN (8u << 20)
 #define READSET_ALIGN 4096u
+/*
+ * A shorter run is read through the page cache: a direct read is a device
+ * request of its own, while the kernel reads ahead for buffered ones (a
+ * checkout of many small files reads their pack front to back).
+ */
+#define READSET_DIRECT_MIN (1u << 20)
 
 typedef struct {
 	int64_t pack;
@@ -94,7 +100,7 @@ static int read_run(mvm_stored_set *set, mvm_store *st, const mvm_chunk_loc *loc
 	}
 	if (error < 0)
 		return error;
-	dfd = mvm_fs_reopen_direct(fd);
+	dfd = r->end - r->start >= READSET_DIRECT_MIN ? mvm_fs_reopen_direct(fd) : -1;
 	error = mvm_fs_pread_direct(&got, &dfd, fd, set->mem + off, (size_t)(r->need - r->start),
 				    (size_t)(r->end - r->start), r->start, "a pack");
 	if (dfd >= 0)
