@@ -23,7 +23,7 @@
  * request of its own, while the kernel reads ahead for buffered ones (a
  * checkout of many small files reads their pack front to back).
  */
-#define READSET_DIRECT_MIN (1u << 20)
+#define READSET_DIRECT_MIN (256u << 10)
 
 typedef struct {
 	int64_t pack;
