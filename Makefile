@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 PREFIX ?= /usr/local
 
-.PHONY: all deps build test test-asan fuzz demo install bench bench-quick clean
+.PHONY: all deps build test test-asan fuzz demo install bench bench-quick bench-files clean
 
 all: build
 
@@ -53,6 +53,10 @@ bench: build
 
 bench-quick: build
 	@bench/peers.sh quick
+
+# a dataset of 20k small files, mvm next to git, restic and borg (bench/files.sh)
+bench-files: build
+	@bench/files.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -329,15 +329,18 @@ static void group_clear(group *g)
 	g->bytes = 0;
 }
 
-/* Sync the group's files, move them into place and record them. */
+/* Make the group's files durable, move them into place and record them. */
 static int group_finish(group *g)
 {
-	size_t i;
+	mvm_restore_temp *written[GROUP_FILES];
+	size_t i, n = 0;
 	int error = 0;
 
-	for (i = 0; i < g->n && !error; i++)
+	for (i = 0; i < g->n; i++)
 		if (!g->f[i].c->already)
-			error = mvm_restore_sync(&g->f[i].t);
+			written[n++] = &g->f[i].t;
+	if (n)
+		error = mvm_restore_sync_many(written, n);
 	for (i = 0; i < g->n && !error; i++)
 		if (!g->f[i].c->already)
 			error = mvm_restore_place(&g->f[i].st, &g->f[i].t);

@@ -27,9 +27,8 @@ int mvm_restore_file(struct stat *st_out, mvm_restore *r, const mvm_manifest *m,
 
 /*
  * The same in three steps, so a caller writing many files can write a
- * group, sync it, then move it into place: fsyncs in a row after the
- * writes cost one journal commit, not one each (20k small files: most
- * of a checkout's time).
+ * group, make it durable at once, then move it into place (20k small
+ * files written and synced one at a time: most of a checkout's time).
  */
 typedef struct {
 	const char *abs, *rel;        /* the caller's, valid until disposed */
@@ -42,8 +41,8 @@ typedef struct {
 /** Write m's bytes to a temp file beside abs, every chunk checked against its id; t is set up even on error. */
 int mvm_restore_write(mvm_restore_temp *t, mvm_restore *r, const mvm_manifest *m, const char *abs,
 		      const char *rel, uint32_t mode);
-/** Set its mode and make it durable; closes it. */
-int mvm_restore_sync(mvm_restore_temp *t);
+/** Set the modes of n written files and make them durable (see restore.c); closes them. */
+int mvm_restore_sync_many(mvm_restore_temp *const *t, size_t n);
 /** Rename it over abs; fills st_out. */
 int mvm_restore_place(struct stat *st_out, mvm_restore_temp *t);
 /** Close and delete what is left of it. */
