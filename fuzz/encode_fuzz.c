@@ -4,8 +4,8 @@
  * guessed by store/floatguess.c) and with every float hint at every
  * phase, as the scanner would pass for a chunk of a tensor.
  *
- * Input: u8 selector (hint: 0 none, else elem 2 or 4, kind, phase), then
- * the chunk's bytes.
+ * Input: u8 selector (mod 5: 0 no hint, else BF16, F16, F32 or F64; the
+ * rest picks the phase), then the chunk's bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const unsigned int kinds[] = { MVM_FLOAT_BF16, MVM_FLOAT_F16, MVM_FLOAT_F32 };
+	static const unsigned int kinds[] = { MVM_FLOAT_BF16, MVM_FLOAT_F16, MVM_FLOAT_F32, MVM_FLOAT_F64 };
 	mvm_codec_hint hint = MVM_CODEC_HINT_NONE;
 	unsigned char *enc, *back;
 	uint32_t codec;
@@ -26,10 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	len = size - 1;
-	if (data[0] % 4) {
-		hint.kind = kinds[data[0] % 4 - 1];
-		hint.elem = hint.kind == MVM_FLOAT_F32 ? 4 : 2;
-		hint.phase = (data[0] >> 2) % hint.elem;
+	if (data[0] % 5) {
+		hint.kind = kinds[data[0] % 5 - 1];
+		hint.elem = hint.kind == MVM_FLOAT_F64 ? 8 : hint.kind == MVM_FLOAT_F32 ? 4 : 2;
+		hint.phase = (data[0] / 5) % hint.elem;
 	}
 	if (!(enc = malloc(mvm_codec_bound(len) + 1)) || !(back = malloc(len + 1)))
 		abort();

@@ -50,3 +50,39 @@ mvm checkout -q HEAD~2 -- emb.npy
 $PY -c "import numpy as np, sys; a = np.load('emb.npy'); b = np.load('../emb2.npy'); sys.exit(int(a.shape != b.shape or bool((a == b).all())))" ||
 	fail "the first version of emb.npy does not check out"
 mvm fsck -q
+
+# float64 (NumPy's default): 8 byte planes, under what zstd alone stores;
+# a version with a tenth of the values nudged is a small delta; decimals
+# that repeat their low bytes (prices) keep zstd's coding, which is smaller
+$PY - <<'PYEOF'
+import numpy as np
+rng = np.random.default_rng(2)
+x = rng.standard_normal(300000) * 0.05
+np.save('f64.npy', x)
+y = x.copy()
+y[::10] += rng.standard_normal(30000) * 1e-9
+np.save('../f64b.npy', y)
+np.save('prices.npy', np.round(100 + np.cumsum(rng.integers(-5, 6, 300000)) / 100, 2))
+PYEOF
+for f in f64.npy prices.npy; do
+	before=$(du -sb .mvm/packs | cut -f1)
+	mvm add -q "$f"
+	mvm commit -q -m "$f"
+	stored=$(($(du -sb .mvm/packs | cut -f1) - before))
+	zsize=$(zstd -1 -c "$f" | wc -c)
+	if [ "$f" = f64.npy ]; then
+		[ $((stored * 100)) -lt $((zsize * 94)) ] || fail "f64.npy stored in $stored bytes, zstd -1 gives $zsize"
+	else # byte planes would keep ~57%
+		[ $((stored * 100)) -lt $(($(stat -c %s "$f") * 30)) ] || fail "prices.npy stored in $stored bytes"
+	fi
+done
+mvm ls HEAD f64.npy | grep -Eq '^F64 +\[300000\] .* array$' || fail "f64 tensor: $(mvm ls HEAD f64.npy)"
+before=$(du -sb .mvm/packs | cut -f1)
+cp f64.npy "$SCRATCH/f64.copy"
+cp ../f64b.npy f64.npy
+mvm commit -q -a -m "f64 nudged"
+grown=$(($(du -sb .mvm/packs | cut -f1) - before))
+[ $((grown * 100)) -lt $(($(stat -c %s f64.npy) * 30)) ] || fail "the nudged f64 array grew the store by $grown"
+mvm checkout -q HEAD~1 -- f64.npy
+cmp -s f64.npy "$SCRATCH/f64.copy" || fail "f64.npy does not check out to its bytes"
+mvm fsck -q

@@ -667,6 +667,86 @@ static void test_store__xor_deltas_round_trip(void **state)
 		}
 }
 
+/* Near-Gaussian doubles with NaN, infinities, a subnormal, signed zeros and the largest double among them */
+static void f64_data(unsigned char *p, size_t n, uint64_t seed)
+{
+	static const uint64_t specials[] = { 0x7ff8000000000000ull, 0x7ff0000000000000ull, 0xfff0000000000000ull,
+					     0x0000000000000001ull, 0x8000000000000000ull, 0,
+					     0x7fefffffffffffffull };
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		double d = 0;
+		uint64_t bits;
+		int k;
+		for (k = 0; k < 4; k++) { /* a sum of uniforms: near Gaussian */
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			d += (double)(seed >> 11) / 9007199254740992.0 - 0.5;
+		}
+		d *= 0.035;
+		memcpy(&bits, &d, 8);
+		if (i / 8 % 331 == 0)
+			bits = specials[i / 8 / 331 % 7];
+		memcpy(p + i, &bits, 8);
+	}
+	for (; i < n; i++)
+		p[i] = (unsigned char)i;
+}
+
+/*
+ * F64: every phase and length round-trips; Gaussian doubles are byte-grouped
+ * (under 92%), doubles that are short decimals go to zstd, which codes
+ * them far smaller than the planes would; deltas of F64 round-trip too.
+ */
+static void test_store__f64_round_trips(void **state)
+{
+	static const size_t lens[] = { 0, 1, 63, 64, 65, 1001, 4096, 65537, 262144 };
+	unsigned char *src = malloc(262144 + 16), *enc = malloc(mvm_codec_bound(262144) + 64),
+		      *back = malloc(262144 + 16), *ft = malloc(262144);
+	unsigned int phase;
+	size_t k, n, i;
+	uint32_t codec;
+
+	(void)state;
+	for (phase = 0; phase < 8; phase++)
+		for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			mvm_codec_hint hint = { 8, phase, MVM_FLOAT_F64 };
+			size_t len = lens[k];
+
+			f64_data(src, len + 16, len + phase);
+			assert_int_equal(mvm_codec_encode(enc, &n, &codec, src + (8 - phase) % 8, len, 1, &hint), 0);
+			assert_true(n <= len);
+			if (len >= 4096) {
+				assert_int_equal(codec, MVM_CODEC_BYTEGROUP);
+				assert_true(n < 0.92 * (double)len); /* zstd: ~95% */
+			}
+			assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
+			assert_memory_equal(back, src + (8 - phase) % 8, len);
+		}
+	for (i = 0; i < 262144; i += 8) { /* prices: two decimals, a random walk of cents */
+		static double price = 100;
+		price += (double)((int)((i * 2654435761u) >> 7 & 7) - 3) / 100.0;
+		memcpy(src + i, &price, 8);
+	}
+	{
+		mvm_codec_hint hint = { 8, 0, MVM_FLOAT_F64 };
+		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, 262144, 1, &hint), 0);
+		assert_int_equal(codec, MVM_CODEC_ZSTD);
+		assert_int_equal(mvm_codec_decode(back, 262144, enc, n, codec), 0);
+		assert_memory_equal(back, src, 262144);
+		f64_data(src, 262144, 5);
+		memcpy(ft, src, 262144);
+		for (i = 0; i < 262144; i += 8 * 5) /* a fifth of the values nudged in their last mantissa bits */
+			ft[i] ^= 0x15;
+		assert_true(xor_round_trip(ft, src, 262144, &hint, MVM_CODEC_XOR) < 262144 / 4);
+		assert_true(xor_round_trip(src, src, 262144, &hint, MVM_CODEC_XOR) > 0);
+	}
+	free(src);
+	free(enc);
+	free(back);
+	free(ft);
+}
+
 /* Codec 4 on its own (even where a delta would not pay): decodes to the input. */
 static void fdelta_exact(const unsigned char *now, const unsigned char *base, size_t len, unsigned int kind)
 {
@@ -1588,6 +1668,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store__codec_picks_raw_or_zstd),
 		cmocka_unit_test(test_store__bytegroup_round_trips),
+		cmocka_unit_test(test_store__f64_round_trips),
 		cmocka_unit_test(test_store__exponent_first_isolates_the_exponent),
 		cmocka_unit_test(test_store__bytegroup_rejects_damage),
 		cmocka_unit_test(test_store__unknown_floats_are_guessed),

@@ -380,7 +380,7 @@ static uint64_t next_cut(const scan_state *s, uint64_t off)
 	return lo < s->ncuts ? s->cuts[lo] : s->size;
 }
 
-/* Codec hint of a dtype: float kind and element size (0 for anything but F32/F16/BF16). */
+/* Codec hint of a dtype: float kind and element size (0 for anything but F64/F32/F16/BF16). */
 static void float_hint(mvm_codec_hint *h, const char *dtype)
 {
 	if (!strcmp(dtype, "F32"))
@@ -389,6 +389,8 @@ static void float_hint(mvm_codec_hint *h, const char *dtype)
 		h->kind = MVM_FLOAT_F16, h->elem = 2;
 	else if (!strcmp(dtype, "BF16"))
 		h->kind = MVM_FLOAT_BF16, h->elem = 2;
+	else if (!strcmp(dtype, "F64"))
+		h->kind = MVM_FLOAT_F64, h->elem = 8;
 }
 
 /* Index of the tensor holding byte `off`, or -1; offsets come in file order. */

@@ -1,7 +1,7 @@
 /*
  * bytegroup.c: the byte-grouping codec for float tensors.
  *
- * Byte j of every element goes to plane j (element size 2 or 4, counted
+ * Byte j of every element goes to plane j (element size 2, 4 or 8, counted
  * from the tensor's start through `phase`), so the sign/exponent bytes sit
  * together and entropy-code well while near-random mantissa bytes are
  * stored raw instead of making zstd's job harder. Stored layout:
@@ -36,7 +36,7 @@
 #include "bytegroup.h"
 #include "codec.h"
 
-#define MAX_ELEM 4
+#define MAX_ELEM 8
 
 size_t mvm_bytegroup_header(unsigned int elem)
 {
@@ -286,12 +286,35 @@ static void join4(unsigned char *dst, const unsigned char *p0, const unsigned ch
 						 (uint32_t)p3[k] << 24, rot));
 }
 
+/* Any element size, unrotated (F64: 8 planes, rare enough for a plain loop). */
+static void split_any(unsigned char *const *plane, const size_t *pos, const unsigned char *src, size_t count,
+		      unsigned int elem)
+{
+	size_t k;
+	unsigned int j;
+
+	for (k = 0; k < count; k++)
+		for (j = 0; j < elem; j++)
+			plane[j][pos[j] + k] = src[elem * k + j];
+}
+
+static void join_any(unsigned char *dst, const unsigned char *const *plane, const size_t *pos, size_t count,
+		     unsigned int elem)
+{
+	size_t k;
+	unsigned int j;
+
+	for (k = 0; k < count; k++)
+		for (j = 0; j < elem; j++)
+			dst[elem * k + j] = plane[j][pos[j] + k];
+}
+
 /*
  * Move bytes between the chunk and its planes. `phase` leading bytes
  * belong to an element that started in the previous chunk; after them the
  * chunk is whole elements (rotated by `rot` bits, codec 5), then maybe
  * the first bytes of an element the next chunk ends; partial elements are
- * never rotated.
+ * never rotated, nor are elements of 8 bytes (no codec rotates them).
  */
 void mvm_bytegroup_split(unsigned char *const *plane, const unsigned char *src, size_t n, unsigned int elem,
 			 unsigned int phase, unsigned int rot)
@@ -304,9 +327,11 @@ void mvm_bytegroup_split(unsigned char *const *plane, const unsigned char *src, 
 	whole = n > lead ? (n - lead) / elem : 0;
 	if (elem == 2)
 		split2(plane[0] + pos[0], plane[1] + pos[1], src + lead, whole, rot);
-	else
+	else if (elem == 4)
 		split4(plane[0] + pos[0], plane[1] + pos[1], plane[2] + pos[2], plane[3] + pos[3], src + lead,
 		       whole, rot);
+	else
+		split_any(plane, pos, src + lead, whole, elem);
 	for (j = 0; j < elem; j++)
 		pos[j] += whole;
 	for (i = lead + whole * elem, j = 0; i < n; i++, j++)
@@ -325,9 +350,11 @@ void mvm_bytegroup_join(unsigned char *dst, const unsigned char *const *plane, s
 	whole = n > lead ? (n - lead) / elem : 0;
 	if (elem == 2)
 		join2(dst + lead, plane[0] + pos[0], plane[1] + pos[1], whole, rot);
-	else
+	else if (elem == 4)
 		join4(dst + lead, plane[0] + pos[0], plane[1] + pos[1], plane[2] + pos[2], plane[3] + pos[3],
 		      whole, rot);
+	else
+		join_any(dst + lead, plane, pos, whole, elem);
 	for (j = 0; j < elem; j++)
 		pos[j] += whole;
 	for (i = lead + whole * elem, j = 0; i < n; i++, j++)
@@ -523,8 +550,8 @@ int mvm_bytegroup_decode(unsigned char *dst, size_t n, const unsigned char *src,
 	unsigned char *scratch;
 	size_t off, pl;
 
-	if (stored < 2 || (elem = src[0]) < 2 || elem > MAX_ELEM || (phase = src[1]) >= elem ||
-	    stored < mvm_bytegroup_header(elem))
+	if (stored < 2 || ((elem = src[0]) != 2 && elem != 4 && elem != 8) || (rotate && elem == 8) ||
+	    (phase = src[1]) >= elem || stored < mvm_bytegroup_header(elem))
 		return mvm_error_set(MVM_ECORRUPT, "byte-grouped chunk has a bad header");
 	if (!(scratch = mvm_codec_scratch(MVM_SCRATCH_PLANES, n)))
 		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");

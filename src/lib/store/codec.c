@@ -108,6 +108,40 @@ static int encode_float(void *dst, size_t *dst_len, uint32_t *codec, const void 
  */
 #define GUESSED_FLOAT_MAX 0.9
 
+/*
+ * F64: byte-grouped (8 planes: sign and exponent in the top two compress,
+ * the rest is near random; Gaussian values ~87% of their size against
+ * zstd's ~95%) or zstd, whichever is smaller: doubles that are short
+ * decimals (prices, measurements) repeat their low mantissa bytes, which
+ * zstd finds and the planes do not (~44% against ~58%).
+ */
+static int encode_f64(void *dst, size_t *dst_len, uint32_t *codec, const void *src, size_t n, int level,
+		      const mvm_codec_hint *hint)
+{
+	ZSTD_CCtx *c = thread_cctx();
+	unsigned char *alt = mvm_codec_scratch(MVM_SCRATCH_ALT, mvm_codec_bound(n));
+	size_t z = 0, zz;
+
+	if (!c || !alt)
+		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
+	zz = ZSTD_compressCCtx(c, alt, mvm_codec_bound(n), src, n, level);
+	if (ZSTD_isError(zz))
+		return mvm_error_set(MVM_ERROR, "zstd: %s", ZSTD_getErrorName(zz));
+	if (mvm_bytegroup_encode(dst, mvm_codec_bound(n), &z, src, n, 8, hint->phase % 8, 0) < 0)
+		mvm_error_clear(); /* no room: zstd or raw below */
+	if (z && z < n && z <= zz) {
+		*dst_len = z;
+		*codec = MVM_CODEC_BYTEGROUP;
+		return 0;
+	}
+	if (zz >= n)
+		return store_raw(dst, dst_len, codec, src, n);
+	memcpy(dst, alt, zz);
+	*dst_len = zz;
+	*codec = MVM_CODEC_ZSTD;
+	return 0;
+}
+
 int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		     const void *src, size_t n, int level, const mvm_codec_hint *hint)
 {
@@ -123,6 +157,8 @@ int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 			return error;
 		return store_raw(dst, dst_len, codec, src, n);
 	}
+	if (hint && hint->elem == 8 && n >= 64)
+		return encode_f64(dst, dst_len, codec, src, n, level, hint);
 	if ((!hint || !hint->elem) && mvm_float_guess(&guess, src, n)) {
 		if ((error = encode_float(dst, dst_len, codec, src, n, &guess)) < 0)
 			return error;
@@ -244,7 +280,7 @@ int mvm_codec_encode_xor(void *dst, size_t cap, size_t *dst_len, uint32_t *codec
 	size_t z;
 
 	*dst_len = 0;
-	if (!hint || (hint->elem != 2 && hint->elem != 4) || n < 64 || cap < MVM_OID_RAWSZ)
+	if (!hint || (hint->elem != 2 && hint->elem != 4 && hint->elem != 8) || n < 64 || cap < MVM_OID_RAWSZ)
 		return 0;
 	memcpy(out, base_id->id, MVM_OID_RAWSZ);
 	if (mvm_fdelta_fits(hint->kind, hint->phase, n)) {

@@ -33,6 +33,7 @@ typedef enum {
 	MVM_FLOAT_BF16 = 1,
 	MVM_FLOAT_F16 = 2,
 	MVM_FLOAT_F32 = 3,
+	MVM_FLOAT_F64 = 4,
 } mvm_float_kind;
 
 /*
@@ -51,7 +52,7 @@ typedef struct {
 /* Per-thread scratch buffers of the codecs, one per slot. */
 enum {
 	MVM_SCRATCH_PLANES, MVM_SCRATCH_XOR, MVM_SCRATCH_STREAMS, MVM_SCRATCH_CLASSES, MVM_SCRATCH_WORDS,
-	MVM_SCRATCH_GROUPED, MVM_SCRATCH_RANS, MVM_SCRATCH_SLOTS
+	MVM_SCRATCH_GROUPED, MVM_SCRATCH_RANS, MVM_SCRATCH_ALT, MVM_SCRATCH_SLOTS
 };
 
 /** This thread's scratch buffer `slot`, grown to at least n bytes (NULL when out of memory). */
