@@ -127,6 +127,32 @@ static void float_data(unsigned char *p, size_t n, unsigned int elem, uint64_t s
 		p[i] = (unsigned char)i;
 }
 
+/* Near-Gaussian doubles with NaN, infinities, a subnormal, signed zeros and the largest double among them */
+static void f64_data(unsigned char *p, size_t n, uint64_t seed)
+{
+	static const uint64_t specials[] = { 0x7ff8000000000000ull, 0x7ff0000000000000ull, 0xfff0000000000000ull,
+					     0x0000000000000001ull, 0x8000000000000000ull, 0,
+					     0x7fefffffffffffffull };
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		double d = 0;
+		uint64_t bits;
+		int k;
+		for (k = 0; k < 4; k++) { /* a sum of uniforms: near Gaussian */
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			d += (double)(seed >> 11) / 9007199254740992.0 - 0.5;
+		}
+		d *= 0.035;
+		memcpy(&bits, &d, 8);
+		if (i / 8 % 331 == 0)
+			bits = specials[i / 8 / 331 % 7];
+		memcpy(p + i, &bits, 8);
+	}
+	for (; i < n; i++)
+		p[i] = (unsigned char)i;
+}
+
 static void test_store__bytegroup_round_trips(void **state)
 {
 	static const size_t lens[] = { 0, 1, 2, 3, 63, 64, 65, 127, 1001, 4096, 65537, 262144 };
@@ -484,8 +510,8 @@ static void f16_weights(unsigned char *p, size_t n, uint64_t seed)
 }
 
 /*
- * Bytes of no known tensor: F32, BF16 and F16 weights are found at every
- * phase and coded as floats, smaller than zstd codes them, and decode to
+ * Bytes of no known tensor: F32, BF16, F16 and F64 values are found at
+ * every phase and coded as floats, smaller than zstd codes them, and decode to
  * the same bytes; text, integers, zeros and random bytes are not taken
  * for floats and keep zstd (or raw).
  */
@@ -527,14 +553,31 @@ static void test_store__unknown_floats_are_guessed(void **state)
 			assert_true(codec == MVM_CODEC_EXPCODE8 || (elem == 4 && codec == MVM_CODEC_EXPONENT));
 		}
 	}
-	for (k = 0; k < 5; k++) {
+	f64_data(src, LEN + 8, 3); /* doubles: 8 planes */
+	for (phase = 0; phase < 8; phase++) {
+		const unsigned char *p = src + phase;
+		size_t z = ZSTD_compress(enc, mvm_codec_bound(LEN), p, LEN, 1);
+
+		assert_int_equal(mvm_float_guess(&g, p, LEN), 1);
+		assert_int_equal(g.elem, 8);
+		assert_int_equal(g.phase, phase);
+		assert_int_equal(g.kind, MVM_FLOAT_F64);
+		assert_int_equal(mvm_codec_encode(enc, &n, &codec, p, LEN, 1, NULL), 0);
+		assert_int_equal(codec, MVM_CODEC_BYTEGROUP);
+		assert_true(n < z);
+		assert_int_equal(mvm_codec_decode(back, LEN, enc, n, codec), 0);
+		assert_memory_equal(back, p, LEN);
+	}
+	for (k = 0; k < 6; k++) {
 		for (i = 0; i < LEN; i++) {
 			uint32_t v = (uint32_t)i * 2654435761u;
 			src[i] = k == 0 ? (unsigned char)"the model was trained on a dataset of text. "[i % 45]
 			       : k == 1 ? (unsigned char)((i / 4 * 7) >> (8 * (i % 4))) /* small int32 counters */
 			       : k == 2 ? 0
 			       : k == 3 ? (unsigned char)(v >> 24) /* random-looking bytes */
-			       : (unsigned char)(((v >> 12) & 0xfffff) >> (8 * (i % 4))); /* int32 below 2^20 */
+			       : k == 4 ? (unsigned char)(((v >> 12) & 0xfffff) >> (8 * (i % 4))) /* int32 below 2^20 */
+			       : (unsigned char)((1764700000000000000ull + (uint64_t)(i / 8) * 999983) >> (8 * (i % 8)));
+			/* k == 5: int64 nanosecond timestamps */
 		}
 		assert_int_equal(mvm_float_guess(&g, src, LEN), 0);
 		assert_int_equal(mvm_codec_encode(enc, &n, &codec, src, LEN, 1, NULL), 0);
@@ -665,32 +708,6 @@ static void test_store__xor_deltas_round_trip(void **state)
 				free(other);
 			}
 		}
-}
-
-/* Near-Gaussian doubles with NaN, infinities, a subnormal, signed zeros and the largest double among them */
-static void f64_data(unsigned char *p, size_t n, uint64_t seed)
-{
-	static const uint64_t specials[] = { 0x7ff8000000000000ull, 0x7ff0000000000000ull, 0xfff0000000000000ull,
-					     0x0000000000000001ull, 0x8000000000000000ull, 0,
-					     0x7fefffffffffffffull };
-	size_t i;
-
-	for (i = 0; i + 8 <= n; i += 8) {
-		double d = 0;
-		uint64_t bits;
-		int k;
-		for (k = 0; k < 4; k++) { /* a sum of uniforms: near Gaussian */
-			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-			d += (double)(seed >> 11) / 9007199254740992.0 - 0.5;
-		}
-		d *= 0.035;
-		memcpy(&bits, &d, 8);
-		if (i / 8 % 331 == 0)
-			bits = specials[i / 8 / 331 % 7];
-		memcpy(p + i, &bits, 8);
-	}
-	for (; i < n; i++)
-		p[i] = (unsigned char)i;
 }
 
 /*

@@ -18,8 +18,9 @@
 
 /*
  * Whether the n bytes at p look like little-endian floats: 1 with *out
- * set (elem 4 and kind F32, or elem 2 and kind BF16, whose coding also
- * suits F16; phase: where the chunk starts within an element), else 0.
+ * set (elem 4 and kind F32, elem 8 and kind F64, or elem 2 and kind BF16,
+ * whose coding also suits F16; phase: where the chunk starts within an
+ * element), else 0.
  */
 int mvm_float_guess(mvm_codec_hint *out, const unsigned char *p, size_t n);
 
