@@ -36,6 +36,7 @@ for name in ("dup/a.txt", "dup/b.txt", "dup/deep/c.txt"):
     open(name, "wb").write(same)
 EOF
 chmod 755 data/00/0/f000.txt
+cp data/05/2/f005.txt "$SCRATCH/f005.v1"
 nfiles=$(find . -path ./.mvm -prune -o -type f -print | wc -l)
 mvm add -q .
 mvm commit -q -m v1
@@ -72,6 +73,23 @@ expect_clean "after checkout of v1"
 mvm checkout -q main
 tree_sums | cmp -s - "$SCRATCH/v2.sums" || fail "tree after checkout of main"
 expect_clean "after checkout of main"
+
+# --- a file named twice, directly and by its folder, is restored once ---
+mvm checkout -q "$v1" -- data/05/2/f005.txt data/05/2/f005.txt data/05 # in one group
+cmp -s data/05/2/f005.txt "$SCRATCH/f005.v1" || fail "checkout of a file named twice"
+[ -z "$(find data -name "*.mvm-tmp-*")" ] || fail "temp files after checkout of a path named twice"
+mvm checkout -q main -- data
+
+# --- a file staged through a symlinked folder is not deleted ---
+mkdir real && echo r >real/f && ln -s real link
+mvm add -q real/f link/f
+assert_eq "$(status_field deleted)" "[]" "deleted files with a symlinked folder staged"
+assert_eq "$(status_field modified)" "[]" "modified files with a symlinked folder staged"
+echo r2 >real/f
+touch -d "2001-01-01 00:00:00" real/f
+assert_eq "$(status_field modified)" "['link/f', 'real/f']" "a file changed under a symlinked folder"
+mvm rm -q --cached real/f link/f
+rm -rf real link
 
 # --- everything deleted, then restored from the store ---
 find . -mindepth 1 -maxdepth 1 ! -name .mvm -exec rm -rf {} +

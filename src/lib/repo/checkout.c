@@ -10,6 +10,7 @@
  * HEAD moves last.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -197,26 +198,39 @@ static int plan_all(plan *p)
 	return error;
 }
 
-/* Restoring named paths overwrites them on purpose (git checkout REV -- PATH). */
+/*
+ * Restoring named paths overwrites them on purpose (git checkout REV --
+ * PATH). A file named twice (`-- d d/a`) is planned once: two writes of
+ * one path in a group would share its temp file.
+ */
 static int plan_paths(plan *p, mvm_repo *repo, const char *const *paths, size_t n)
 {
 	mvm_buf rel = MVM_BUF_INIT;
+	unsigned char *planned = calloc(p->target->count ? p->target->count : 1, 1);
 	size_t i, j;
-	int error = 0;
+	int error = planned ? 0 : mvm_error_set(MVM_ERROR, "out of memory");
 
 	for (i = 0; i < n && !error; i++) {
-		size_t len, before = p->nchanges;
+		size_t len;
+		int matched = 0;
+
 		if ((error = mvm_repo_relpath(&rel, repo, paths[i])) < 0)
 			break;
 		len = rel.size;
 		for (j = 0; j < p->target->count && !error; j++) {
 			const char *tp = p->target->entries[j].path;
-			if (!len || !strcmp(tp, rel.ptr) || (!strncmp(tp, rel.ptr, len) && tp[len] == '/'))
-				error = push_change(p, tp, mvm_stage_find(p->stage, p->nstage, tp), &p->target->entries[j]);
+			if (len && strcmp(tp, rel.ptr) && (strncmp(tp, rel.ptr, len) || tp[len] != '/'))
+				continue;
+			matched = 1;
+			if (planned[j])
+				continue;
+			planned[j] = 1;
+			error = push_change(p, tp, mvm_stage_find(p->stage, p->nstage, tp), &p->target->entries[j]);
 		}
-		if (!error && p->nchanges == before)
+		if (!error && !matched)
 			error = mvm_error_set(MVM_ENOTFOUND, "'%s' is not in that version", paths[i]);
 	}
+	free(planned);
 	mvm_buf_dispose(&rel);
 	return error;
 }
@@ -344,8 +358,18 @@ static int group_finish(group *g)
 	for (i = 0; i < g->n && !error; i++)
 		if (!g->f[i].c->already)
 			error = mvm_restore_place(&g->f[i].st, &g->f[i].t);
-	if (!error && g->n)
+	if (error < 0 && i > 1) { /* a rename failed: record the files moved before it, then report it */
+		size_t all = g->n;
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", mvm_error_last());
+		g->n = i - 1;
+		(void)mvm_repo_txn(g->p->repo, group_stage, g);
+		g->n = all;
+		error = mvm_error_set(error, "%s", msg);
+	} else if (!error && g->n) {
 		error = mvm_repo_txn(g->p->repo, group_stage, g);
+	}
 	group_clear(g);
 	return error;
 }

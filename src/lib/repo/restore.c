@@ -218,6 +218,8 @@ static int write_small(mvm_restore *r, int fd, const mvm_manifest *m, const char
 	size_t next = 0;
 	int error;
 
+	if (!m->nchunks) /* empty */
+		return 0;
 	b->repo = r->repo;
 	b->m = m;
 	b->error = 0;
@@ -354,7 +356,8 @@ int mvm_restore_sync_many(mvm_restore_temp *const *t, size_t n)
 			error = temp_error(t[i]);
 	}
 	if (!error && whole && syncfs(t[0]->fd) < 0)
-		error = temp_error(t[0]);
+		error = mvm_error_set(MVM_ERROR, "cannot write %s and the %zu files written with it to the disk: %s",
+				      t[0]->rel, n - 1, strerror(errno));
 	for (i = 0; i < n; i++) {
 		if (close(t[i]->fd) < 0 && !error)
 			error = temp_error(t[i]);

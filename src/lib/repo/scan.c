@@ -593,10 +593,11 @@ static int batch_append(scan_state *s, batch *b)
 	size_t i;
 	int error;
 
+	/* reported when a later file is pushed, or at the drain: name the file */
 	if (b->error)
-		return mvm_error_set(b->error, "%s", b->msg);
+		return mvm_error_set(b->error, "%s: %s", s->name, b->msg);
 	if (b->hash_error)
-		return mvm_error_set(b->hash_error, "%s", b->hash_msg);
+		return mvm_error_set(b->hash_error, "%s: %s", s->name, b->hash_msg);
 	if ((error = manifest_reserve(s, m->nchunks + b->nchunks)) < 0)
 		return error;
 	for (i = 0; i < b->nchunks; i++) {

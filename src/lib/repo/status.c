@@ -108,25 +108,49 @@ typedef struct {
 	mvm_buf abs;
 } worktree_ctx;
 
+/* A staged file found at st: the same, or modified (stat differs and so do the bytes). */
+static int compare_file(worktree_ctx *c, const mvm_stage_entry *e, const struct stat *st)
+{
+	int error, changed = 0;
+
+	if (!mvm_stage_stat_matches(e, st) &&
+	    ((error = mvm_repo_abspath(&c->abs, c->repo, e->path)) < 0 ||
+	     (error = content_changed(&changed, c->repo, e, c->abs.ptr, st)) < 0))
+		return error;
+	c->found[e - c->stage] = changed ? FILE_MODIFIED : FILE_SAME;
+	return 0;
+}
+
 /*
- * One walk of the tree finds modified and untracked files; staged files it
- * did not meet are deleted. (Stat-ing the staged files apart from the walk
- * stat-ed each file twice: half of `mvm status` on 20k files.)
+ * One walk of the tree finds modified and untracked files. (Stat-ing the
+ * staged files apart from the walk stat-ed each file twice: half of `mvm
+ * status` on 20k files.)
  */
 static int worktree_cb(const char *rel, const struct stat *st, void *payload)
 {
 	worktree_ctx *c = payload;
 	const mvm_stage_entry *e = mvm_stage_find(c->stage, c->n, rel);
-	int error, changed = 0;
 
 	if (!e)
 		return push(&c->out->untracked, &c->out->nuntracked, rel);
-	if (!mvm_stage_stat_matches(e, st) &&
-	    ((error = mvm_repo_abspath(&c->abs, c->repo, rel)) < 0 ||
-	     (error = content_changed(&changed, c->repo, e, c->abs.ptr, st)) < 0))
+	return compare_file(c, e, st);
+}
+
+/*
+ * A staged file the walk did not meet is looked up by its path: it may be
+ * gone, or where the walk does not go (under a symlinked folder, named
+ * like a checkout temp file).
+ */
+static int check_unmet(worktree_ctx *c, const mvm_stage_entry *e)
+{
+	struct stat st;
+	int error;
+
+	if ((error = mvm_repo_abspath(&c->abs, c->repo, e->path)) < 0)
 		return error;
-	c->found[e - c->stage] = changed ? FILE_MODIFIED : FILE_SAME;
-	return 0;
+	if (lstat(c->abs.ptr, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0; /* deleted */
+	return compare_file(c, e, &st);
 }
 
 static int worktree_changes(mvm_status *out, mvm_repo *repo, const mvm_stage_entry *stage, size_t n)
@@ -138,6 +162,9 @@ static int worktree_changes(mvm_status *out, mvm_repo *repo, const mvm_stage_ent
 	if (!c.found)
 		return mvm_error_set(MVM_ERROR, "out of memory");
 	error = mvm_walk(repo, "", worktree_cb, &c);
+	for (i = 0; i < n && !error; i++)
+		if (c.found[i] == FILE_MISSING)
+			error = check_unmet(&c, &stage[i]);
 	for (i = 0; i < n && !error; i++) /* in stage order */
 		if (c.found[i] == FILE_MISSING)
 			error = push(&out->deleted, &out->ndeleted, stage[i].path);

@@ -30,8 +30,7 @@ static int list_dir(char ***out, size_t *n, DIR *d, const char *rel)
 	char **names = NULL;
 
 	*n = 0;
-	errno = 0;
-	while ((e = readdir(d))) {
+	for (errno = 0; (e = readdir(d)); errno = 0) { /* errno tells readdir's end from its failure */
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || mvm_is_checkout_temp(e->d_name))
 			continue;
 		if (*n == cap) {
