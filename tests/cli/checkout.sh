@@ -6,12 +6,6 @@
 mvm init repo >/dev/null
 cd repo
 
-# tree_sums: sha256 of every file in the working tree (not .mvm), with modes
-tree_sums() {
-	find . -path ./.mvm -prune -o -type f -print | LC_ALL=C sort | while read -r f; do
-		printf '%s %s\n' "$(stat -c %a "$f")" "$(sha256sum "$f")"
-	done
-}
 tree_dirs() { find . -path ./.mvm -prune -o -type d -print | LC_ALL=C sort; }
 
 # --- v1 ---

@@ -109,6 +109,13 @@ st_get() {
 	json_get "$SCRATCH/st_get.json" "$1"
 }
 
+# tree_sums: mode and sha256 of every file in the working tree (not .mvm), sorted
+tree_sums() {
+	find . -path ./.mvm -prune -o -type f -print | LC_ALL=C sort | while read -r f; do
+		printf '%s %s\n' "$(stat -c %a "$f")" "$(sha256sum "$f")"
+	done
+}
+
 # expect_clean: status --json shows nothing staged, modified, deleted or untracked
 expect_clean() {
 	mvm status --json >"$SCRATCH/clean.json"

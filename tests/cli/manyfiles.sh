@@ -9,12 +9,6 @@
 mvm init repo >/dev/null
 cd repo
 
-tree_sums() {
-	find . -path ./.mvm -prune -o -type f -print | LC_ALL=C sort | while read -r f; do
-		printf '%s %s\n' "$(stat -c %a "$f")" "$(sha256sum "$f")"
-	done
-}
-
 # 300 small files in 3 levels of folders, then files at the thresholds
 /usr/bin/python3 - <<'EOF'
 import os, random
