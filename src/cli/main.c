@@ -48,7 +48,8 @@ static const cli_command commands[] = {
 	  "Compare versions file by file and tensor by tensor",
 	  "No REV: HEAD against the working tree. One REV: REV against the working tree.\n"
 	  "Tensor statuses come from manifests without reading data. --stats reads the\n"
-	  "data of modified F32/F16/BF16 tensors and adds max_abs_diff, rel_l2 and cosine.\n"
+	  "data of modified float tensors (F64/F32/F16/BF16) and adds max_abs_diff,\n"
+	  "rel_l2 and cosine.\n"
 	  "Use -- before PATHs that could be taken for revisions." },
 	{ "checkout", cmd_checkout, CMD_NEED_REPO, "mvm checkout [--quiet] REV [-- PATH...]",
 	  "Restore a version (or some of its files) into the working tree",

@@ -83,6 +83,16 @@ cp ../f64b.npy f64.npy
 mvm commit -q -a -m "f64 nudged"
 grown=$(($(du -sb .mvm/packs | cut -f1) - before))
 [ $((grown * 100)) -lt $(($(stat -c %s f64.npy) * 30)) ] || fail "the nudged f64 array grew the store by $grown"
+mvm diff HEAD~1 HEAD --stats --json >"$SCRATCH/f64.json"
+$PY - "$SCRATCH/f64.json" "$SCRATCH/f64.copy" f64.npy <<'PYEOF' || fail "--stats of the F64 array disagree with numpy"
+import json, sys
+import numpy as np
+t = [t for f in json.load(open(sys.argv[1]))["files"] for t in f["tensors"] if t["name"] == "array"][0]
+a, b = np.load(sys.argv[2]), np.load(sys.argv[3])
+want = np.abs(b - a).max()
+sys.exit(int(not (abs(t["max_abs_diff"] - want) <= 1e-6 * want and
+                  abs(t["rel_l2"] - np.linalg.norm(b - a) / np.linalg.norm(a)) <= 1e-6 * t["rel_l2"])))
+PYEOF
 mvm checkout -q HEAD~1 -- f64.npy
 cmp -s f64.npy "$SCRATCH/f64.copy" || fail "f64.npy does not check out to its bytes"
 mvm fsck -q

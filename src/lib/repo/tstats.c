@@ -17,7 +17,7 @@
 
 int mvm_tensor_stats_supported(const char *dtype)
 {
-	return !strcmp(dtype, "F32") || !strcmp(dtype, "F16") || !strcmp(dtype, "BF16");
+	return !strcmp(dtype, "F32") || !strcmp(dtype, "F16") || !strcmp(dtype, "BF16") || !strcmp(dtype, "F64");
 }
 
 static float half_to_float(uint16_t h)
@@ -37,11 +37,13 @@ static float half_to_float(uint16_t h)
 	return f;
 }
 
+/* Element types: 0 F32, 1 F16, 2 BF16, 3 F64. */
 static double element(const unsigned char *p, int dt)
 {
 	uint32_t bits;
 	uint16_t h;
 	float f;
+	double d;
 
 	switch (dt) {
 	case 0:
@@ -50,6 +52,9 @@ static double element(const unsigned char *p, int dt)
 	case 1:
 		memcpy(&h, p, 2);
 		return half_to_float(h);
+	case 3:
+		memcpy(&d, p, 8);
+		return d;
 	default:
 		memcpy(&h, p, 2);
 		bits = (uint32_t)h << 16;
@@ -105,8 +110,8 @@ static void accumulate(accum *acc, const unsigned char *pa, const unsigned char 
 
 int mvm_tensor_stats(mvm_tensor_diff *t, const mvm_tensor_source *a, const mvm_tensor_source *b)
 {
-	int dt = !strcmp(t->a->dtype, "F32") ? 0 : !strcmp(t->a->dtype, "F16") ? 1 : 2;
-	size_t esize = dt == 0 ? 4 : 2, block = STATS_BLOCK / esize * esize;
+	int dt = !strcmp(t->a->dtype, "F32") ? 0 : !strcmp(t->a->dtype, "F16") ? 1 : !strcmp(t->a->dtype, "F64") ? 3 : 2;
+	size_t esize = dt == 0 ? 4 : dt == 3 ? 8 : 2, block = STATS_BLOCK / esize * esize;
 	mvm_buf ba = MVM_BUF_INIT, bb = MVM_BUF_INIT;
 	int fda = -1, fdb = -1, error = 0;
 	accum acc = { 0, 0, 0, 0, 0 };
