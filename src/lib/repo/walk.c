@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/fs.h"
 
 #include "walk.h"
 
@@ -113,29 +112,44 @@ int mvm_walk(mvm_repo *repo, const char *rel, mvm_walk_cb cb, void *payload)
 	return error < 0 ? error : walk_dir(fd, rel, cb, payload);
 }
 
-static void remove_temps_in(const char *dir, int top)
+/*
+ * Remove the checkout temp files under the folder open at fd (taken).
+ * Entries are told apart by readdir's type where the file system gives
+ * it: a stat of every file of a 20k-file tree was a third of a checkout
+ * that wrote 200 of them.
+ */
+static void remove_temps_in(int fd, int top)
 {
-	mvm_buf child = MVM_BUF_INIT;
 	struct dirent *e;
 	struct stat st;
 	DIR *d;
 
-	if (!(d = opendir(dir)))
+	if (!(d = fdopendir(fd))) {
+		close(fd);
 		return;
+	}
 	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || (top && !strcmp(e->d_name, ".mvm")) ||
-		    mvm_fs_join(&child, dir, e->d_name) < 0 || lstat(child.ptr, &st) < 0)
+		unsigned char type = e->d_type;
+		int sub;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || (top && !strcmp(e->d_name, ".mvm")))
 			continue;
-		if (S_ISDIR(st.st_mode))
-			remove_temps_in(child.ptr, 0);
-		else if (S_ISREG(st.st_mode) && mvm_is_checkout_temp(e->d_name))
-			unlink(child.ptr);
+		if (type == DT_UNKNOWN)
+			type = fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? DT_UNKNOWN
+			     : S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+		if (type == DT_DIR &&
+		    (sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+			remove_temps_in(sub, 0);
+		else if (type == DT_REG && mvm_is_checkout_temp(e->d_name))
+			unlinkat(dirfd(d), e->d_name, 0);
 	}
 	closedir(d);
-	mvm_buf_dispose(&child);
 }
 
 void mvm_remove_checkout_temps(mvm_repo *repo)
 {
-	remove_temps_in(mvm_repo_workdir(repo), 1);
+	int fd = open(mvm_repo_workdir(repo), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0)
+		remove_temps_in(fd, 1);
 }
