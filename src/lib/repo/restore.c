@@ -388,10 +388,8 @@ void mvm_restore_temp_dispose(mvm_restore_temp *t)
 int mvm_restore_file(struct stat *st_out, mvm_restore *r, const mvm_manifest *m, const char *abs,
 		     const char *rel, uint32_t mode)
 {
-	mvm_restore_temp t;
+	mvm_restore_temp t, *one = &t;
 	int error;
-
-	mvm_restore_temp *one = &t;
 
 	if ((error = mvm_restore_write(&t, r, m, abs, rel, mode)) == 0 && (error = mvm_restore_sync_many(&one, 1)) == 0)
 		error = mvm_restore_place(st_out, &t);
