@@ -380,19 +380,6 @@ static uint64_t next_cut(const scan_state *s, uint64_t off)
 	return lo < s->ncuts ? s->cuts[lo] : s->size;
 }
 
-/* Codec hint of a dtype: float kind and element size (0 for anything but F64/F32/F16/BF16). */
-static void float_hint(mvm_codec_hint *h, const char *dtype)
-{
-	if (!strcmp(dtype, "F32"))
-		h->kind = MVM_FLOAT_F32, h->elem = 4;
-	else if (!strcmp(dtype, "F16"))
-		h->kind = MVM_FLOAT_F16, h->elem = 2;
-	else if (!strcmp(dtype, "BF16"))
-		h->kind = MVM_FLOAT_BF16, h->elem = 2;
-	else if (!strcmp(dtype, "F64"))
-		h->kind = MVM_FLOAT_F64, h->elem = 8;
-}
-
 /* Index of the tensor holding byte `off`, or -1; offsets come in file order. */
 static long tensor_at(scan_state *s, uint64_t off)
 {
@@ -417,7 +404,7 @@ static void chunk_context(scan_state *s, batch *b, size_t k, long ti, uint64_t o
 	if (ti < 0)
 		return;
 	t = &s->table.tensors[ti];
-	float_hint(&h, t->dtype);
+	mvm_codec_float_hint(&h, t->dtype);
 	if (h.elem)
 		h.phase = (unsigned int)((off - t->offset) % h.elem);
 	b->hints[k] = h;

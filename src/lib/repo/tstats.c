@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/codec.h"
 #include "util/fs.h"
 #include "diff_internal.h"
 
@@ -17,7 +18,10 @@
 
 int mvm_tensor_stats_supported(const char *dtype)
 {
-	return !strcmp(dtype, "F32") || !strcmp(dtype, "F16") || !strcmp(dtype, "BF16") || !strcmp(dtype, "F64");
+	mvm_codec_hint h;
+
+	mvm_codec_float_hint(&h, dtype);
+	return h.elem != 0;
 }
 
 static float half_to_float(uint16_t h)
@@ -37,25 +41,25 @@ static float half_to_float(uint16_t h)
 	return f;
 }
 
-/* Element types: 0 F32, 1 F16, 2 BF16, 3 F64. */
-static double element(const unsigned char *p, int dt)
+/* An element of float kind `kind` (MVM_FLOAT_*). */
+static double element(const unsigned char *p, unsigned int kind)
 {
 	uint32_t bits;
 	uint16_t h;
 	float f;
 	double d;
 
-	switch (dt) {
-	case 0:
+	switch (kind) {
+	case MVM_FLOAT_F32:
 		memcpy(&f, p, 4);
 		return f;
-	case 1:
+	case MVM_FLOAT_F16:
 		memcpy(&h, p, 2);
 		return half_to_float(h);
-	case 3:
+	case MVM_FLOAT_F64:
 		memcpy(&d, p, 8);
 		return d;
-	default:
+	default: /* BF16 */
 		memcpy(&h, p, 2);
 		bits = (uint32_t)h << 16;
 		memcpy(&f, &bits, 4);
@@ -93,12 +97,12 @@ typedef struct {
 } accum;
 
 static void accumulate(accum *acc, const unsigned char *pa, const unsigned char *pb, size_t count,
-		       size_t esize, int dt)
+		       size_t esize, unsigned int kind)
 {
 	size_t i;
 
 	for (i = 0; i < count; i++) {
-		double a = element(pa + i * esize, dt), b = element(pb + i * esize, dt), d = b - a;
+		double a = element(pa + i * esize, kind), b = element(pb + i * esize, kind), d = b - a;
 		if (fabs(d) > acc->max_abs || isnan(d))
 			acc->max_abs = isnan(acc->max_abs) ? acc->max_abs : fabs(d);
 		acc->d2 += d * d;
@@ -110,15 +114,18 @@ static void accumulate(accum *acc, const unsigned char *pa, const unsigned char 
 
 int mvm_tensor_stats(mvm_tensor_diff *t, const mvm_tensor_source *a, const mvm_tensor_source *b)
 {
-	int dt = !strcmp(t->a->dtype, "F32") ? 0 : !strcmp(t->a->dtype, "F16") ? 1 : !strcmp(t->a->dtype, "F64") ? 3 : 2;
-	size_t esize = dt == 0 ? 4 : dt == 3 ? 8 : 2, block = STATS_BLOCK / esize * esize;
+	mvm_codec_hint h;
+	size_t esize, block;
 	mvm_buf ba = MVM_BUF_INIT, bb = MVM_BUF_INIT;
 	int fda = -1, fdb = -1, error = 0;
 	accum acc = { 0, 0, 0, 0, 0 };
 	uint64_t off;
 
-	if (t->a->length != t->b->length)
+	mvm_codec_float_hint(&h, t->a->dtype);
+	if (t->a->length != t->b->length || !h.elem)
 		return 0;
+	esize = h.elem;
+	block = STATS_BLOCK / esize * esize;
 	if ((a->abs && (fda = open(a->abs, O_RDONLY | O_CLOEXEC)) < 0) ||
 	    (b->abs && (fdb = open(b->abs, O_RDONLY | O_CLOEXEC)) < 0)) {
 		error = mvm_error_set(MVM_ERROR, "cannot open %s for --stats", fda < 0 && a->abs ? a->abs : b->abs);
@@ -129,7 +136,7 @@ int mvm_tensor_stats(mvm_tensor_diff *t, const mvm_tensor_source *a, const mvm_t
 		if ((error = read_block(&ba, a, fda, t->a->offset + off, n)) < 0 ||
 		    (error = read_block(&bb, b, fdb, t->b->offset + off, n)) < 0)
 			break;
-		accumulate(&acc, (unsigned char *)ba.ptr, (unsigned char *)bb.ptr, n / esize, esize, dt);
+		accumulate(&acc, (unsigned char *)ba.ptr, (unsigned char *)bb.ptr, n / esize, esize, h.kind);
 	}
 	if (!error) {
 		t->has_stats = 1;

@@ -115,43 +115,70 @@ static int encode_float(void *dst, size_t *dst_len, uint32_t *codec, const void 
  * decimals (prices, measurements) repeat their low mantissa bytes, which
  * zstd finds and the planes do not (~44% against ~58%).
  */
+static int encode_zstd(void *dst, size_t *dst_len, uint32_t *codec, const void *src, size_t n, int level)
+{
+	ZSTD_CCtx *c = thread_cctx();
+	size_t z;
+
+	if (!c)
+		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
+	z = ZSTD_compressCCtx(c, dst, mvm_codec_bound(n), src, n, level);
+	if (ZSTD_isError(z))
+		return mvm_error_set(MVM_ERROR, "zstd: %s", ZSTD_getErrorName(z));
+	if (z >= n)
+		return store_raw(dst, dst_len, codec, src, n);
+	*dst_len = z;
+	*codec = MVM_CODEC_ZSTD;
+	return 0;
+}
+
 static int encode_f64(void *dst, size_t *dst_len, uint32_t *codec, const void *src, size_t n, int level,
 		      const mvm_codec_hint *hint)
 {
-	ZSTD_CCtx *c = thread_cctx();
-	unsigned char *alt = mvm_codec_scratch(MVM_SCRATCH_ALT, mvm_codec_bound(n));
-	size_t z = 0, zz;
+	unsigned char *planes = mvm_codec_scratch(MVM_SCRATCH_ALT, mvm_codec_bound(n));
+	size_t z = 0;
+	int error;
 
-	if (!c || !alt)
-		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
-	zz = ZSTD_compressCCtx(c, alt, mvm_codec_bound(n), src, n, level);
-	if (ZSTD_isError(zz))
-		return mvm_error_set(MVM_ERROR, "zstd: %s", ZSTD_getErrorName(zz));
-	if (mvm_bytegroup_encode(dst, mvm_codec_bound(n), &z, src, n, 8, hint->phase % 8, 0) < 0)
-		mvm_error_clear(); /* no room: zstd or raw below */
-	if (z && z < n && z <= zz) {
+	if (!planes)
+		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
+	if (mvm_bytegroup_encode(planes, mvm_codec_bound(n), &z, src, n, 8, hint->phase % 8, 0) < 0) {
+		mvm_error_clear(); /* no room: zstd or raw */
+		z = 0;
+	}
+	if ((error = encode_zstd(dst, dst_len, codec, src, n, level)) < 0)
+		return error;
+	if (z && z < *dst_len) {
+		memcpy(dst, planes, z);
 		*dst_len = z;
 		*codec = MVM_CODEC_BYTEGROUP;
-		return 0;
 	}
-	if (zz >= n)
-		return store_raw(dst, dst_len, codec, src, n);
-	memcpy(dst, alt, zz);
-	*dst_len = zz;
-	*codec = MVM_CODEC_ZSTD;
 	return 0;
+}
+
+void mvm_codec_float_hint(mvm_codec_hint *h, const char *dtype)
+{
+	static const struct {
+		const char *name;
+		unsigned int kind, elem;
+	} floats[] = { { "F32", MVM_FLOAT_F32, 4 }, { "F16", MVM_FLOAT_F16, 2 }, { "BF16", MVM_FLOAT_BF16, 2 },
+		       { "F64", MVM_FLOAT_F64, 8 } };
+	size_t i;
+
+	h->kind = MVM_FLOAT_NONE;
+	h->elem = h->phase = 0;
+	for (i = 0; i < sizeof(floats) / sizeof(floats[0]); i++)
+		if (!strcmp(dtype, floats[i].name)) {
+			h->kind = floats[i].kind;
+			h->elem = floats[i].elem;
+		}
 }
 
 int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		     const void *src, size_t n, int level, const mvm_codec_hint *hint)
 {
-	ZSTD_CCtx *c = thread_cctx();
 	mvm_codec_hint guess;
-	size_t z;
 	int error;
 
-	if (!c)
-		return mvm_error_set(MVM_ERROR, "out of memory for a zstd context");
 	if (hint && (hint->elem == 2 || hint->elem == 4) && n >= 64) {
 		if ((error = encode_float(dst, dst_len, codec, src, n, hint)) < 0 || *dst_len)
 			return error;
@@ -165,14 +192,7 @@ int mvm_codec_encode(void *dst, size_t *dst_len, uint32_t *codec,
 		if (*dst_len && *dst_len < GUESSED_FLOAT_MAX * (double)n)
 			return 0;
 	}
-	z = ZSTD_compressCCtx(c, dst, mvm_codec_bound(n), src, n, level);
-	if (ZSTD_isError(z))
-		return mvm_error_set(MVM_ERROR, "zstd: %s", ZSTD_getErrorName(z));
-	if (z >= n)
-		return store_raw(dst, dst_len, codec, src, n);
-	*dst_len = z;
-	*codec = MVM_CODEC_ZSTD;
-	return 0;
+	return encode_zstd(dst, dst_len, codec, src, n, level);
 }
 
 int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_len,

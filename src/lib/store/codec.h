@@ -39,7 +39,7 @@ typedef enum {
 /*
  * What the chunk holds, for float-aware coding: elem is the element size
  * of its tensor's dtype when that is a float type (2 for BF16/F16, 4 for
- * F32), else 0; phase is the chunk's start offset within its tensor modulo
+ * F32, 8 for F64), else 0; phase is the chunk's start offset within its tensor modulo
  * elem (chunks are cut by content, so they may start mid-element); kind
  * is an mvm_float_kind.
  */
@@ -48,6 +48,9 @@ typedef struct {
 } mvm_codec_hint;
 
 #define MVM_CODEC_HINT_NONE { 0, 0, 0 }
+
+/** The float kind and element size of a dtype name ("F64", "F32", "F16", "BF16"); elem 0 for any other. */
+void mvm_codec_float_hint(mvm_codec_hint *h, const char *dtype);
 
 /* Per-thread scratch buffers of the codecs, one per slot. */
 enum {

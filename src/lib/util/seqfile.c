@@ -77,7 +77,6 @@ typedef struct {
 struct mvm_seqfile_writer {
 	int fd;
 	int direct;		/* O_DIRECT is on */
-	int direct_later;	/* O_DIRECT goes on with the first full buffer */
 	const char *what;	/* names the file in errors; not owned */
 	mvm_pool *pool;		/* from the first full buffer on */
 	write_slot slot[SEQ_WRITES];
@@ -174,10 +173,6 @@ static int write_behind(mvm_seqfile *f)
 	if ((!w->pool && (error = mvm_pool_new(&w->pool, 1)) < 0) || (error = slot_wait(w, s)) < 0 ||
 	    (!s->buf && (error = alloc_buffer(&s->buf)) < 0))
 		return error;
-	if (w->direct_later) { /* no write is in flight before the first full buffer */
-		set_direct(w, 1);
-		w->direct_later = 0;
-	}
 	stream_fence();
 	f->buf = s->buf;
 	s->buf = full;
@@ -207,13 +202,7 @@ int mvm_seqfile_start(mvm_seqfile *f, int fd, const char *what)
 	f->writer->what = what;
 	f->len = 0;
 	f->flushed = 0;
-	/*
-	 * A file smaller than a buffer is written through the page cache: a
-	 * direct write of its blocks is a device request of its own, and a
-	 * checkout of 20k small files spent most of its time on them.
-	 */
-	set_direct(f->writer, 0);
-	f->writer->direct_later = 1;
+	set_direct(f->writer, 1);
 	return 0;
 }
 
