@@ -1,12 +1,28 @@
 /*
  * objects_fuzz.c: the manifest, tree and version decoders (the first byte
- * picks one) must never crash or leak on any input.
+ * picks one) must never crash or leak on any input; a tree that decodes
+ * encodes to a tree that decodes and encodes to the same bytes again.
  */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "object/object.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void tree_round_trip(const mvm_tree *t)
+{
+	mvm_buf a = MVM_BUF_INIT, b = MVM_BUF_INIT;
+	mvm_tree *back = NULL;
+
+	if (mvm_tree_encode(&a, t) < 0 || mvm_tree_decode(&back, (const unsigned char *)a.ptr, a.size) < 0 ||
+	    mvm_tree_encode(&b, back) < 0 || a.size != b.size || memcmp(a.ptr, b.ptr, a.size))
+		abort();
+	mvm_tree_free(back);
+	mvm_buf_dispose(&a);
+	mvm_buf_dispose(&b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -22,8 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			mvm_manifest_free(m);
 		break;
 	case 1:
-		if (mvm_tree_decode(&t, data + 1, size - 1) == 0)
+		if (mvm_tree_decode(&t, data + 1, size - 1) == 0) {
+			tree_round_trip(t);
 			mvm_tree_free(t);
+		}
 		break;
 	default:
 		if (mvm_version_decode(&v, data + 1, size - 1) == 0)

@@ -10,7 +10,8 @@
 
 int mvm_version_lookup(mvm_version **out, mvm_repo *repo, const mvm_oid *id);
 int mvm_tree_lookup(mvm_tree **out, mvm_repo *repo, const mvm_oid *id);
-int mvm_manifest_lookup(mvm_manifest **out, mvm_repo *repo, const mvm_oid *id);
+/** The manifest of a tree entry (made up from the entry for a one-chunk file). */
+int mvm_manifest_lookup(mvm_manifest **out, mvm_repo *repo, const mvm_tree_entry *e);
 
 /** Write the bytes [offset, offset+length) of a stored file, decoding only the chunks that hold them. */
 int mvm_file_write_range(FILE *out, mvm_repo *repo, const mvm_manifest *m, uint64_t offset,

@@ -2,7 +2,8 @@
  * mvm/objects.h: the immutable objects of a repository.
  *
  * A manifest describes one file (size, SHA-256, chunk list and, for
- * safetensors/GGUF, its tensor table); a tree lists (path, mode, manifest);
+ * safetensors/GGUF, its tensor table); a tree lists (path, mode, manifest),
+ * where a plain file of one chunk names that chunk and has no manifest;
  * a version is a commit. The structs are plain data, read-only to callers,
  * and freed with their _free function. Encodings: docs/FORMAT.md.
  */
@@ -47,8 +48,10 @@ typedef struct {
 typedef struct {
 	char *path;             /* relative to the working tree, '/'-separated */
 	uint32_t mode;          /* 0644 or 0755 */
-	mvm_oid manifest;
+	mvm_oid manifest;       /* the manifest's id; with one_chunk, the chunk's */
 	uint64_t size;
+	int one_chunk;          /* a plain file of at most one chunk, whose id is
+				 * the file's SHA-256: no manifest object exists */
 } mvm_tree_entry;
 
 typedef struct {

@@ -115,7 +115,8 @@ static json_t *tree_json(const mvm_tree *t)
 		json_object_set_new(e, "path", json_string(t->entries[i].path));
 		json_object_set_new(e, "mode", json_integer(t->entries[i].mode));
 		json_object_set_new(e, "size", json_integer((json_int_t)t->entries[i].size));
-		json_object_set_new(e, "manifest", cli_json_oid(&t->entries[i].manifest));
+		json_object_set_new(e, t->entries[i].one_chunk ? "sha256" : "manifest",
+				    cli_json_oid(&t->entries[i].manifest));
 		json_array_append_new(a, e);
 	}
 	return a;
@@ -224,7 +225,7 @@ static int ls_tensors(cli_ctx *ctx, const mvm_tree_entry *e, int json)
 	size_t i;
 	int error;
 
-	if ((error = mvm_manifest_lookup(&m, ctx->repo, &e->manifest)) < 0)
+	if ((error = mvm_manifest_lookup(&m, ctx->repo, e)) < 0)
 		return cli_fail(error);
 	arr = json ? json_array() : NULL;
 	for (i = 0; i < m->ntensors; i++) {

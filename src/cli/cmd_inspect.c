@@ -145,7 +145,7 @@ static int cat_lookup(mvm_manifest **m, cli_ctx *ctx, const char *spec)
 		if (!(e = mvm_tree_find(t, colon + 1)))
 			error = mvm_error_set(MVM_ENOTFOUND, "'%s' is not in version %s", colon + 1, rev);
 		else
-			error = mvm_manifest_lookup(m, ctx->repo, &e->manifest);
+			error = mvm_manifest_lookup(m, ctx->repo, e);
 	}
 	free(rev);
 	mvm_version_free(v);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Schema migrations: a repository written at schema 6 (objects in a WITHOUT
-# ROWID table) is upgraded to 7 when mvm opens it, and nothing is lost.
+# ROWID table) is upgraded to 8 when mvm opens it, and nothing is lost.
 . "$(dirname "$0")/lib.sh"
 
 sql() { /usr/bin/python3 -c "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); r = db.executescript(sys.argv[2]) if sys.argv[3] == 'x' else print(db.execute(sys.argv[2]).fetchone()[0]); db.commit()" .mvm/mvm.db "$1" "$2"; }
@@ -17,11 +17,12 @@ log_before=$(mvm log --json)
 # back to schema 6 as an older mvm wrote it
 sql "CREATE TABLE objects_old(id BLOB PRIMARY KEY, type INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
 INSERT INTO objects_old SELECT id, type, data FROM objects; DROP TABLE objects;
-ALTER TABLE objects_old RENAME TO objects; PRAGMA user_version = 6;" x
+ALTER TABLE objects_old RENAME TO objects; ALTER TABLE stage DROP COLUMN one_chunk;
+PRAGMA user_version = 6;" x
 [ "$(sql "PRAGMA user_version" q)" = 6 ] || fail "could not set up a schema-6 repository"
 
 [ "$(mvm log --json)" = "$log_before" ] || fail "history differs after the migration"
-[ "$(sql "PRAGMA user_version" q)" = 7 ] || fail "schema not migrated to 7"
+[ "$(sql "PRAGMA user_version" q)" = 8 ] || fail "schema not migrated to 8"
 sql "SELECT sql FROM sqlite_master WHERE name = 'objects'" q | grep -q "WITHOUT ROWID" &&
 	fail "objects is still a WITHOUT ROWID table"
 mvm fsck -q

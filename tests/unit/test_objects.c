@@ -79,7 +79,7 @@ static void test_objects__manifest_rejects_lying_lengths(void **state)
 
 static void test_objects__tree_sorted_unique(void **state)
 {
-	mvm_tree_entry e[2] = { { "a.bin", 0644, { { 0 } }, 1 }, { "b/c.bin", 0755, { { 1 } }, 2 } };
+	mvm_tree_entry e[2] = { { "a.bin", 0644, { { 0 } }, 1, 0 }, { "b/c.bin", 0755, { { 1 } }, 2, 0 } };
 	mvm_tree t = { e, 2 }, *back = NULL;
 	mvm_buf enc = MVM_BUF_INIT;
 
@@ -105,10 +105,95 @@ static void test_objects__tree_sorted_unique(void **state)
 		}
 		e[1].path = "b/c.bin";
 		e[1].mode = 0777;
-		assert_int_equal(mvm_tree_encode(&enc, &t), 0);
-		assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
+		assert_int_equal(mvm_tree_encode(&enc, &t), MVM_ERROR);
 	}
 	mvm_buf_dispose(&enc);
+}
+
+/* Entries sharing prefixes, modes, one-chunk flags and sizes of every varint length come back. */
+static void test_objects__tree_round_trip(void **state)
+{
+	static const char *paths[] = { "a", "a.bin", "ab/c", "ab/cd/e", "ab/cd/f", "ab/d", "b", "b0/x" };
+	static const uint64_t sizes[] = { 0, 127, 128, 16383, 16384, UINT32_MAX, (uint64_t)UINT32_MAX + 1, UINT64_MAX };
+	mvm_tree_entry e[8];
+	mvm_tree t = { e, 8 }, *back = NULL;
+	mvm_buf enc = MVM_BUF_INIT, again = MVM_BUF_INIT;
+	size_t i;
+
+	(void)state;
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < 8; i++) {
+		e[i].path = (char *)paths[i];
+		e[i].mode = i % 3 ? 0644 : 0755;
+		e[i].size = sizes[i];
+		memset(e[i].manifest.id, (int)(i + 1), MVM_OID_RAWSZ);
+		e[i].one_chunk = i >= 1 && i <= 5; /* sizes up to 4 GiB */
+	}
+	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
+	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), 0);
+	assert_int_equal(back->count, 8);
+	for (i = 0; i < 8; i++) {
+		assert_string_equal(back->entries[i].path, paths[i]);
+		assert_int_equal(back->entries[i].mode, e[i].mode);
+		assert_true(back->entries[i].size == sizes[i]);
+		assert_int_equal(back->entries[i].one_chunk, e[i].one_chunk);
+		assert_memory_equal(back->entries[i].manifest.id, e[i].manifest.id, MVM_OID_RAWSZ);
+	}
+	assert_int_equal(mvm_tree_encode(&again, back), 0);
+	assert_int_equal(again.size, enc.size);
+	assert_memory_equal(again.ptr, enc.ptr, enc.size);
+	mvm_tree_free(back);
+	/* every cut of the encoding is refused */
+	for (i = 0; i < enc.size; i++)
+		if (mvm_tree_decode(&back, (unsigned char *)enc.ptr, i) != MVM_ECORRUPT)
+			fail_msg("a tree cut to %zu of %zu bytes was accepted", i, enc.size);
+	/* a one-chunk file cannot be over 4 GiB, nor empty with another id than sha256("") */
+	e[6].one_chunk = 1;
+	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
+	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
+	e[6].one_chunk = 0;
+	e[0].one_chunk = 1;
+	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
+	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
+	mvm_buf_dispose(&enc);
+	mvm_buf_dispose(&again);
+}
+
+/* Hand-made encodings: version 1 still reads; bad prefixes and flags do not. */
+static void test_objects__tree_old_and_bad(void **state)
+{
+	static const unsigned char v1[] = "MVMT\1\0\0\0\1\0\0\0" "\3\0a/b" "\xed\1\0\0"
+		"\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7\7" "\5\0\0\0\0\0\0\0";
+	unsigned char v2[16 + 2 * 37];
+	mvm_tree *t = NULL;
+
+	(void)state;
+	assert_int_equal(mvm_tree_decode(&t, v1, sizeof(v1) - 1), 0);
+	assert_int_equal(t->count, 1);
+	assert_string_equal(t->entries[0].path, "a/b");
+	assert_int_equal(t->entries[0].mode, 0755);
+	assert_int_equal(t->entries[0].size, 5);
+	assert_int_equal(t->entries[0].one_chunk, 0);
+	mvm_tree_free(t);
+	/* version 2: "ab" then shared=1 suffix "c" -> "ac" */
+	memset(v2, 9, sizeof(v2));
+	memcpy(v2, "MVMT\2\0\0\0\2\0\0\0" "\0\2ab\0", 17);
+	memcpy(v2 + 17 + 32, "\3" "\1\1c\0", 5);
+	v2[17 + 32 + 5 + 32] = 4;
+	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 5 + 32 + 1), 0);
+	assert_string_equal(t->entries[1].path, "ac");
+	assert_int_equal(t->entries[1].size, 4);
+	mvm_tree_free(t);
+	v2[17 + 32 + 1] = 3; /* shares more than the path before it has */
+	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 5 + 32 + 1), MVM_ECORRUPT);
+	v2[17 + 32 + 1] = 1;
+	v2[17 + 32 + 4] = 4; /* an unknown flag */
+	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 5 + 32 + 1), MVM_ECORRUPT);
+	v2[17 + 32 + 4] = 0;
+	v2[17 + 32 + 1] = 2; /* "ab" again: not sorted */
+	v2[17 + 32 + 2] = 0;
+	v2[17 + 32 + 3] = 0;
+	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 5 + 32 + 1), MVM_ECORRUPT);
 }
 
 static void test_objects__version_is_canonical(void **state)
@@ -151,6 +236,8 @@ int main(void)
 		cmocka_unit_test(test_objects__manifest_round_trip_and_truncation),
 		cmocka_unit_test(test_objects__manifest_rejects_lying_lengths),
 		cmocka_unit_test(test_objects__tree_sorted_unique),
+		cmocka_unit_test(test_objects__tree_round_trip),
+		cmocka_unit_test(test_objects__tree_old_and_bad),
 		cmocka_unit_test(test_objects__version_is_canonical),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,6 +93,8 @@ static const char *const migrations[] = {
 	"INSERT INTO objects_rowid(id, type, data) SELECT id, type, data FROM objects;"
 	"DROP TABLE objects;"
 	"ALTER TABLE objects_rowid RENAME TO objects;",
+	/* 8: a plain file of one chunk is staged by its chunk, without a manifest object */
+	"ALTER TABLE stage ADD COLUMN one_chunk INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -28,4 +28,16 @@ static inline int mvm_put_buf64(mvm_buf *b, uint64_t v)
 	return mvm_buf_put(b, x, 8) ? -1 : 0;
 }
 
+static inline int mvm_put_bufvarint(mvm_buf *b, uint64_t v)
+{
+	unsigned char x[10];
+	size_t n = 0;
+
+	do {
+		x[n++] = (unsigned char)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return mvm_buf_put(b, x, n) ? -1 : 0;
+}
+
 #endif

@@ -172,3 +172,69 @@ const mvm_tensor *mvm_manifest_tensor(const mvm_manifest *m, const char *name)
 			return &m->tensors[i];
 	return NULL;
 }
+
+int mvm_manifest_is_one_chunk(const mvm_manifest *m)
+{
+	if (m->format != 0 || m->ntensors || m->nchunks > 1)
+		return 0;
+	return m->nchunks ? !mvm_oid_cmp(&m->chunks[0].id, &m->sha) : m->size == 0;
+}
+
+/* The manifest a one-chunk tree entry stands for: its id is the chunk's and the file's. */
+static int one_chunk_manifest(mvm_manifest **out, const mvm_oid *id, uint64_t size)
+{
+	mvm_manifest *m = calloc(1, sizeof(*m));
+
+	if (!m || (size && (!(m->chunks = calloc(1, sizeof(*m->chunks))) ||
+			    !(m->chunk_offsets = calloc(1, sizeof(uint64_t)))))) {
+		mvm_manifest_free(m);
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	}
+	m->size = size;
+	m->sha = *id;
+	if (size) {
+		m->chunks[0].id = *id;
+		m->chunks[0].len = (uint32_t)size;
+		m->nchunks = 1;
+	}
+	*out = m;
+	return 0;
+}
+
+int mvm_manifest_get(mvm_manifest **out, mvm_db *db, const mvm_oid *id, int one_chunk, uint64_t size)
+{
+	if (!one_chunk)
+		return mvm_manifest_read(out, db, id);
+	if (size > UINT32_MAX)
+		return mvm_error_set(MVM_ECORRUPT, "a one-chunk file of %llu bytes", (unsigned long long)size);
+	return one_chunk_manifest(out, id, size);
+}
+
+int mvm_manifest_ref(mvm_oid *id, int *one_chunk, mvm_db *db, const mvm_manifest *m, mvm_buf *scratch)
+{
+	int error;
+
+	if ((*one_chunk = mvm_manifest_is_one_chunk(m))) {
+		*id = m->sha;
+		return 0;
+	}
+	if ((error = mvm_manifest_encode(scratch, m)) < 0)
+		return error;
+	return mvm_odb_write(id, db, MVM_OBJ_MANIFEST, scratch);
+}
+
+int mvm_manifest_same_file(mvm_db *db, const mvm_oid *a, int a_one_chunk, const mvm_oid *b, int b_one_chunk)
+{
+	mvm_manifest *m = NULL;
+	int same;
+
+	if (a_one_chunk == b_one_chunk)
+		return !mvm_oid_cmp(a, b);
+	if (mvm_manifest_read(&m, db, a_one_chunk ? b : a) < 0) {
+		mvm_error_clear();
+		return 0;
+	}
+	same = mvm_manifest_is_one_chunk(m) && !mvm_oid_cmp(&m->sha, a_one_chunk ? a : b);
+	mvm_manifest_free(m);
+	return same;
+}

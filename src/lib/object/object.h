@@ -27,6 +27,22 @@ int mvm_odb_read(mvm_buf *out, mvm_db *db, mvm_object_type type, const mvm_oid *
 int mvm_odb_expand(mvm_oid *out, mvm_db *db, mvm_object_type type, const char *prefix);
 
 int mvm_manifest_read(mvm_manifest **out, mvm_db *db, const mvm_oid *id);
+
+/*
+ * A plain file of at most one chunk has no manifest object: trees and the
+ * stage name its chunk (whose id is the file's SHA-256) and mark it
+ * one_chunk, and its manifest is made up from that id and the size.
+ */
+int mvm_manifest_is_one_chunk(const mvm_manifest *m);
+/** The manifest a tree or stage entry names: read, or made up for a one-chunk file. */
+int mvm_manifest_get(mvm_manifest **out, mvm_db *db, const mvm_oid *id, int one_chunk, uint64_t size);
+/**
+ * Whether two entries name the same file: the same id, or (in a repository
+ * from before one-chunk entries) a stored manifest of the one chunk.
+ */
+int mvm_manifest_same_file(mvm_db *db, const mvm_oid *a, int a_one_chunk, const mvm_oid *b, int b_one_chunk);
+/** How a tree or stage entry names m: its chunk, or its stored manifest (written here). */
+int mvm_manifest_ref(mvm_oid *id, int *one_chunk, mvm_db *db, const mvm_manifest *m, mvm_buf *scratch);
 int mvm_tree_read(mvm_tree **out, mvm_db *db, const mvm_oid *id);
 int mvm_version_read(mvm_version **out, mvm_db *db, const mvm_oid *id);
 

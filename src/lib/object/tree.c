@@ -1,10 +1,15 @@
 /*
  * tree.c: the tree encoding.
  *
- *   "MVMT" u32 version=1 u32 count
- *   { u16 path_len path u32 mode manifest_id[32] u64 size }*
+ *   "MVMT" u32 version=2 u32 count
+ *   { varint shared varint suffix_len suffix u8 flags id[32] varint size }*
  *
- * Paths are relative, '/'-separated, unique, and sorted bytewise.
+ * Each path is the first `shared` bytes of the one before it followed by
+ * `suffix`. flags: 1 executable (mode 0755, else 0644), 2 one chunk (`id`
+ * is the file's only chunk, which is also its SHA-256; no manifest object
+ * exists). Version 1 (read only): { u16 path_len path u32 mode
+ * manifest_id[32] u64 size }*. Paths are relative, '/'-separated, unique,
+ * and sorted bytewise.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,26 +17,44 @@
 #include "encode.h"
 #include "object.h"
 
+#define FLAG_EXEC 1u
+#define FLAG_ONE_CHUNK 2u
+
+static size_t shared_prefix(const char *a, const char *b)
+{
+	size_t n = 0;
+
+	while (a[n] && a[n] == b[n])
+		n++;
+	return n;
+}
+
 int mvm_tree_encode(mvm_buf *out, const mvm_tree *t)
 {
+	const char *prev = "";
 	size_t i;
 	int error = 0;
 
 	mvm_buf_clear(out);
 	error |= mvm_buf_put(out, "MVMT", 4);
-	error |= mvm_put_buf32(out, 1);
+	error |= mvm_put_buf32(out, 2);
 	error |= mvm_put_buf32(out, (uint32_t)t->count);
 	for (i = 0; i < t->count && !error; i++) {
 		const mvm_tree_entry *e = &t->entries[i];
-		size_t len = strlen(e->path);
+		size_t len = strlen(e->path), shared = shared_prefix(prev, e->path);
 
 		if (len > UINT16_MAX)
 			return mvm_error_set(MVM_ETOOLARGE, "path too long: %.60s...", e->path);
-		error |= mvm_put_buf16(out, (uint16_t)len);
-		error |= mvm_buf_put(out, e->path, len);
-		error |= mvm_put_buf32(out, e->mode);
+		if (e->mode != 0644 && e->mode != 0755)
+			return mvm_error_set(MVM_ERROR, "'%s' has mode %o; a tree holds 0644 or 0755", e->path, e->mode);
+		error |= mvm_put_bufvarint(out, shared);
+		error |= mvm_put_bufvarint(out, len - shared);
+		error |= mvm_buf_put(out, e->path + shared, len - shared);
+		error |= mvm_buf_putc(out, (char)((e->mode == 0755 ? FLAG_EXEC : 0) |
+						   (e->one_chunk ? FLAG_ONE_CHUNK : 0)));
 		error |= mvm_buf_put(out, e->manifest.id, MVM_OID_RAWSZ);
-		error |= mvm_put_buf64(out, e->size);
+		error |= mvm_put_bufvarint(out, e->size);
+		prev = e->path;
 	}
 	return error ? MVM_ERROR : 0;
 }
@@ -58,7 +81,7 @@ static int path_ok(const unsigned char *p, size_t len)
 	return !memchr(p, '\0', len);
 }
 
-static int take_entry(mvm_tree_entry *e, mvm_cursor *c)
+static int take_entry_v1(mvm_tree_entry *e, mvm_cursor *c)
 {
 	uint16_t len = mvm_cursor_u16(c);
 	const unsigned char *p = mvm_cursor_take(c, len);
@@ -73,6 +96,41 @@ static int take_entry(mvm_tree_entry *e, mvm_cursor *c)
 	memcpy(e->manifest.id, p, MVM_OID_RAWSZ);
 	e->size = mvm_cursor_u64(c);
 	return c->bad ? MVM_ECORRUPT : 0;
+}
+
+/* A one-chunk entry stands for its chunk: at most 4 GiB, and an empty file's id is sha256(""). */
+static int one_chunk_ok(const mvm_tree_entry *e)
+{
+	static const unsigned char empty[MVM_OID_RAWSZ] = {
+		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+		0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55
+	};
+
+	return e->size <= UINT32_MAX && (e->size || !memcmp(e->manifest.id, empty, MVM_OID_RAWSZ));
+}
+
+static int take_entry_v2(mvm_tree_entry *e, mvm_cursor *c, const char *prev)
+{
+	uint64_t shared = mvm_cursor_varint(c), suffix = mvm_cursor_varint(c);
+	const unsigned char *p;
+	unsigned int flags;
+
+	if (c->bad || shared > strlen(prev) || suffix > UINT16_MAX - shared ||
+	    !(p = mvm_cursor_take(c, (size_t)suffix)) || !(e->path = malloc((size_t)(shared + suffix + 1))))
+		return MVM_ECORRUPT;
+	memcpy(e->path, prev, (size_t)shared);
+	memcpy(e->path + shared, p, (size_t)suffix);
+	e->path[shared + suffix] = '\0';
+	if (!(shared + suffix) || !path_ok((const unsigned char *)e->path, (size_t)(shared + suffix)) ||
+	    !(p = mvm_cursor_take(c, 1)) || (flags = *p) > (FLAG_EXEC | FLAG_ONE_CHUNK))
+		return MVM_ECORRUPT;
+	e->mode = (flags & FLAG_EXEC) ? 0755 : 0644;
+	e->one_chunk = (flags & FLAG_ONE_CHUNK) != 0;
+	if (!(p = mvm_cursor_take(c, MVM_OID_RAWSZ)))
+		return MVM_ECORRUPT;
+	memcpy(e->manifest.id, p, MVM_OID_RAWSZ);
+	e->size = mvm_cursor_varint(c);
+	return c->bad || (e->one_chunk && !one_chunk_ok(e)) ? MVM_ECORRUPT : 0;
 }
 
 /* A path may not be both a file and a folder ("a" and "a/x"). */
@@ -99,27 +157,30 @@ int mvm_tree_decode(mvm_tree **out, const unsigned char *p, size_t n)
 	const unsigned char *magic;
 	mvm_tree *t;
 	size_t i, count;
+	uint32_t version;
 	int error = MVM_ECORRUPT;
 
 	*out = NULL;
 	if (!(t = calloc(1, sizeof(*t))))
 		return mvm_error_set(MVM_ERROR, "out of memory");
 	magic = mvm_cursor_take(&c, 4);
-	if (!magic || memcmp(magic, "MVMT", 4) || mvm_cursor_u32(&c) != 1)
+	if (!magic || memcmp(magic, "MVMT", 4))
 		goto done;
+	version = mvm_cursor_u32(&c);
 	count = mvm_cursor_u32(&c);
-	if (count > mvm_cursor_left(&c) / 47)
+	if ((version != 1 && version != 2) || count > mvm_cursor_left(&c) / (version == 1 ? 47 : 37))
 		goto done;
 	if (count && !(t->entries = calloc(count, sizeof(*t->entries))))
 		goto done;
 	t->count = count; /* only now: mvm_tree_free walks the array */
 	for (i = 0; i < t->count; i++) {
-		if (take_entry(&t->entries[i], &c) < 0)
+		if ((version == 1 ? take_entry_v1(&t->entries[i], &c)
+				  : take_entry_v2(&t->entries[i], &c, i ? t->entries[i - 1].path : "")) < 0)
 			goto done;
 		if (i && strcmp(t->entries[i - 1].path, t->entries[i].path) >= 0)
 			goto done;
 	}
-	if (c.pos == n && !file_and_folder(t))
+	if (!c.bad && c.pos == n && !file_and_folder(t))
 		error = 0;
 done:
 	if (error < 0) {

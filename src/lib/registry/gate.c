@@ -343,7 +343,7 @@ static int export_version(mvm_repo *repo, const mvm_oid *version, const char *pa
 			continue;
 		mvm_buf_clear(&abs);
 		if ((error = mvm_fs_join(&abs, dir, e->path)) == 0 &&
-		    (error = mvm_manifest_lookup(&m, repo, &e->manifest)) == 0)
+		    (error = mvm_manifest_lookup(&m, repo, e)) == 0)
 			error = mvm_restore_file(&st, &r, m, abs.ptr, e->path, e->mode);
 		mvm_manifest_free(m);
 	}

@@ -159,8 +159,8 @@ static int record(mvm_repo *repo, mvm_add_list *l)
 		e.path = it->path;
 		mvm_stage_fill_stat(&e, &it->st);
 		mvm_stage_distrust_fresh(&e);
-		if ((error = mvm_manifest_encode(&enc, it->manifest)) == 0 &&
-		    (error = mvm_odb_write(&e.manifest, repo->db, MVM_OBJ_MANIFEST, &enc)) == 0)
+		e.size = it->manifest->size; /* what was read, should the file have changed since its stat */
+		if ((error = mvm_manifest_ref(&e.manifest, &e.one_chunk, repo->db, it->manifest, &enc)) == 0)
 			error = mvm_stage_put(repo, &e);
 	}
 	if (!error)
@@ -177,7 +177,7 @@ static int previous_version(mvm_manifest **out, mvm_repo *repo, const mvm_add_li
 	const mvm_stage_entry *e = mvm_stage_find(l->stage, l->nstage, path);
 
 	*out = NULL;
-	return e ? mvm_manifest_read(out, repo->db, &e->manifest) : 0;
+	return e ? mvm_manifest_get(out, repo->db, &e->manifest, e->one_chunk, e->size) : 0;
 }
 
 int mvm_add_apply(mvm_repo *repo, mvm_add_list *l, const mvm_work_options *opts)
@@ -282,7 +282,7 @@ static int rm_check_clean(mvm_repo *repo, const mvm_stage_entry *e, const char *
 	if ((error = mvm_repo_abspath(&abs, repo, e->path)) < 0 || lstat(abs.ptr, &st) < 0 ||
 	    mvm_stage_stat_matches(e, &st))
 		goto done;
-	if ((error = mvm_manifest_read(&m, repo->db, &e->manifest)) == 0 &&
+	if ((error = mvm_manifest_get(&m, repo->db, &e->manifest, e->one_chunk, e->size)) == 0 &&
 	    (error = mvm_file_sha256(&sha, abs.ptr)) == 0 && mvm_oid_cmp(&sha, &m->sha))
 		error = mvm_error_set(MVM_ECONFLICT,
 			"'%s' has changes that are not staged; use --cached to keep the file, or add them first",

@@ -38,17 +38,19 @@ typedef struct {
 	size_t nchanges;
 } plan;
 
-static int same_entry(const mvm_stage_entry *s, const mvm_tree_entry *t)
+static int same_entry(mvm_repo *repo, const mvm_stage_entry *s, const mvm_tree_entry *t)
 {
-	return s && t && !mvm_oid_cmp(&s->manifest, &t->manifest) && s->mode == t->mode;
+	return s && t && s->mode == t->mode &&
+	       mvm_manifest_same_file(repo->db, &s->manifest, s->one_chunk, &t->manifest, t->one_chunk);
 }
 
-static int manifest_sha(mvm_oid *out, mvm_repo *repo, const mvm_oid *manifest)
+/* The file SHA-256 an entry names (a one-chunk entry names it directly). */
+static int entry_sha(mvm_oid *out, mvm_repo *repo, const mvm_oid *manifest, int one_chunk, uint64_t size)
 {
 	mvm_manifest *m = NULL;
 	int error;
 
-	if ((error = mvm_manifest_read(&m, repo->db, manifest)) == 0)
+	if ((error = mvm_manifest_get(&m, repo->db, manifest, one_chunk, size)) == 0)
 		*out = m->sha;
 	mvm_manifest_free(m);
 	return error;
@@ -59,7 +61,7 @@ static int staged_check(plan *p, const change *c)
 {
 	const mvm_tree_entry *h = mvm_tree_find(p->head, c->path);
 
-	if (c->s && !same_entry(c->s, h))
+	if (c->s && !same_entry(p->repo, c->s, h))
 		return mvm_error_set(MVM_ECONFLICT,
 			"'%s' has staged changes that checkout would lose; commit them first", c->path);
 	return 0;
@@ -140,11 +142,11 @@ static int check_change(plan *p, change *c)
 	}
 	if ((error = mvm_file_sha256(&sha, abs.ptr)) < 0)
 		goto done;
-	if (c->t && (error = manifest_sha(&want, p->repo, &c->t->manifest)) == 0 && !mvm_oid_cmp(&sha, &want)) {
+	if (c->t && (error = entry_sha(&want, p->repo, &c->t->manifest, c->t->one_chunk, c->t->size)) == 0 && !mvm_oid_cmp(&sha, &want)) {
 		c->already = 1;
 		goto done;
 	}
-	if (!error && c->s && (error = manifest_sha(&want, p->repo, &c->s->manifest)) == 0 &&
+	if (!error && c->s && (error = entry_sha(&want, p->repo, &c->s->manifest, c->s->one_chunk, c->s->size)) == 0 &&
 	    !mvm_oid_cmp(&sha, &want)) {
 		error = staged_check(p, c);
 		goto done;
@@ -187,7 +189,7 @@ static int plan_all(plan *p)
 			error = push_change(p, p->target->entries[j].path, NULL, &p->target->entries[j]);
 			j++;
 		} else {
-			if (!same_entry(&p->stage[i], &p->target->entries[j]))
+			if (!same_entry(p->repo, &p->stage[i], &p->target->entries[j]))
 				error = push_change(p, p->stage[i].path, &p->stage[i], &p->target->entries[j]);
 			i++;
 			j++;
@@ -305,7 +307,7 @@ static int group_write(group *g, mvm_restore *r, change *c)
 	if (c->already)
 		return stat(f->abs.ptr, &f->st) < 0
 			? mvm_error_set(MVM_ERROR, "cannot stat %s: %s", c->path, strerror(errno)) : 0;
-	if ((error = mvm_manifest_read(&m, g->p->repo->db, &c->t->manifest)) == 0)
+	if ((error = mvm_manifest_get(&m, g->p->repo->db, &c->t->manifest, c->t->one_chunk, c->t->size)) == 0)
 		error = mvm_restore_write(&f->t, r, m, f->abs.ptr, c->path, c->t->mode);
 	g->bytes += c->t->size;
 	mvm_manifest_free(m);
@@ -323,6 +325,7 @@ static int group_stage(mvm_repo *repo, void *payload)
 
 		e.path = (char *)g->f[i].c->path;
 		e.manifest = g->f[i].c->t->manifest;
+		e.one_chunk = g->f[i].c->t->one_chunk;
 		mvm_stage_fill_stat(&e, &g->f[i].st);
 		e.mode = g->f[i].c->t->mode;
 		error = mvm_stage_put(repo, &e);

@@ -34,6 +34,7 @@ static int tree_from_stage(mvm_oid *out, int *empty, mvm_repo *repo)
 		tree.entries[i].path = stage[i].path;
 		tree.entries[i].mode = stage[i].mode;
 		tree.entries[i].manifest = stage[i].manifest;
+		tree.entries[i].one_chunk = stage[i].one_chunk;
 		tree.entries[i].size = stage[i].size;
 	}
 	tree.count = n;
@@ -112,13 +113,13 @@ static int count_lines(const void *p, size_t n, void *payload)
 	return 0;
 }
 
-static int jsonl_rows(int64_t *rows, mvm_repo *repo, const mvm_oid *manifest)
+static int jsonl_rows(int64_t *rows, mvm_repo *repo, const mvm_tree_entry *e)
 {
 	line_count c = { 0, '\n' };
 	mvm_manifest *m = NULL;
 	int error;
 
-	if ((error = mvm_manifest_read(&m, repo->db, manifest)) < 0)
+	if ((error = mvm_manifest_get(&m, repo->db, &e->manifest, e->one_chunk, e->size)) < 0)
 		return error;
 	error = mvm_manifest_read_range(repo, m, 0, m->size, count_lines, &c);
 	*rows = c.lines + (c.last != '\n');
@@ -155,7 +156,7 @@ static int dataset_files(mvm_dataset_file **out, size_t *count, mvm_repo *repo, 
 		if (!(f[n].path = strdup(t->entries[i].path)))
 			error = mvm_error_set(MVM_ERROR, "out of memory");
 		else
-			error = jsonl_rows(&f[n].rows, repo, &t->entries[i].manifest);
+			error = jsonl_rows(&f[n].rows, repo, &t->entries[i]);
 		n++;
 	}
 	mvm_tree_free(t);
@@ -182,13 +183,39 @@ static int link_version(mvm_repo *repo, const mvm_version *v, const mvm_oid *id,
 	return error;
 }
 
+/*
+ * Whether two trees list the same files. Equal ids say so at once; else the
+ * entries are compared, since a tree written before one-chunk entries
+ * names a small file by a manifest where the stage now names its chunk.
+ */
+static int same_files(int *same, mvm_repo *repo, const mvm_oid *a, const mvm_oid *b)
+{
+	mvm_tree *ta = NULL, *tb = NULL;
+	size_t i;
+	int error;
+
+	if ((*same = !mvm_oid_cmp(a, b)))
+		return 0;
+	if ((error = mvm_tree_read(&ta, repo->db, a)) == 0 && (error = mvm_tree_read(&tb, repo->db, b)) == 0 &&
+	    ta->count == tb->count) {
+		const mvm_tree_entry *x = ta->entries, *y = tb->entries;
+		for (i = 0, *same = 1; i < ta->count && *same; i++)
+			*same = !strcmp(x[i].path, y[i].path) && x[i].mode == y[i].mode &&
+				mvm_manifest_same_file(repo->db, &x[i].manifest, x[i].one_chunk,
+						       &y[i].manifest, y[i].one_chunk);
+	}
+	mvm_tree_free(ta);
+	mvm_tree_free(tb);
+	return error;
+}
+
 /* Inside the transaction: build, compare with the parent, write, move HEAD. */
 static int commit_locked(mvm_oid *out, mvm_repo *repo, mvm_version *v, const mvm_commit_options *o)
 {
 	mvm_buf head = MVM_BUF_INIT, enc = MVM_BUF_INIT;
 	mvm_version *parent = NULL;
 	mvm_oid parent_id;
-	int has_parent, empty = 0, error;
+	int has_parent, empty = 0, same = 0, error;
 
 	if (o->run && (error = mvm_runs_version_fill(v, repo->db, o->run)) < 0)
 		goto done;
@@ -197,9 +224,10 @@ static int commit_locked(mvm_oid *out, mvm_repo *repo, mvm_version *v, const mvm
 	has_parent = error == 0;
 	if ((error = tree_from_stage(&v->tree, &empty, repo)) < 0)
 		goto done;
-	if (has_parent && (error = mvm_version_read(&parent, repo->db, &parent_id)) < 0)
+	if (has_parent && ((error = mvm_version_read(&parent, repo->db, &parent_id)) < 0 ||
+			   (error = same_files(&same, repo, &parent->tree, &v->tree)) < 0))
 		goto done;
-	if (has_parent ? !mvm_oid_cmp(&parent->tree, &v->tree) : empty) {
+	if (has_parent ? same : empty) {
 		error = mvm_error_set(MVM_ENOTHING, "nothing to commit: the stage matches HEAD (use 'mvm add PATH' or -a)");
 		goto done;
 	}

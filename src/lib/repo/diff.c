@@ -163,7 +163,7 @@ static int load_side(mvm_manifest **out, diff_priv *p, mvm_repo *repo, mvm_diff_
 	if (e->scanned) {
 		m = e->scanned;
 		e->scanned = NULL;
-	} else if ((error = mvm_manifest_read(&m, repo->db, &e->manifest)) < 0) {
+	} else if ((error = mvm_manifest_get(&m, repo->db, &e->manifest, e->one_chunk, e->size)) < 0) {
 		return error;
 	}
 	if ((error = keep_manifest(p, m, e->abs)) < 0)
@@ -179,7 +179,7 @@ static int entry_sha(mvm_oid *out, mvm_repo *repo, mvm_diff_side_entry *e)
 	int error;
 
 	if (mvm_oid_is_zero(&e->sha)) {
-		if ((error = mvm_manifest_read(&m, repo->db, &e->manifest)) < 0)
+		if ((error = mvm_manifest_get(&m, repo->db, &e->manifest, e->one_chunk, e->size)) < 0)
 			return error;
 		e->sha = m->sha;
 		mvm_manifest_free(m);
@@ -193,10 +193,8 @@ static int same_content(mvm_repo *repo, mvm_diff_side_entry *a, mvm_diff_side_en
 {
 	mvm_oid sa, sb;
 
-	if (!mvm_oid_cmp(&a->manifest, &b->manifest))
-		return 1;
 	if (!a->scanned && !b->scanned)
-		return 0;
+		return mvm_manifest_same_file(repo->db, &a->manifest, a->one_chunk, &b->manifest, b->one_chunk);
 	return entry_sha(&sa, repo, a) == 0 && entry_sha(&sb, repo, b) == 0 && !mvm_oid_cmp(&sa, &sb);
 }
 

@@ -10,6 +10,8 @@
 typedef struct {
 	char *path;
 	mvm_oid manifest;        /* zero for a scanned working file */
+	int one_chunk;           /* manifest is the chunk's id (see object.h) */
+	uint64_t size;
 	mvm_oid sha;             /* file SHA-256 when known, else zero */
 	mvm_manifest *scanned;   /* owned: manifest of a changed working file */
 	char *abs;               /* working-tree path (read data from it), or NULL */

@@ -28,6 +28,8 @@ int mvm_diff_side_version(mvm_diff_side *out, mvm_repo *repo, const mvm_oid *ver
 		out->entries[i].path = t->entries[i].path;
 		t->entries[i].path = NULL;
 		out->entries[i].manifest = t->entries[i].manifest;
+		out->entries[i].one_chunk = t->entries[i].one_chunk;
+		out->entries[i].size = t->entries[i].size;
 	}
 	out->count = t->count;
 done:
@@ -58,6 +60,8 @@ int mvm_diff_side_worktree(mvm_diff_side *out, mvm_repo *repo)
 		out->count++;
 		if (mvm_stage_stat_matches(&stage[i], &st)) {
 			e->manifest = stage[i].manifest;
+			e->one_chunk = stage[i].one_chunk;
+			e->size = stage[i].size;
 			continue;
 		}
 		error = mvm_scan_push(&scan, &e->scanned, abs.ptr, stage[i].path, NULL);

@@ -224,7 +224,7 @@ static int first_visit(fsck_ctx *c, const mvm_oid *id)
 	return added;
 }
 
-static void check_manifest(fsck_ctx *c, const mvm_oid *id, const char *path)
+static void check_manifest(fsck_ctx *c, const mvm_oid *id, int one_chunk, uint64_t size, const char *path)
 {
 	mvm_manifest *m = NULL;
 	char problem[320];
@@ -233,7 +233,7 @@ static void check_manifest(fsck_ctx *c, const mvm_oid *id, const char *path)
 
 	if (!first_visit(c, id))
 		return;
-	if (mvm_manifest_read(&m, c->repo->db, id) < 0) {
+	if (mvm_manifest_get(&m, c->repo->db, id, one_chunk, size) < 0) {
 		snprintf(problem, sizeof(problem), "manifest of %s: %s", path, mvm_error_last());
 		report_oid(c, "object", id, problem);
 		return;
@@ -262,7 +262,8 @@ static void check_tree(fsck_ctx *c, const mvm_oid *id)
 		return;
 	}
 	for (i = 0; i < t->count; i++)
-		check_manifest(c, &t->entries[i].manifest, t->entries[i].path);
+		check_manifest(c, &t->entries[i].manifest, t->entries[i].one_chunk, t->entries[i].size,
+			       t->entries[i].path);
 	mvm_tree_free(t);
 }
 
@@ -320,10 +321,11 @@ static void check_refs(fsck_ctx *c)
 		}
 		sqlite3_finalize(q);
 	}
-	if ((q = query(c, "SELECT path, manifest FROM stage"))) {
+	if ((q = query(c, "SELECT path, manifest, one_chunk, size FROM stage"))) {
 		while (next_row(c, q))
 			if (mvm_db_column_oid(&id, q, 1) == 0)
-				check_manifest(c, &id, (const char *)sqlite3_column_text(q, 0));
+				check_manifest(c, &id, sqlite3_column_int(q, 2), (uint64_t)sqlite3_column_int64(q, 3),
+					       (const char *)sqlite3_column_text(q, 0));
 		sqlite3_finalize(q);
 	}
 	mvm_db_exec(c->repo->db, "DROP TABLE IF EXISTS temp.fsck_seen");

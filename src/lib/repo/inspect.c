@@ -19,9 +19,9 @@ int mvm_tree_lookup(mvm_tree **out, mvm_repo *repo, const mvm_oid *id)
 	return mvm_tree_read(out, repo->db, id);
 }
 
-int mvm_manifest_lookup(mvm_manifest **out, mvm_repo *repo, const mvm_oid *id)
+int mvm_manifest_lookup(mvm_manifest **out, mvm_repo *repo, const mvm_tree_entry *e)
 {
-	return mvm_manifest_read(out, repo->db, id);
+	return mvm_manifest_get(out, repo->db, &e->manifest, e->one_chunk, e->size);
 }
 
 /* Index of the chunk holding byte `off` (off < m->size). */

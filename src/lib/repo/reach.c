@@ -45,6 +45,13 @@ static int mark_manifest(mvm_repo *repo, const mvm_oid *id)
 	return error;
 }
 
+static int mark_entry(mvm_repo *repo, const mvm_tree_entry *e)
+{
+	if (!e->one_chunk)
+		return mark_manifest(repo, &e->manifest);
+	return e->size ? insert(repo->db, "live_chunk", &e->manifest, NULL) : 0;
+}
+
 static int mark_version(mvm_repo *repo, const mvm_oid *start)
 {
 	mvm_oid *queue = NULL;
@@ -63,7 +70,7 @@ static int mark_version(mvm_repo *repo, const mvm_oid *start)
 		    (error = insert(repo->db, "live_obj", &v->tree, NULL)) == 0 &&
 		    (error = mvm_tree_read(&t, repo->db, &v->tree)) == 0) {
 			for (i = 0; i < t->count && !error; i++)
-				error = mark_manifest(repo, &t->entries[i].manifest);
+				error = mark_entry(repo, &t->entries[i]);
 			for (i = 0; i < v->nparents && !error; i++) {
 				mvm_oid *nq = n == cap ? realloc(queue, (cap = cap ? cap * 2 : 16) * sizeof(*nq)) : queue;
 				if (!nq) {
@@ -100,7 +107,8 @@ int mvm_reach_mark(mvm_repo *repo)
 	else if (error == MVM_ENOTFOUND)
 		error = 0;
 	if (error < 0 || (error = mvm_db_prepare(&st, repo->db,
-		"SELECT target FROM refs UNION SELECT manifest FROM stage UNION SELECT version FROM model_versions")) < 0)
+		"SELECT target FROM refs UNION SELECT manifest FROM stage WHERE NOT one_chunk"
+		" UNION SELECT version FROM model_versions")) < 0)
 		return error;
 	while (!error && (error = mvm_db_step_row(repo->db, st)) > 0) {
 		int type = 0;
@@ -122,6 +130,9 @@ int mvm_reach_mark(mvm_repo *repo)
 			error = mvm_error_set(MVM_ECORRUPT, "a ref or the stage names a missing object; run 'mvm fsck'");
 	}
 	sqlite3_finalize(st);
+	if (!error)
+		error = mvm_db_exec(repo->db, "INSERT OR IGNORE INTO live_chunk(id)"
+			" SELECT manifest FROM stage WHERE one_chunk AND size > 0");
 	/* the bases of live deltas are live (bases are never deltas: one level) */
 	if (!error)
 		error = mvm_db_exec(repo->db, "INSERT OR IGNORE INTO live_chunk(id) SELECT base FROM chunks"

@@ -23,7 +23,8 @@ struct mvm_repo {
 /* A stage row: the next version's entry for a path, with its stat cache. */
 typedef struct {
 	char *path;
-	mvm_oid manifest;
+	mvm_oid manifest;            /* or the chunk's id, with one_chunk (see object.h) */
+	int one_chunk;
 	uint32_t mode;
 	uint64_t size;
 	int64_t mtime_ns, ctime_ns;  /* ctime: an edit that restores the mtime still changes it */

@@ -25,7 +25,7 @@ int mvm_stage_load(mvm_stage_entry **out, size_t *count, mvm_repo *repo)
 	*out = NULL;
 	*count = 0;
 	if ((error = mvm_db_prepare(&st, repo->db,
-		"SELECT path, manifest, mode, size, mtime_ns, ino, ctime_ns FROM stage ORDER BY path")) < 0)
+		"SELECT path, manifest, mode, size, mtime_ns, ino, ctime_ns, one_chunk FROM stage ORDER BY path")) < 0)
 		return error;
 	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
 		if (n == cap) {
@@ -42,6 +42,7 @@ int mvm_stage_load(mvm_stage_entry **out, size_t *count, mvm_repo *repo)
 		e[n].mtime_ns = sqlite3_column_int64(st, 4);
 		e[n].ino = (uint64_t)sqlite3_column_int64(st, 5);
 		e[n].ctime_ns = sqlite3_column_int64(st, 6);
+		e[n].one_chunk = sqlite3_column_int(st, 7) != 0;
 		if ((error = mvm_db_column_oid(&e[n++].manifest, st, 1)) < 0)
 			break;
 	}
@@ -87,8 +88,8 @@ int mvm_stage_put(mvm_repo *repo, const mvm_stage_entry *e)
 	int error;
 
 	if ((error = mvm_db_prepare(&st, repo->db,
-		"INSERT OR REPLACE INTO stage(path, manifest, mode, size, mtime_ns, ino, ctime_ns)"
-		" VALUES(?, ?, ?, ?, ?, ?, ?)")) < 0)
+		"INSERT OR REPLACE INTO stage(path, manifest, mode, size, mtime_ns, ino, ctime_ns, one_chunk)"
+		" VALUES(?, ?, ?, ?, ?, ?, ?, ?)")) < 0)
 		return error;
 	sqlite3_bind_text(st, 1, e->path, -1, SQLITE_STATIC);
 	mvm_db_bind_oid(st, 2, &e->manifest);
@@ -97,6 +98,7 @@ int mvm_stage_put(mvm_repo *repo, const mvm_stage_entry *e)
 	sqlite3_bind_int64(st, 5, e->mtime_ns);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)e->ino);
 	sqlite3_bind_int64(st, 7, e->ctime_ns);
+	sqlite3_bind_int(st, 8, e->one_chunk);
 	error = mvm_db_step_done(repo->db, st);
 	sqlite3_finalize(st);
 	return error;

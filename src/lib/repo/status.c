@@ -37,7 +37,7 @@ static int push_staged(mvm_status *out, const char *path, mvm_staged_change chan
 	return push(&out->staged, &out->nstaged, path);
 }
 
-static int staged_changes(mvm_status *out, const mvm_tree *head, const mvm_stage_entry *stage, size_t n)
+static int staged_changes(mvm_status *out, mvm_db *db, const mvm_tree *head, const mvm_stage_entry *stage, size_t n)
 {
 	size_t i = 0, j = 0;
 	int error = 0;
@@ -49,8 +49,9 @@ static int staged_changes(mvm_status *out, const mvm_tree *head, const mvm_stage
 		} else if (c > 0) {
 			error = push_staged(out, stage[j++].path, MVM_STAGED_ADDED);
 		} else {
-			if (mvm_oid_cmp(&head->entries[i].manifest, &stage[j].manifest) ||
-			    head->entries[i].mode != stage[j].mode)
+			if (head->entries[i].mode != stage[j].mode ||
+			    !mvm_manifest_same_file(db, &head->entries[i].manifest, head->entries[i].one_chunk,
+						    &stage[j].manifest, stage[j].one_chunk))
 				error = push_staged(out, stage[j].path, MVM_STAGED_MODIFIED);
 			i++;
 			j++;
@@ -72,7 +73,7 @@ static int content_changed(int *changed, mvm_repo *repo, const mvm_stage_entry *
 	*changed = 1;
 	if ((uint64_t)st->st_size != e->size || e->mode != ((st->st_mode & 0111) ? 0755u : 0644u))
 		return 0;
-	if ((error = mvm_manifest_read(&m, repo->db, &e->manifest)) < 0 ||
+	if ((error = mvm_manifest_get(&m, repo->db, &e->manifest, e->one_chunk, e->size)) < 0 ||
 	    (error = mvm_file_sha256(&sha, abs)) < 0)
 		goto done;
 	*changed = mvm_oid_cmp(&sha, &m->sha) != 0;
@@ -187,7 +188,7 @@ int mvm_status_get(mvm_status **out, mvm_repo *repo)
 	if (!(st = calloc(1, sizeof(*st))))
 		return mvm_error_set(MVM_ERROR, "out of memory");
 	if ((error = mvm_head_tree(&head, repo)) < 0 || (error = mvm_stage_load(&stage, &n, repo)) < 0 ||
-	    (error = staged_changes(st, head, stage, n)) < 0 ||
+	    (error = staged_changes(st, repo->db, head, stage, n)) < 0 ||
 	    (error = worktree_changes(st, repo, stage, n)) < 0)
 		goto done;
 	*out = st;

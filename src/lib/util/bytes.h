@@ -89,6 +89,24 @@ static inline uint16_t mvm_cursor_u16(mvm_cursor *c)
 	return p ? mvm_le16(p) : 0;
 }
 
+/* An unsigned LEB128 varint of at most 10 bytes (7 bits a byte, low first). */
+static inline uint64_t mvm_cursor_varint(mvm_cursor *c)
+{
+	uint64_t v = 0;
+	unsigned int shift;
+
+	for (shift = 0; shift < 70; shift += 7) {
+		const unsigned char *p = mvm_cursor_take(c, 1);
+		if (!p)
+			return 0;
+		v |= (uint64_t)(*p & 0x7f) << shift;
+		if (!(*p & 0x80))
+			return v;
+	}
+	c->bad = 1;
+	return 0;
+}
+
 /* Bytes left; decoders compare counts against this before allocating. */
 static inline size_t mvm_cursor_left(const mvm_cursor *c)
 {
