@@ -1,7 +1,7 @@
 /*
  * objects_fuzz.c: the manifest, tree and version decoders (the first byte
- * picks one) must never crash or leak on any input; a tree that decodes
- * encodes to a tree that decodes and encodes to the same bytes again.
+ * picks one) must never crash or leak on any input; a version-2 tree that
+ * decodes encodes to a tree that decodes and encodes to the same bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 1:
 		if (mvm_tree_decode(&t, data + 1, size - 1) == 0) {
-			tree_round_trip(t);
+			if (data[5] == 2) /* version 1 lists whole paths: read, never written */
+				tree_round_trip(t);
 			mvm_tree_free(t);
 		}
 		break;

@@ -26,6 +26,8 @@ int mvm_buf_printf(mvm_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int mvm_buf_vprintf(mvm_buf *b, const char *fmt, va_list ap);
 void mvm_buf_clear(mvm_buf *b);
+/** Keep the first `size` bytes (no-op when it holds fewer). */
+void mvm_buf_truncate(mvm_buf *b, size_t size);
 /** Hand the bytes to the caller (who frees them); the buffer is reset. */
 char *mvm_buf_detach(mvm_buf *b);
 void mvm_buf_dispose(mvm_buf *b);

@@ -1,5 +1,6 @@
 """old_format.py REPO_DB: rewrite a repository as mvm wrote it at schema 7,
-before one-chunk entries: every tree in encoding version 1, a manifest
+before one-chunk entries and folder trees: every version's files in one
+tree of encoding version 1, a manifest
 object for every file, the stage without its one_chunk column. Versions,
 refs and HEAD are rewritten to the new tree ids (their ids change); the
 replaced trees and versions are removed. For tests of opening old
@@ -25,20 +26,25 @@ def varint(data, pos):
             return value, pos
 
 
-def tree_entries(data):
+def tree_entries(data, prefix=b""):
+    """The files of a version-2 tree and its folders, with full paths."""
     version, count = struct.unpack_from("<II", data, 4)
     assert data[:4] == b"MVMT" and version == 2, "expects a version-2 tree"
     pos, prev, out = 12, b"", []
     for _ in range(count):
         shared, pos = varint(data, pos)
         length, pos = varint(data, pos)
-        path = prev[:shared] + data[pos:pos + length]
+        name = prev[:shared] + data[pos:pos + length]
         pos += length
         flags = data[pos]
         oid = data[pos + 1:pos + 33]
         size, pos = varint(data, pos + 33)
-        out.append((path, 0o755 if flags & 1 else 0o644, oid, size, flags & 2))
-        prev = path
+        if flags & 4:
+            sub = db.execute("SELECT data FROM objects WHERE id = ?", (oid,)).fetchone()[0]
+            out += tree_entries(bytes(sub), prefix + name + b"/")
+        else:
+            out.append((prefix + name, 0o755 if flags & 1 else 0o644, oid, size, flags & 2))
+        prev = name
     return out
 
 
@@ -64,6 +70,7 @@ def old_tree(data):
 
 
 versions = {bytes(r[0]): bytes(r[1]) for r in db.execute("SELECT id, data FROM objects WHERE type = 3")}
+folder_trees = [bytes(r[0]) for r in db.execute("SELECT id FROM objects WHERE type = 2")]
 new_ids = {}
 
 
@@ -72,16 +79,15 @@ def convert(vid):
         v = json.loads(versions[vid])
         v["parents"] = [convert(bytes.fromhex(p)).hex() for p in v["parents"]]
         tree = bytes(db.execute("SELECT data FROM objects WHERE id = ?", (bytes.fromhex(v["tree"]),)).fetchone()[0])
-        old = bytes.fromhex(v["tree"])
         v["tree"] = old_tree(tree).hex()
-        if old != bytes.fromhex(v["tree"]):
-            db.execute("DELETE FROM objects WHERE id = ?", (old,))
         new_ids[vid] = put(3, json.dumps(v, sort_keys=True, separators=(",", ":")).encode())
     return new_ids[vid]
 
 
 for vid in list(versions):
     convert(vid)
+for oid in folder_trees:
+    db.execute("DELETE FROM objects WHERE id = ?", (oid,))
 for old, new in new_ids.items():
     db.execute("DELETE FROM objects WHERE id = ?", (old,))
     db.execute("UPDATE refs SET target = ? WHERE target = ?", (new, old))

@@ -10,7 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "object/object.h"
+#include "util/bytes.h"
+
+static int count_trees(mvm_db *db)
+{
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+
+	if (mvm_db_prepare(&st, db, "SELECT count(*) FROM objects WHERE type = 2") == 0 && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
 
 static mvm_manifest *sample_manifest(void)
 {
@@ -77,43 +92,91 @@ static void test_objects__manifest_rejects_lying_lengths(void **state)
 	mvm_buf_dispose(&enc);
 }
 
-static void test_objects__tree_sorted_unique(void **state)
+/* A hand-made version-2 entry (shared 0), so the decoder meets what the encoder refuses to write. */
+static size_t raw_entry(unsigned char *p, const char *name, unsigned int flags, uint64_t size)
 {
-	mvm_tree_entry e[2] = { { "a.bin", 0644, { { 0 } }, 1, 0 }, { "b/c.bin", 0755, { { 1 } }, 2, 0 } };
-	mvm_tree t = { e, 2 }, *back = NULL;
+	size_t n = strlen(name), at = 0;
+
+	p[at++] = 0;
+	p[at++] = (unsigned char)n;
+	memcpy(p + at, name, n);
+	at += n;
+	p[at++] = (unsigned char)flags;
+	memset(p + at, 5, 32);
+	at += 32;
+	p[at++] = (unsigned char)size;
+	return at;
+}
+
+/* Decode a hand-made object of the given entries ("name:flags"). */
+static int decode_raw(const char *const *names, size_t n)
+{
+	unsigned char p[1024];
+	size_t at = 12, i;
+	mvm_tree *t = NULL;
+	int error;
+
+	memcpy(p, "MVMT\2\0\0\0", 8);
+	mvm_put_le32(p + 8, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		const char *colon = strchr(names[i], ':');
+		char name[64];
+		memcpy(name, names[i], (size_t)(colon - names[i]));
+		name[colon - names[i]] = '\0';
+		at += raw_entry(p + at, name, (unsigned int)atoi(colon + 1), 7);
+	}
+	error = mvm_tree_decode(&t, p, at);
+	mvm_tree_free(t);
+	return error;
+}
+
+static void test_objects__tree_names(void **state)
+{
+	static const char *ok[] = { "a.txt:0", "a:4", "a0:1", "b:2" };
+	static const char *bad_name[] = { "a/b:0" }, *dotdot[] = { "..:4" }, *dot[] = { ".:0" };
+	static const char *dup[] = { "a:0", "a:0" }, *clash[] = { "a:0", "a.b:0", "a:4" };
+	static const char *order[] = { "a:4", "a.txt:0" }, *folder_flags[] = { "a:5" }, *unknown[] = { "a:8" };
+	mvm_tree_entry e[3] = { { "a.bin", 0644, { { 0 } }, 1, 0 }, { "b", MVM_TREE_FOLDER, { { 1 } }, 2, 0 },
+				{ "c", 0755, { { 2 } }, 3, 0 } };
+	mvm_tree t = { e, 3 }, *back = NULL;
 	mvm_buf enc = MVM_BUF_INIT;
 
 	(void)state;
+	assert_int_equal(decode_raw(ok, 4), 0);
+	assert_int_equal(decode_raw(bad_name, 1), MVM_ECORRUPT);
+	assert_int_equal(decode_raw(dotdot, 1), MVM_ECORRUPT);
+	assert_int_equal(decode_raw(dot, 1), MVM_ECORRUPT);
+	assert_int_equal(decode_raw(dup, 2), MVM_ECORRUPT);
+	assert_int_equal(decode_raw(clash, 3), MVM_ECORRUPT);
+	assert_int_equal(decode_raw(order, 2), MVM_ECORRUPT);
+	assert_int_equal(decode_raw(folder_flags, 1), MVM_ECORRUPT);
+	assert_int_equal(decode_raw(unknown, 1), MVM_ECORRUPT);
+
 	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
 	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), 0);
-	assert_int_equal(back->count, 2);
-	assert_non_null(mvm_tree_find(back, "b/c.bin"));
-	assert_null(mvm_tree_find(back, "b"));
+	assert_int_equal(back->count, 3);
+	assert_int_equal(back->entries[1].mode, MVM_TREE_FOLDER);
 	mvm_tree_free(back);
-	e[1].path = "a.bin"; /* duplicate path */
-	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
-	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
-	/* paths that could leave the working tree, or clash, never decode */
-	{
-		static const char *bad[] = { "../x", "/abs", "a//b", "./a", "a/..", ".mvm/mvm.db", "b/", "a.bin/x" };
-		size_t k;
-		for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-			e[1].path = (char *)bad[k];
-			assert_int_equal(mvm_tree_encode(&enc, &t), 0);
-			if (mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size) != MVM_ECORRUPT)
-				fail_msg("tree path '%s' was accepted", bad[k]);
-		}
-		e[1].path = "b/c.bin";
-		e[1].mode = 0777;
-		assert_int_equal(mvm_tree_encode(&enc, &t), MVM_ERROR);
-	}
+	/* the encoder refuses what could not be read back */
+	e[1].path = "a.bin";
+	assert_int_equal(mvm_tree_encode(&enc, &t), MVM_ERROR); /* "a.bin" file and folder */
+	e[1].path = "b/c";
+	assert_int_equal(mvm_tree_encode(&enc, &t), MVM_ERROR);
+	e[1].path = "..";
+	assert_int_equal(mvm_tree_encode(&enc, &t), MVM_ERROR);
+	e[1].path = "b";
+	e[2].path = "a";
+	assert_int_equal(mvm_tree_encode(&enc, &t), MVM_ERROR); /* out of order */
+	e[2].path = "c";
+	e[2].mode = 0777;
+	assert_int_equal(mvm_tree_encode(&enc, &t), MVM_ERROR);
 	mvm_buf_dispose(&enc);
 }
 
-/* Entries sharing prefixes, modes, one-chunk flags and sizes of every varint length come back. */
+/* Names sharing prefixes, modes, one-chunk flags, a folder and sizes of every varint length come back. */
 static void test_objects__tree_round_trip(void **state)
 {
-	static const char *paths[] = { "a", "a.bin", "ab/c", "ab/cd/e", "ab/cd/f", "ab/d", "b", "b0/x" };
+	static const char *names[] = { "a", "a.bin", "ab", "abc", "abd", "b", "b0", "c" };
 	static const uint64_t sizes[] = { 0, 127, 128, 16383, 16384, UINT32_MAX, (uint64_t)UINT32_MAX + 1, UINT64_MAX };
 	mvm_tree_entry e[8];
 	mvm_tree t = { e, 8 }, *back = NULL;
@@ -123,17 +186,17 @@ static void test_objects__tree_round_trip(void **state)
 	(void)state;
 	memset(e, 0, sizeof(e));
 	for (i = 0; i < 8; i++) {
-		e[i].path = (char *)paths[i];
-		e[i].mode = i % 3 ? 0644 : 0755;
+		e[i].path = (char *)names[i];
+		e[i].mode = i == 4 ? MVM_TREE_FOLDER : i % 3 ? 0644 : 0755;
 		e[i].size = sizes[i];
 		memset(e[i].manifest.id, (int)(i + 1), MVM_OID_RAWSZ);
-		e[i].one_chunk = i >= 1 && i <= 5; /* sizes up to 4 GiB */
+		e[i].one_chunk = i >= 1 && i <= 5 && i != 4; /* sizes up to 4 GiB */
 	}
 	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
 	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), 0);
 	assert_int_equal(back->count, 8);
 	for (i = 0; i < 8; i++) {
-		assert_string_equal(back->entries[i].path, paths[i]);
+		assert_string_equal(back->entries[i].path, names[i]);
 		assert_int_equal(back->entries[i].mode, e[i].mode);
 		assert_true(back->entries[i].size == sizes[i]);
 		assert_int_equal(back->entries[i].one_chunk, e[i].one_chunk);
@@ -159,7 +222,7 @@ static void test_objects__tree_round_trip(void **state)
 	mvm_buf_dispose(&again);
 }
 
-/* Hand-made encodings: version 1 still reads; bad prefixes and flags do not. */
+/* Hand-made encodings: version 1 still reads; bad prefixes do not. */
 static void test_objects__tree_old_and_bad(void **state)
 {
 	static const unsigned char v1[] = "MVMT\1\0\0\0\1\0\0\0" "\3\0a/b" "\xed\1\0\0"
@@ -184,16 +247,69 @@ static void test_objects__tree_old_and_bad(void **state)
 	assert_string_equal(t->entries[1].path, "ac");
 	assert_int_equal(t->entries[1].size, 4);
 	mvm_tree_free(t);
-	v2[17 + 32 + 1] = 3; /* shares more than the path before it has */
+	v2[17 + 32 + 1] = 3; /* shares more than the name before it has */
 	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 5 + 32 + 1), MVM_ECORRUPT);
-	v2[17 + 32 + 1] = 1;
-	v2[17 + 32 + 4] = 4; /* an unknown flag */
-	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 5 + 32 + 1), MVM_ECORRUPT);
-	v2[17 + 32 + 4] = 0;
-	v2[17 + 32 + 1] = 2; /* "ab" again: not sorted */
-	v2[17 + 32 + 2] = 0;
-	v2[17 + 32 + 3] = 0;
-	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 5 + 32 + 1), MVM_ECORRUPT);
+}
+
+static void test_objects__tree_folders(void **state)
+{
+	static const char *paths[] = { "a.txt", "a/b/c", "a/b/d", "a/x", "a0", "z/deep/er/file" };
+	char dir[] = "/tmp/mvm-folders-XXXXXX", path[64];
+	mvm_tree_entry e[6];
+	mvm_tree t = { e, 6 }, *back = NULL;
+	mvm_oid root, root2;
+	mvm_db *db = NULL;
+	mvm_buf deep = MVM_BUF_INIT;
+	size_t i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/mvm.db", dir);
+	assert_int_equal(mvm_db_open(&db, path, 1), 0);
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < 6; i++) {
+		e[i].path = (char *)paths[i];
+		e[i].mode = i == 2 ? 0755 : 0644;
+		e[i].size = 10 * (i + 1);
+		e[i].one_chunk = i % 2;
+		memset(e[i].manifest.id, (int)(i + 1), MVM_OID_RAWSZ);
+	}
+	assert_int_equal(mvm_tree_write(&root, db, &t), 0);
+	assert_int_equal(mvm_tree_read(&back, db, &root), 0);
+	assert_int_equal(back->count, 6);
+	for (i = 0; i < 6; i++) {
+		assert_string_equal(back->entries[i].path, paths[i]);
+		assert_int_equal(back->entries[i].mode, e[i].mode);
+		assert_int_equal(back->entries[i].size, e[i].size);
+		assert_int_equal(back->entries[i].one_chunk, e[i].one_chunk);
+		assert_memory_equal(back->entries[i].manifest.id, e[i].manifest.id, MVM_OID_RAWSZ);
+	}
+	mvm_tree_free(back);
+	/* a root, "a", "a/b", "z", "z/deep", "z/deep/er"; changing z/deep/er/file writes 4 new ones */
+	assert_int_equal(count_trees(db), 6);
+	e[5].manifest.id[0] ^= 1;
+	assert_int_equal(mvm_tree_write(&root2, db, &t), 0);
+	assert_int_equal(count_trees(db), 10);
+	/* a file and a folder of one name, and deeper than 1024 folders, are refused */
+	e[0].path = "a";
+	assert_int_equal(mvm_tree_write(&root2, db, &t), MVM_ERROR);
+	for (i = 0; i < 1100; i++)
+		mvm_buf_puts(&deep, "d/");
+	mvm_buf_puts(&deep, "f");
+	t.count = 1;
+	e[0].path = deep.ptr;
+	assert_int_equal(mvm_tree_write(&root2, db, &t), MVM_ETOOLARGE);
+	/* a missing folder object fails the read */
+	assert_int_equal(mvm_db_exec(db, "DELETE FROM objects WHERE type = 2 AND length(data) < 60"), 0);
+	assert_int_not_equal(mvm_tree_read(&back, db, &root), 0);
+	mvm_buf_dispose(&deep);
+	mvm_db_free(db);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/mvm.db-wal", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/mvm.db-shm", dir);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void test_objects__version_is_canonical(void **state)
@@ -235,7 +351,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_objects__manifest_round_trip_and_truncation),
 		cmocka_unit_test(test_objects__manifest_rejects_lying_lengths),
-		cmocka_unit_test(test_objects__tree_sorted_unique),
+		cmocka_unit_test(test_objects__tree_names),
+		cmocka_unit_test(test_objects__tree_folders),
 		cmocka_unit_test(test_objects__tree_round_trip),
 		cmocka_unit_test(test_objects__tree_old_and_bad),
 		cmocka_unit_test(test_objects__version_is_canonical),

@@ -12,8 +12,19 @@
 
 int mvm_manifest_encode(mvm_buf *out, const mvm_manifest *m);
 int mvm_manifest_decode(mvm_manifest **out, const unsigned char *p, size_t n);
+/*
+ * A tree object holds one folder: its entries are names, and a sub-folder
+ * is an entry of mode MVM_TREE_FOLDER whose id is the folder's tree.
+ * Callers of mvm_tree_read/mvm_tree_write see a version's whole file list
+ * (folders.c); these two code one object.
+ */
+#define MVM_TREE_FOLDER 040000u
 int mvm_tree_encode(mvm_buf *out, const mvm_tree *t);
 int mvm_tree_decode(mvm_tree **out, const unsigned char *p, size_t n);
+/** A clean relative path: no "", ".", ".." or empty components, no leading '/', nothing under .mvm. */
+int mvm_tree_path_ok(const unsigned char *p, size_t len);
+/** Store a sorted file list as one tree object per folder; out is the root's id. */
+int mvm_tree_write(mvm_oid *out, mvm_db *db, const mvm_tree *files);
 int mvm_version_encode(mvm_buf *out, const mvm_version *v);
 /** Sort params and metrics by key (the canonical order). */
 void mvm_version_sort(mvm_version *v);
@@ -43,6 +54,7 @@ int mvm_manifest_get(mvm_manifest **out, mvm_db *db, const mvm_oid *id, int one_
 int mvm_manifest_same_file(mvm_db *db, const mvm_oid *a, int a_one_chunk, const mvm_oid *b, int b_one_chunk);
 /** How a tree or stage entry names m: its chunk, or its stored manifest (written here). */
 int mvm_manifest_ref(mvm_oid *id, int *one_chunk, mvm_db *db, const mvm_manifest *m, mvm_buf *scratch);
+/** The file list of a root tree (sorted full paths; no folder entries). */
 int mvm_tree_read(mvm_tree **out, mvm_db *db, const mvm_oid *id);
 int mvm_version_read(mvm_version **out, mvm_db *db, const mvm_oid *id);
 

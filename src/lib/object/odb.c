@@ -126,19 +126,16 @@ int mvm_odb_expand(mvm_oid *out, mvm_db *db, mvm_object_type type, const char *p
 	return 0;
 }
 
-#define DEFINE_READER(fn, T, TYPE, decode) \
-	int fn(T **out, mvm_db *db, const mvm_oid *id) \
-	{ \
-		mvm_buf data = MVM_BUF_INIT; \
-		int error; \
-		if ((error = mvm_odb_read(&data, db, TYPE, id)) == 0) \
-			error = decode(out, (const unsigned char *)data.ptr, data.size); \
-		mvm_buf_dispose(&data); \
-		return error; \
-	}
+int mvm_manifest_read(mvm_manifest **out, mvm_db *db, const mvm_oid *id)
+{
+	mvm_buf data = MVM_BUF_INIT;
+	int error;
 
-DEFINE_READER(mvm_manifest_read, mvm_manifest, MVM_OBJ_MANIFEST, mvm_manifest_decode)
-DEFINE_READER(mvm_tree_read, mvm_tree, MVM_OBJ_TREE, mvm_tree_decode)
+	if ((error = mvm_odb_read(&data, db, MVM_OBJ_MANIFEST, id)) == 0)
+		error = mvm_manifest_decode(out, (const unsigned char *)data.ptr, data.size);
+	mvm_buf_dispose(&data);
+	return error;
+}
 
 int mvm_version_read(mvm_version **out, mvm_db *db, const mvm_oid *id)
 {

@@ -1,15 +1,22 @@
 /*
- * tree.c: the tree encoding.
+ * tree.c: the encoding of one tree object: the files and sub-folders of
+ * one folder (folders.c turns a version's flat file list into these and
+ * back).
  *
  *   "MVMT" u32 version=2 u32 count
  *   { varint shared varint suffix_len suffix u8 flags id[32] varint size }*
  *
- * Each path is the first `shared` bytes of the one before it followed by
- * `suffix`. flags: 1 executable (mode 0755, else 0644), 2 one chunk (`id`
+ * Each name is the first `shared` bytes of the name before it followed by
+ * `suffix`. flags: 1 executable (mode 0755, else 0644); 2 one chunk (`id`
  * is the file's only chunk, which is also its SHA-256; no manifest object
- * exists). Version 1 (read only): { u16 path_len path u32 mode
- * manifest_id[32] u64 size }*. Paths are relative, '/'-separated, unique,
- * and sorted bytewise.
+ * exists); 4 folder (`id` is the folder's tree, `size` the bytes of the
+ * files under it; no other flag). Entries are sorted by name, a folder's
+ * name compared as if it ended in '/' (so a depth-first walk lists full
+ * paths in bytewise order), and a name is not both a file and a folder.
+ *
+ * Version 1 (read only, from before folders were objects): one object
+ * lists every path, { u16 path_len path u32 mode manifest_id[32] u64 size }*,
+ * paths relative, '/'-separated, unique and sorted bytewise.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +26,7 @@
 
 #define FLAG_EXEC 1u
 #define FLAG_ONE_CHUNK 2u
+#define FLAG_FOLDER 4u
 
 static size_t shared_prefix(const char *a, const char *b)
 {
@@ -29,9 +37,69 @@ static size_t shared_prefix(const char *a, const char *b)
 	return n;
 }
 
+/* One path component: not empty, ".", ".." and without '/' or NUL. */
+static int name_ok(const char *p, size_t len)
+{
+	return len && !(len == 1 && p[0] == '.') && !(len == 2 && p[0] == '.' && p[1] == '.') &&
+	       !memchr(p, '/', len) && !memchr(p, '\0', len);
+}
+
+/* Order of entries in a version-2 object: by name, a folder's as if it ended in '/'. */
+static int key_cmp(const mvm_tree_entry *a, const mvm_tree_entry *b)
+{
+	const unsigned char *x = (const unsigned char *)a->path, *y = (const unsigned char *)b->path;
+	int cx, cy;
+
+	while (*x && *x == *y)
+		x++, y++;
+	cx = *x ? *x : a->mode == MVM_TREE_FOLDER ? '/' : 0;
+	cy = *y ? *y : b->mode == MVM_TREE_FOLDER ? '/' : 0;
+	if (cx != cy || (!*x && !*y))
+		return cx - cy;
+	return !*x ? -1 : 1; /* one name ends in the implied '/', the other goes on with '/' */
+}
+
+/* A folder whose name a file also has (their keys differ, so they need not be neighbours). */
+static const char *name_clash(const mvm_tree *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->count; i++) {
+		mvm_tree_entry file = t->entries[i];
+		size_t lo = 0, hi = t->count;
+		if (file.mode != MVM_TREE_FOLDER)
+			continue;
+		file.mode = 0644;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = key_cmp(&t->entries[mid], &file);
+			if (!c)
+				return file.path;
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	return NULL;
+}
+
+static int entry_flags(unsigned int *flags, const mvm_tree_entry *e)
+{
+	if (e->mode == MVM_TREE_FOLDER && !e->one_chunk)
+		*flags = FLAG_FOLDER;
+	else if (e->mode == 0644 || e->mode == 0755)
+		*flags = (e->mode == 0755 ? FLAG_EXEC : 0) | (e->one_chunk ? FLAG_ONE_CHUNK : 0);
+	else
+		return mvm_error_set(MVM_ERROR, "'%s' has mode %o; a tree holds 0644 or 0755 files and folders",
+				     e->path, e->mode);
+	return 0;
+}
+
 int mvm_tree_encode(mvm_buf *out, const mvm_tree *t)
 {
-	const char *prev = "";
+	const char *prev = "", *clash;
+	unsigned int flags = 0;
 	size_t i;
 	int error = 0;
 
@@ -43,19 +111,22 @@ int mvm_tree_encode(mvm_buf *out, const mvm_tree *t)
 		const mvm_tree_entry *e = &t->entries[i];
 		size_t len = strlen(e->path), shared = shared_prefix(prev, e->path);
 
-		if (len > UINT16_MAX)
-			return mvm_error_set(MVM_ETOOLARGE, "path too long: %.60s...", e->path);
-		if (e->mode != 0644 && e->mode != 0755)
-			return mvm_error_set(MVM_ERROR, "'%s' has mode %o; a tree holds 0644 or 0755", e->path, e->mode);
+		if (len > UINT16_MAX || !name_ok(e->path, len))
+			return mvm_error_set(MVM_ERROR, "'%.60s' cannot be a file or folder name", e->path);
+		if (i && key_cmp(&t->entries[i - 1], e) >= 0)
+			return mvm_error_set(MVM_ERROR, "tree entries out of order at '%s'", e->path);
+		if ((error = entry_flags(&flags, e)) < 0)
+			return error;
 		error |= mvm_put_bufvarint(out, shared);
 		error |= mvm_put_bufvarint(out, len - shared);
 		error |= mvm_buf_put(out, e->path + shared, len - shared);
-		error |= mvm_buf_putc(out, (char)((e->mode == 0755 ? FLAG_EXEC : 0) |
-						   (e->one_chunk ? FLAG_ONE_CHUNK : 0)));
+		error |= mvm_buf_putc(out, (char)flags);
 		error |= mvm_buf_put(out, e->manifest.id, MVM_OID_RAWSZ);
 		error |= mvm_put_bufvarint(out, e->size);
 		prev = e->path;
 	}
+	if (!error && (clash = name_clash(t)))
+		return mvm_error_set(MVM_ERROR, "'%s' is both a file and a folder", clash);
 	return error ? MVM_ERROR : 0;
 }
 
@@ -64,7 +135,7 @@ int mvm_tree_encode(mvm_buf *out, const mvm_tree *t)
  * paths may reach the working tree: no "", ".", ".." or empty components,
  * no leading '/', nothing under .mvm.
  */
-static int path_ok(const unsigned char *p, size_t len)
+int mvm_tree_path_ok(const unsigned char *p, size_t len)
 {
 	size_t i = 0;
 
@@ -86,7 +157,7 @@ static int take_entry_v1(mvm_tree_entry *e, mvm_cursor *c)
 	uint16_t len = mvm_cursor_u16(c);
 	const unsigned char *p = mvm_cursor_take(c, len);
 
-	if (!p || !len || !path_ok(p, len) || !(e->path = strndup((const char *)p, len)))
+	if (!p || !len || !mvm_tree_path_ok(p, len) || !(e->path = strndup((const char *)p, len)))
 		return MVM_ECORRUPT;
 	e->mode = mvm_cursor_u32(c);
 	if (e->mode != 0644 && e->mode != 0755)
@@ -121,10 +192,10 @@ static int take_entry_v2(mvm_tree_entry *e, mvm_cursor *c, const char *prev)
 	memcpy(e->path, prev, (size_t)shared);
 	memcpy(e->path + shared, p, (size_t)suffix);
 	e->path[shared + suffix] = '\0';
-	if (!(shared + suffix) || !path_ok((const unsigned char *)e->path, (size_t)(shared + suffix)) ||
-	    !(p = mvm_cursor_take(c, 1)) || (flags = *p) > (FLAG_EXEC | FLAG_ONE_CHUNK))
+	if (!name_ok(e->path, (size_t)(shared + suffix)) || !(p = mvm_cursor_take(c, 1)) ||
+	    ((flags = *p) & FLAG_FOLDER ? flags != FLAG_FOLDER : flags > (FLAG_EXEC | FLAG_ONE_CHUNK)))
 		return MVM_ECORRUPT;
-	e->mode = (flags & FLAG_EXEC) ? 0755 : 0644;
+	e->mode = (flags & FLAG_FOLDER) ? MVM_TREE_FOLDER : (flags & FLAG_EXEC) ? 0755 : 0644;
 	e->one_chunk = (flags & FLAG_ONE_CHUNK) != 0;
 	if (!(p = mvm_cursor_take(c, MVM_OID_RAWSZ)))
 		return MVM_ECORRUPT;
@@ -177,10 +248,11 @@ int mvm_tree_decode(mvm_tree **out, const unsigned char *p, size_t n)
 		if ((version == 1 ? take_entry_v1(&t->entries[i], &c)
 				  : take_entry_v2(&t->entries[i], &c, i ? t->entries[i - 1].path : "")) < 0)
 			goto done;
-		if (i && strcmp(t->entries[i - 1].path, t->entries[i].path) >= 0)
+		if (i && (version == 1 ? strcmp(t->entries[i - 1].path, t->entries[i].path)
+				       : key_cmp(&t->entries[i - 1], &t->entries[i])) >= 0)
 			goto done;
 	}
-	if (!c.bad && c.pos == n && !file_and_folder(t))
+	if (!c.bad && c.pos == n && !(version == 1 ? file_and_folder(t) : name_clash(t) != NULL))
 		error = 0;
 done:
 	if (error < 0) {

@@ -20,7 +20,6 @@ static int tree_from_stage(mvm_oid *out, int *empty, mvm_repo *repo)
 {
 	mvm_stage_entry *stage = NULL;
 	mvm_tree tree = { NULL, 0 };
-	mvm_buf enc = MVM_BUF_INIT;
 	size_t n = 0, i;
 	int error;
 
@@ -39,12 +38,10 @@ static int tree_from_stage(mvm_oid *out, int *empty, mvm_repo *repo)
 	}
 	tree.count = n;
 	*empty = n == 0;
-	if ((error = mvm_tree_encode(&enc, &tree)) == 0)
-		error = mvm_odb_write(out, repo->db, MVM_OBJ_TREE, &enc);
+	error = mvm_tree_write(out, repo->db, &tree);
 done:
 	free(tree.entries);
 	mvm_stage_free(stage, n);
-	mvm_buf_dispose(&enc);
 	return error;
 }
 

@@ -52,6 +52,28 @@ static int mark_entry(mvm_repo *repo, const mvm_tree_entry *e)
 	return e->size ? insert(repo->db, "live_chunk", &e->manifest, NULL) : 0;
 }
 
+/* A tree object and what it names; a folder already marked (shared with another version) is not read again. */
+static int mark_tree(mvm_repo *repo, const mvm_oid *id, unsigned int depth)
+{
+	mvm_buf raw = MVM_BUF_INIT;
+	mvm_tree *t = NULL;
+	size_t i;
+	int error, added = 0;
+
+	if ((error = insert(repo->db, "live_obj", id, &added)) < 0 || !added)
+		return error;
+	if (depth > 1024)
+		return mvm_error_set(MVM_ECORRUPT, "a tree nests more than 1024 folders; run 'mvm fsck'");
+	if ((error = mvm_odb_read(&raw, repo->db, MVM_OBJ_TREE, id)) == 0 &&
+	    (error = mvm_tree_decode(&t, (const unsigned char *)raw.ptr, raw.size)) == 0)
+		for (i = 0; i < t->count && !error; i++)
+			error = t->entries[i].mode == MVM_TREE_FOLDER ? mark_tree(repo, &t->entries[i].manifest, depth + 1)
+								       : mark_entry(repo, &t->entries[i]);
+	mvm_tree_free(t);
+	mvm_buf_dispose(&raw);
+	return error;
+}
+
 static int mark_version(mvm_repo *repo, const mvm_oid *start)
 {
 	mvm_oid *queue = NULL;
@@ -61,16 +83,12 @@ static int mark_version(mvm_repo *repo, const mvm_oid *start)
 	mvm_oid pending = *start;
 	for (;;) {
 		mvm_version *v = NULL;
-		mvm_tree *t = NULL;
 		size_t i;
 
 		if ((error = insert(repo->db, "live_obj", &pending, &added)) < 0)
 			break;
 		if (added && (error = mvm_version_read(&v, repo->db, &pending)) == 0 &&
-		    (error = insert(repo->db, "live_obj", &v->tree, NULL)) == 0 &&
-		    (error = mvm_tree_read(&t, repo->db, &v->tree)) == 0) {
-			for (i = 0; i < t->count && !error; i++)
-				error = mark_entry(repo, &t->entries[i]);
+		    (error = mark_tree(repo, &v->tree, 0)) == 0) {
 			for (i = 0; i < v->nparents && !error; i++) {
 				mvm_oid *nq = n == cap ? realloc(queue, (cap = cap ? cap * 2 : 16) * sizeof(*nq)) : queue;
 				if (!nq) {
@@ -82,7 +100,6 @@ static int mark_version(mvm_repo *repo, const mvm_oid *start)
 			}
 		}
 		mvm_version_free(v);
-		mvm_tree_free(t);
 		if (error < 0 || !n)
 			break;
 		pending = queue[--n];

@@ -89,9 +89,15 @@ int mvm_buf_printf(mvm_buf *b, const char *fmt, ...)
 
 void mvm_buf_clear(mvm_buf *b)
 {
-	b->size = 0;
+	mvm_buf_truncate(b, 0);
+}
+
+void mvm_buf_truncate(mvm_buf *b, size_t size)
+{
+	if (size < b->size)
+		b->size = size;
 	if (b->ptr)
-		b->ptr[0] = '\0';
+		b->ptr[b->size] = '\0';
 }
 
 char *mvm_buf_detach(mvm_buf *b)
