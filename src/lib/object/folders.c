@@ -28,6 +28,29 @@ static void folder_entries_free(mvm_tree *t)
 	free(t->entries);
 }
 
+/* End of the run of files from i on that lie in the sub-folder named by files[i]'s next `len` bytes. */
+static size_t folder_end(const mvm_tree_entry *files, size_t n, size_t i, size_t skip, size_t len)
+{
+	size_t j;
+
+	for (j = i + 1; j < n && !strncmp(files[j].path + skip, files[i].path + skip, len + 1); j++)
+		;
+	return j;
+}
+
+/* Entries of the folder holding files[0, n): its files and its sub-folders. */
+static size_t count_entries(const mvm_tree_entry *files, size_t n, size_t skip)
+{
+	size_t i = 0, count = 0;
+
+	while (i < n) {
+		const char *slash = strchr(files[i].path + skip, '/');
+		i = slash ? folder_end(files, n, i, skip, (size_t)(slash - files[i].path - skip)) : i + 1;
+		count++;
+	}
+	return count;
+}
+
 /*
  * Write the folder holding files[0, n), whose paths all start with the
  * folder's path of `skip` bytes. A sorted list keeps each sub-folder's
@@ -36,7 +59,7 @@ static void folder_entries_free(mvm_tree *t)
 static int write_folder(mvm_oid *id, uint64_t *bytes, folder_writer *w, const mvm_tree_entry *files, size_t n,
 			size_t skip, unsigned int depth)
 {
-	mvm_tree t = { calloc(n ? n : 1, sizeof(mvm_tree_entry)), 0 };
+	mvm_tree t = { calloc(count_entries(files, n, skip) + 1, sizeof(mvm_tree_entry)), 0 };
 	size_t i = 0, j, len;
 	int error = 0;
 
@@ -57,8 +80,7 @@ static int write_folder(mvm_oid *id, uint64_t *bytes, folder_writer *w, const mv
 			continue;
 		}
 		len = (size_t)(slash - name);
-		for (j = i + 1; j < n && !strncmp(files[j].path + skip, name, len + 1); j++)
-			;
+		j = folder_end(files, n, i, skip, len);
 		memset(e, 0, sizeof(*e));
 		e->mode = MVM_TREE_FOLDER;
 		if (!(e->path = strndup(name, len)))
