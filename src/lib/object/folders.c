@@ -173,7 +173,7 @@ static int read_folder(folder_reader *r, const mvm_oid *id, uint64_t *bytes, uns
 		return mvm_error_set(MVM_ETOOLARGE, "tree is more than %d folders deep", MAX_DEPTH);
 	if ((error = mvm_odb_read(&r->raw, r->db, MVM_OBJ_TREE, id)) < 0 ||
 	    (error = mvm_tree_decode(&t, (const unsigned char *)r->raw.ptr, r->raw.size)) < 0)
-		return error;
+		return depth ? mvm_error_wrap(error, "folder '%s'", r->path.ptr) : error;
 	if (depth && (r->raw.ptr[4] != 2 || !t->count))
 		error = mvm_error_set(MVM_ECORRUPT, "tree is malformed: folder '%s'", r->path.ptr);
 	else

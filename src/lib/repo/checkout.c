@@ -44,7 +44,8 @@ static int same_entry(mvm_repo *repo, const mvm_stage_entry *s, const mvm_tree_e
 	       mvm_manifest_same_file(repo->db, &s->manifest, s->one_chunk, &t->manifest, t->one_chunk);
 }
 
-/* The file SHA-256 an entry names (a one-chunk entry names it directly). */
+/* The file SHA-256 a stage or tree entry names (a one-chunk entry names it directly). */
+#define ENTRY_SHA(out, repo, e) entry_sha(out, repo, &(e)->manifest, (e)->one_chunk, (e)->size)
 static int entry_sha(mvm_oid *out, mvm_repo *repo, const mvm_oid *manifest, int one_chunk, uint64_t size)
 {
 	mvm_manifest *m = NULL;
@@ -142,11 +143,11 @@ static int check_change(plan *p, change *c)
 	}
 	if ((error = mvm_file_sha256(&sha, abs.ptr)) < 0)
 		goto done;
-	if (c->t && (error = entry_sha(&want, p->repo, &c->t->manifest, c->t->one_chunk, c->t->size)) == 0 && !mvm_oid_cmp(&sha, &want)) {
+	if (c->t && (error = ENTRY_SHA(&want, p->repo, c->t)) == 0 && !mvm_oid_cmp(&sha, &want)) {
 		c->already = 1;
 		goto done;
 	}
-	if (!error && c->s && (error = entry_sha(&want, p->repo, &c->s->manifest, c->s->one_chunk, c->s->size)) == 0 &&
+	if (!error && c->s && (error = ENTRY_SHA(&want, p->repo, c->s)) == 0 &&
 	    !mvm_oid_cmp(&sha, &want)) {
 		error = staged_check(p, c);
 		goto done;
