@@ -98,6 +98,7 @@ static const char *const migrations[] = {
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))
+#define BUSY_TIMEOUT_MS 30000 /* how long a statement waits for another writer */
 
 int mvm_db_error(mvm_db *db, const char *what)
 {
@@ -149,6 +150,16 @@ int mvm_db_step_row(mvm_db *db, sqlite3_stmt *st)
 int mvm_db_begin(mvm_db *db)
 {
 	return mvm_db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int mvm_db_try_begin(mvm_db *db, int wait_ms)
+{
+	int error;
+
+	sqlite3_busy_timeout(db->sql, wait_ms);
+	error = mvm_db_begin(db);
+	sqlite3_busy_timeout(db->sql, BUSY_TIMEOUT_MS);
+	return error;
 }
 
 int mvm_db_commit(mvm_db *db)
@@ -273,7 +284,7 @@ int mvm_db_open(mvm_db **out, const char *path, int create)
 		error = mvm_db_error(db, "opening metadata database");
 		goto done;
 	}
-	sqlite3_busy_timeout(db->sql, 30000);
+	sqlite3_busy_timeout(db->sql, BUSY_TIMEOUT_MS);
 	if ((error = mvm_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")) < 0 ||
 	    (error = migrate(db)) < 0)
 		goto done;
@@ -299,7 +310,7 @@ int mvm_db_open_reader(mvm_db **out, const mvm_db *main)
 		mvm_db_free(db);
 		return error;
 	}
-	sqlite3_busy_timeout(db->sql, 30000);
+	sqlite3_busy_timeout(db->sql, BUSY_TIMEOUT_MS);
 	*out = db;
 	return 0;
 }

@@ -60,41 +60,58 @@ static int staged_changes(mvm_status *out, mvm_db *db, const mvm_tree *head, con
 	return error;
 }
 
-/* Content check of a file whose stat changed; refreshes the stat cache if unchanged. */
+/* Content check of a file whose stat changed. */
 static int content_changed(int *changed, mvm_repo *repo, const mvm_stage_entry *e, const char *abs,
 			   const struct stat *st)
 {
 	mvm_manifest *m = NULL;
-	mvm_stage_entry fresh = *e;
-	sqlite3_stmt *q = NULL;
 	mvm_oid sha;
 	int error;
 
 	*changed = 1;
 	if ((uint64_t)st->st_size != e->size || e->mode != ((st->st_mode & 0111) ? 0755u : 0644u))
 		return 0;
-	if ((error = mvm_manifest_get(&m, repo->db, &e->manifest, e->one_chunk, e->size)) < 0 ||
-	    (error = mvm_file_sha256(&sha, abs)) < 0)
-		goto done;
-	*changed = mvm_oid_cmp(&sha, &m->sha) != 0;
-	if (*changed)
-		goto done;
-	mvm_stage_fill_stat(&fresh, st);
-	mvm_stage_distrust_fresh(&fresh);
-	if (fresh.mtime_ns && mvm_db_prepare(&q, repo->db,
-		"UPDATE stage SET size = ?, mtime_ns = ?, ino = ?, ctime_ns = ? WHERE path = ? AND manifest = ?") == 0) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)fresh.size);
-		sqlite3_bind_int64(q, 2, fresh.mtime_ns);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)fresh.ino);
-		sqlite3_bind_int64(q, 4, fresh.ctime_ns);
-		sqlite3_bind_text(q, 5, e->path, -1, SQLITE_STATIC);
-		mvm_db_bind_oid(q, 6, &e->manifest);
-		sqlite3_step(q); /* best effort: a busy database only costs a re-hash next time */
-	}
-done:
-	sqlite3_finalize(q);
+	if ((error = mvm_manifest_get(&m, repo->db, &e->manifest, e->one_chunk, e->size)) == 0 &&
+	    (error = mvm_file_sha256(&sha, abs)) == 0)
+		*changed = mvm_oid_cmp(&sha, &m->sha) != 0;
 	mvm_manifest_free(m);
 	return error;
+}
+
+/*
+ * Files found unchanged after their stat changed get their new stat cached,
+ * all in one transaction at the end, unsynced (a cache: a crash only costs
+ * a re-hash). A transaction per file made the first status after a
+ * restore from backup or a hard-linked copy of 20k files take 9 s instead
+ * of 0.5. Best effort: a busy database skips it.
+ */
+static void refresh_stat_cache(mvm_repo *repo, const mvm_stage_entry *fresh, size_t n)
+{
+	sqlite3_stmt *q = NULL;
+	size_t i;
+
+	if (!n || mvm_db_set_synced(repo->db, 0) < 0)
+		goto done;
+	if (mvm_db_try_begin(repo->db, 100) == 0 && mvm_db_prepare(&q, repo->db,
+		"UPDATE stage SET size = ?, mtime_ns = ?, ino = ?, ctime_ns = ? WHERE path = ? AND manifest = ?") == 0) {
+		for (i = 0; i < n; i++) {
+			sqlite3_bind_int64(q, 1, (sqlite3_int64)fresh[i].size);
+			sqlite3_bind_int64(q, 2, fresh[i].mtime_ns);
+			sqlite3_bind_int64(q, 3, (sqlite3_int64)fresh[i].ino);
+			sqlite3_bind_int64(q, 4, fresh[i].ctime_ns);
+			sqlite3_bind_text(q, 5, fresh[i].path, -1, SQLITE_STATIC);
+			mvm_db_bind_oid(q, 6, &fresh[i].manifest);
+			sqlite3_step(q);
+			sqlite3_reset(q);
+		}
+		sqlite3_finalize(q);
+		if (mvm_db_commit(repo->db) < 0)
+			mvm_db_rollback(repo->db);
+	}
+	mvm_db_rollback(repo->db); /* if the prepare failed */
+	mvm_db_set_synced(repo->db, 1);
+done:
+	mvm_error_clear();
 }
 
 /* A staged file as the walk found it. */
@@ -107,7 +124,29 @@ typedef struct {
 	size_t n;
 	unsigned char *found;         /* per stage entry: FILE_* */
 	mvm_buf abs;
+	mvm_stage_entry *fresh;       /* unchanged files with a new stat (paths borrowed) */
+	size_t nfresh, capfresh;
 } worktree_ctx;
+
+static int push_fresh(worktree_ctx *c, const mvm_stage_entry *e, const struct stat *st)
+{
+	mvm_stage_entry fresh = *e;
+
+	mvm_stage_fill_stat(&fresh, st);
+	mvm_stage_distrust_fresh(&fresh);
+	if (!fresh.mtime_ns)
+		return 0;
+	if (c->nfresh == c->capfresh) {
+		size_t cap = c->capfresh ? c->capfresh * 2 : 64;
+		mvm_stage_entry *nf = realloc(c->fresh, cap * sizeof(*nf));
+		if (!nf)
+			return mvm_error_set(MVM_ERROR, "out of memory");
+		c->fresh = nf;
+		c->capfresh = cap;
+	}
+	c->fresh[c->nfresh++] = fresh;
+	return 0;
+}
 
 /* A staged file found at st: the same, or modified (stat differs and so do the bytes). */
 static int compare_file(worktree_ctx *c, const mvm_stage_entry *e, const struct stat *st)
@@ -116,7 +155,8 @@ static int compare_file(worktree_ctx *c, const mvm_stage_entry *e, const struct 
 
 	if (!mvm_stage_stat_matches(e, st) &&
 	    ((error = mvm_repo_abspath(&c->abs, c->repo, e->path)) < 0 ||
-	     (error = content_changed(&changed, c->repo, e, c->abs.ptr, st)) < 0))
+	     (error = content_changed(&changed, c->repo, e, c->abs.ptr, st)) < 0 ||
+	     (!changed && (error = push_fresh(c, e, st)) < 0)))
 		return error;
 	c->found[e - c->stage] = changed ? FILE_MODIFIED : FILE_SAME;
 	return 0;
@@ -156,7 +196,7 @@ static int check_unmet(worktree_ctx *c, const mvm_stage_entry *e)
 
 static int worktree_changes(mvm_status *out, mvm_repo *repo, const mvm_stage_entry *stage, size_t n)
 {
-	worktree_ctx c = { repo, out, stage, n, calloc(n ? n : 1, 1), MVM_BUF_INIT };
+	worktree_ctx c = { repo, out, stage, n, calloc(n ? n : 1, 1), MVM_BUF_INIT, NULL, 0, 0 };
 	size_t i;
 	int error;
 
@@ -171,6 +211,9 @@ static int worktree_changes(mvm_status *out, mvm_repo *repo, const mvm_stage_ent
 			error = push(&out->deleted, &out->ndeleted, stage[i].path);
 		else if (c.found[i] == FILE_MODIFIED)
 			error = push(&out->modified, &out->nmodified, stage[i].path);
+	if (!error)
+		refresh_stat_cache(repo, c.fresh, c.nfresh);
+	free(c.fresh);
 	free(c.found);
 	mvm_buf_dispose(&c.abs);
 	return error;
