@@ -1,7 +1,7 @@
 /*
  * objects_fuzz.c: the manifest, tree and version decoders (the first byte
  * picks one) must never crash or leak on any input; a version-2 tree that
- * decodes encodes to a tree that decodes and encodes to the same bytes.
+ * decodes encodes to the very same bytes (one tree, one encoding, one id).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,17 +11,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void tree_round_trip(const mvm_tree *t)
+static void tree_round_trip(const mvm_tree *t, const uint8_t *data, size_t size)
 {
-	mvm_buf a = MVM_BUF_INIT, b = MVM_BUF_INIT;
-	mvm_tree *back = NULL;
+	mvm_buf a = MVM_BUF_INIT;
 
-	if (mvm_tree_encode(&a, t) < 0 || mvm_tree_decode(&back, (const unsigned char *)a.ptr, a.size) < 0 ||
-	    mvm_tree_encode(&b, back) < 0 || a.size != b.size || memcmp(a.ptr, b.ptr, a.size))
+	if (mvm_tree_encode(&a, t) < 0 || a.size != size || memcmp(a.ptr, data, size))
 		abort();
-	mvm_tree_free(back);
 	mvm_buf_dispose(&a);
-	mvm_buf_dispose(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -40,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 1:
 		if (mvm_tree_decode(&t, data + 1, size - 1) == 0) {
 			if (data[5] == 2) /* version 1 lists whole paths: read, never written */
-				tree_round_trip(t);
+				tree_round_trip(t, data + 1, size - 1);
 			mvm_tree_free(t);
 		}
 		break;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "object/encode.h"
 #include "object/object.h"
 #include "util/bytes.h"
 
@@ -92,41 +93,44 @@ static void test_objects__manifest_rejects_lying_lengths(void **state)
 	mvm_buf_dispose(&enc);
 }
 
-/* A hand-made version-2 entry (shared 0), so the decoder meets what the encoder refuses to write. */
-static size_t raw_entry(unsigned char *p, const char *name, unsigned int flags, uint64_t size)
+/* A hand-made version-2 entry, so the decoder meets what the encoder refuses to write. */
+static void raw_entry(mvm_buf *b, const char *prev, const char *name, unsigned int flags, uint64_t size)
 {
-	size_t n = strlen(name), at = 0;
+	size_t n = strlen(name), shared = 0;
+	unsigned char id[32];
 
-	p[at++] = 0;
-	p[at++] = (unsigned char)n;
-	memcpy(p + at, name, n);
-	at += n;
-	p[at++] = (unsigned char)flags;
-	memset(p + at, 5, 32);
-	at += 32;
-	p[at++] = (unsigned char)size;
-	return at;
+	while (prev[shared] && prev[shared] == name[shared])
+		shared++;
+	memset(id, 5, sizeof(id));
+	mvm_put_bufvarint(b, shared);
+	mvm_put_bufvarint(b, n - shared);
+	mvm_buf_put(b, name + shared, n - shared);
+	mvm_buf_putc(b, (char)flags);
+	mvm_buf_put(b, id, sizeof(id));
+	mvm_put_bufvarint(b, size);
 }
 
-/* Decode a hand-made object of the given entries ("name:flags"). */
+/* Decode a hand-made object of the given entries ("name:flags" or "name:flags:size"). */
 static int decode_raw(const char *const *names, size_t n)
 {
-	unsigned char p[1024];
-	size_t at = 12, i;
+	char prev[64] = "", name[64];
+	mvm_buf b = MVM_BUF_INIT;
 	mvm_tree *t = NULL;
+	size_t i;
 	int error;
 
-	memcpy(p, "MVMT\2\0\0\0", 8);
-	mvm_put_le32(p + 8, (uint32_t)n);
+	mvm_buf_put(&b, "MVMT\2\0\0\0\0\0\0\0", 12);
+	mvm_put_le32(b.ptr + 8, (uint32_t)n);
 	for (i = 0; i < n; i++) {
-		const char *colon = strchr(names[i], ':');
-		char name[64];
+		const char *colon = strchr(names[i], ':'), *size = strchr(colon + 1, ':');
 		memcpy(name, names[i], (size_t)(colon - names[i]));
 		name[colon - names[i]] = '\0';
-		at += raw_entry(p + at, name, (unsigned int)atoi(colon + 1), 7);
+		raw_entry(&b, prev, name, (unsigned int)atoi(colon + 1), size ? strtoull(size + 1, NULL, 10) : 7);
+		strcpy(prev, name);
 	}
-	error = mvm_tree_decode(&t, p, at);
+	error = mvm_tree_decode(&t, (const unsigned char *)b.ptr, b.size);
 	mvm_tree_free(t);
+	mvm_buf_dispose(&b);
 	return error;
 }
 
@@ -210,14 +214,18 @@ static void test_objects__tree_round_trip(void **state)
 	for (i = 0; i < enc.size; i++)
 		if (mvm_tree_decode(&back, (unsigned char *)enc.ptr, i) != MVM_ECORRUPT)
 			fail_msg("a tree cut to %zu of %zu bytes was accepted", i, enc.size);
-	/* a one-chunk file cannot be over 4 GiB, nor empty with another id than sha256("") */
+	/* a one-chunk file cannot be over 4 GiB, nor empty with another id than sha256(""): not written, not read */
 	e[6].one_chunk = 1;
-	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
-	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
+	assert_int_equal(mvm_tree_encode(&enc, &t), MVM_ERROR);
 	e[6].one_chunk = 0;
 	e[0].one_chunk = 1;
-	assert_int_equal(mvm_tree_encode(&enc, &t), 0);
-	assert_int_equal(mvm_tree_decode(&back, (unsigned char *)enc.ptr, enc.size), MVM_ECORRUPT);
+	assert_int_equal(mvm_tree_encode(&enc, &t), MVM_ERROR);
+	{
+		static const char *big[] = { "a:2:4294967296" }, *empty[] = { "a:2:0" }, *max[] = { "a:2:4294967295" };
+		assert_int_equal(decode_raw(big, 1), MVM_ECORRUPT);
+		assert_int_equal(decode_raw(empty, 1), MVM_ECORRUPT); /* its id is not sha256("") */
+		assert_int_equal(decode_raw(max, 1), 0);
+	}
 	mvm_buf_dispose(&enc);
 	mvm_buf_dispose(&again);
 }
@@ -249,6 +257,18 @@ static void test_objects__tree_old_and_bad(void **state)
 	mvm_tree_free(t);
 	v2[17 + 32 + 1] = 3; /* shares more than the name before it has */
 	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 5 + 32 + 1), MVM_ECORRUPT);
+	/* one tree, one encoding: a shorter shared prefix than there is, or an overlong varint, is refused */
+	memcpy(v2 + 17 + 32, "\3" "\0\2ac\0", 6);
+	memset(v2 + 17 + 32 + 6, 9, 32);
+	v2[17 + 32 + 6 + 32] = 4;
+	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 6 + 32 + 1), MVM_ECORRUPT);
+	memcpy(v2 + 17 + 32, "\3" "\1\1c\0", 5);
+	memset(v2 + 17 + 32 + 5, 9, 32);
+	memcpy(v2 + 17 + 32 + 5 + 32, "\x84\0", 2); /* 4 in two bytes */
+	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 5 + 32 + 2), MVM_ECORRUPT);
+	v2[17 + 32 + 5 + 32] = 4;
+	assert_int_equal(mvm_tree_decode(&t, v2, 17 + 32 + 5 + 32 + 1), 0);
+	mvm_tree_free(t);
 }
 
 static void test_objects__tree_folders(void **state)
@@ -290,10 +310,13 @@ static void test_objects__tree_folders(void **state)
 	e[5].manifest.id[0] ^= 1;
 	assert_int_equal(mvm_tree_write(&root2, db, &t), 0);
 	assert_int_equal(count_trees(db), 10);
-	/* a file and a folder of one name, and deeper than 1024 folders, are refused */
+	/* a file and a folder of one name, a bad mode, and deeper than 2048 folders, are refused */
 	e[0].path = "a";
 	assert_int_equal(mvm_tree_write(&root2, db, &t), MVM_ERROR);
-	for (i = 0; i < 1100; i++)
+	e[0].path = "a.txt";
+	e[0].mode = MVM_TREE_FOLDER; /* a file may not pass for a folder */
+	assert_int_equal(mvm_tree_write(&root2, db, &t), MVM_ERROR);
+	for (i = 0; i < 2100; i++)
 		mvm_buf_puts(&deep, "d/");
 	mvm_buf_puts(&deep, "f");
 	t.count = 1;

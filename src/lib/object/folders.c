@@ -11,8 +11,6 @@
 
 #include "object.h"
 
-#define MAX_DEPTH 1024 /* folders; deeper trees are refused on both sides */
-
 typedef struct {
 	mvm_db *db;
 	mvm_buf enc;
@@ -26,6 +24,19 @@ static void folder_entries_free(mvm_tree *t)
 		if (t->entries[i].mode == MVM_TREE_FOLDER)
 			free(t->entries[i].path); /* file names point into the caller's paths */
 	free(t->entries);
+}
+
+/* What the reader would refuse, or what this writer would take for a folder. */
+static int file_ok(const mvm_tree_entry *f)
+{
+	size_t len = strlen(f->path);
+
+	if (f->mode != 0644 && f->mode != 0755)
+		return mvm_error_set(MVM_ERROR, "'%s' has mode %o; a tree holds files of 0644 or 0755", f->path,
+				     f->mode);
+	if (len > UINT16_MAX || !mvm_tree_path_ok((const unsigned char *)f->path, len))
+		return mvm_error_set(MVM_ERROR, "'%.60s' cannot be stored as a path", f->path);
+	return 0;
 }
 
 /* End of the run of files from i on that lie in the sub-folder named by files[i]'s next `len` bytes. */
@@ -66,13 +77,16 @@ static int write_folder(mvm_oid *id, uint64_t *bytes, folder_writer *w, const mv
 	*bytes = 0;
 	if (!t.entries)
 		return mvm_error_set(MVM_ERROR, "out of memory");
-	if (depth > MAX_DEPTH)
-		error = mvm_error_set(MVM_ETOOLARGE, "'%s' is more than %d folders deep", files[0].path, MAX_DEPTH);
+	if (depth > MVM_TREE_MAX_DEPTH)
+		error = mvm_error_set(MVM_ETOOLARGE, "'%s' is more than %d folders deep", files[0].path,
+				      MVM_TREE_MAX_DEPTH);
 	while (i < n && !error) {
 		const char *name = files[i].path + skip, *slash = strchr(name, '/');
 		mvm_tree_entry *e = &t.entries[t.count];
 
 		if (!slash) {
+			if ((error = file_ok(&files[i])) < 0)
+				break;
 			*e = files[i++];
 			e->path = (char *)name;
 			t.count++;
@@ -126,6 +140,8 @@ static int push_file(folder_reader *r, const mvm_tree_entry *e)
 		t->entries = ne;
 		r->cap = cap;
 	}
+	if (t->count == MVM_TREE_MAX_FILES)
+		return mvm_error_set(MVM_ETOOLARGE, "tree lists more than %d files", MVM_TREE_MAX_FILES);
 	t->entries[t->count] = *e;
 	if (!(t->entries[t->count].path = strdup(r->path.ptr)))
 		return mvm_error_set(MVM_ERROR, "out of memory");
@@ -140,7 +156,7 @@ static int read_folder(folder_reader *r, const mvm_oid *id, uint64_t *bytes, uns
 static int read_entries(folder_reader *r, const mvm_tree *t, uint64_t *bytes, unsigned int depth)
 {
 	size_t at = r->path.size, i;
-	uint64_t sub;
+	uint64_t sub = 0;
 	int error = 0;
 
 	*bytes = 0;
@@ -153,9 +169,9 @@ static int read_entries(folder_reader *r, const mvm_tree *t, uint64_t *bytes, un
 			error = push_file(r, e);
 			*bytes += e->size;
 		} else if ((error = mvm_buf_putc(&r->path, '/')) == 0 &&
-			   (error = read_folder(r, &e->manifest, &sub, depth + 1)) == 0 && sub != e->size) {
-			error = mvm_error_set(MVM_ECORRUPT, "tree is malformed: folder '%s' size", r->path.ptr);
-		} else {
+			   (error = read_folder(r, &e->manifest, &sub, depth + 1)) == 0) {
+			if (sub != e->size)
+				error = mvm_error_set(MVM_ECORRUPT, "tree is malformed: folder '%s' size", r->path.ptr);
 			*bytes += sub;
 		}
 	}
@@ -169,8 +185,8 @@ static int read_folder(folder_reader *r, const mvm_oid *id, uint64_t *bytes, uns
 	mvm_tree *t = NULL;
 	int error;
 
-	if (depth > MAX_DEPTH)
-		return mvm_error_set(MVM_ETOOLARGE, "tree is more than %d folders deep", MAX_DEPTH);
+	if (depth > MVM_TREE_MAX_DEPTH)
+		return mvm_error_set(MVM_ETOOLARGE, "tree is more than %d folders deep", MVM_TREE_MAX_DEPTH);
 	if ((error = mvm_odb_read(&r->raw, r->db, MVM_OBJ_TREE, id)) < 0 ||
 	    (error = mvm_tree_decode(&t, (const unsigned char *)r->raw.ptr, r->raw.size)) < 0)
 		return depth ? mvm_error_wrap(error, "folder '%s'", r->path.ptr) : error;

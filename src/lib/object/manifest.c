@@ -180,6 +180,16 @@ int mvm_manifest_is_one_chunk(const mvm_manifest *m)
 	return m->nchunks ? !mvm_oid_cmp(&m->chunks[0].id, &m->sha) : m->size == 0;
 }
 
+int mvm_manifest_one_chunk_ok(const mvm_oid *id, uint64_t size)
+{
+	static const unsigned char empty[MVM_OID_RAWSZ] = { /* sha256 of nothing */
+		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+		0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55
+	};
+
+	return size <= UINT32_MAX && (size || !memcmp(id->id, empty, MVM_OID_RAWSZ));
+}
+
 /* The manifest a one-chunk tree entry stands for: its id is the chunk's and the file's. */
 static int one_chunk_manifest(mvm_manifest **out, const mvm_oid *id, uint64_t size)
 {
@@ -205,8 +215,9 @@ int mvm_manifest_get(mvm_manifest **out, mvm_db *db, const mvm_oid *id, int one_
 {
 	if (!one_chunk)
 		return mvm_manifest_read(out, db, id);
-	if (size > UINT32_MAX)
-		return mvm_error_set(MVM_ECORRUPT, "a one-chunk file of %llu bytes", (unsigned long long)size);
+	if (!mvm_manifest_one_chunk_ok(id, size))
+		return mvm_error_set(MVM_ECORRUPT, "a one-chunk file cannot be %llu bytes with that id; run 'mvm fsck'",
+				     (unsigned long long)size);
 	return one_chunk_manifest(out, id, size);
 }
 
@@ -230,11 +241,8 @@ int mvm_manifest_same_file(mvm_db *db, const mvm_oid *a, int a_one_chunk, const 
 
 	if (a_one_chunk == b_one_chunk)
 		return !mvm_oid_cmp(a, b);
-	if (mvm_manifest_read(&m, db, a_one_chunk ? b : a) < 0) {
-		mvm_error_clear();
-		return 0;
-	}
-	same = mvm_manifest_is_one_chunk(m) && !mvm_oid_cmp(&m->sha, a_one_chunk ? a : b);
+	if ((same = mvm_manifest_read(&m, db, a_one_chunk ? b : a)) == 0)
+		same = mvm_manifest_is_one_chunk(m) && !mvm_oid_cmp(&m->sha, a_one_chunk ? a : b);
 	mvm_manifest_free(m);
 	return same;
 }

@@ -19,6 +19,8 @@ int mvm_manifest_decode(mvm_manifest **out, const unsigned char *p, size_t n);
  * (folders.c); these two code one object.
  */
 #define MVM_TREE_FOLDER 040000u
+#define MVM_TREE_MAX_DEPTH 2048        /* nested folders: any path Linux can name (PATH_MAX 4096) */
+#define MVM_TREE_MAX_FILES 10000000    /* files in one version: a bound on what a tree may expand to */
 int mvm_tree_encode(mvm_buf *out, const mvm_tree *t);
 int mvm_tree_decode(mvm_tree **out, const unsigned char *p, size_t n);
 /** A clean relative path: no "", ".", ".." or empty components, no leading '/', nothing under .mvm. */
@@ -45,11 +47,14 @@ int mvm_manifest_read(mvm_manifest **out, mvm_db *db, const mvm_oid *id);
  * one_chunk, and its manifest is made up from that id and the size.
  */
 int mvm_manifest_is_one_chunk(const mvm_manifest *m);
+/** Whether a one-chunk entry can name a file of `size` bytes: at most 4 GiB; empty only as sha256(""). */
+int mvm_manifest_one_chunk_ok(const mvm_oid *id, uint64_t size);
 /** The manifest a tree or stage entry names: read, or made up for a one-chunk file. */
 int mvm_manifest_get(mvm_manifest **out, mvm_db *db, const mvm_oid *id, int one_chunk, uint64_t size);
 /**
- * Whether two entries name the same file: the same id, or (in a repository
- * from before one-chunk entries) a stored manifest of the one chunk.
+ * Whether two entries name the same file (1) or not (0): the same id, or
+ * (in a repository from before one-chunk entries) a stored manifest of the
+ * one chunk. Negative if that manifest cannot be read.
  */
 int mvm_manifest_same_file(mvm_db *db, const mvm_oid *a, int a_one_chunk, const mvm_oid *b, int b_one_chunk);
 /** How a tree or stage entry names m: its chunk, or its stored manifest (written here). */

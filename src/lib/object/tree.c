@@ -86,6 +86,9 @@ static const char *name_clash(const mvm_tree *t)
 
 static int entry_flags(unsigned int *flags, const mvm_tree_entry *e)
 {
+	if (e->one_chunk && !mvm_manifest_one_chunk_ok(&e->manifest, e->size))
+		return mvm_error_set(MVM_ERROR, "'%s' cannot be one chunk of %llu bytes", e->path,
+				     (unsigned long long)e->size);
 	if (e->mode == MVM_TREE_FOLDER && !e->one_chunk)
 		*flags = FLAG_FOLDER;
 	else if (e->mode == 0644 || e->mode == 0755)
@@ -169,17 +172,6 @@ static int take_entry_v1(mvm_tree_entry *e, mvm_cursor *c)
 	return c->bad ? MVM_ECORRUPT : 0;
 }
 
-/* A one-chunk entry stands for its chunk: at most 4 GiB, and an empty file's id is sha256(""). */
-static int one_chunk_ok(const mvm_tree_entry *e)
-{
-	static const unsigned char empty[MVM_OID_RAWSZ] = {
-		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
-		0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55
-	};
-
-	return e->size <= UINT32_MAX && (e->size || !memcmp(e->manifest.id, empty, MVM_OID_RAWSZ));
-}
-
 static int take_entry_v2(mvm_tree_entry *e, mvm_cursor *c, const char *prev)
 {
 	uint64_t shared = mvm_cursor_varint(c), suffix = mvm_cursor_varint(c);
@@ -189,6 +181,8 @@ static int take_entry_v2(mvm_tree_entry *e, mvm_cursor *c, const char *prev)
 	if (c->bad || shared > strlen(prev) || suffix > UINT16_MAX - shared ||
 	    !(p = mvm_cursor_take(c, (size_t)suffix)) || !(e->path = malloc((size_t)(shared + suffix + 1))))
 		return MVM_ECORRUPT;
+	if (shared < strlen(prev) && suffix && (unsigned char)prev[shared] == p[0])
+		return MVM_ECORRUPT; /* shares less than it could: one tree, one encoding */
 	memcpy(e->path, prev, (size_t)shared);
 	memcpy(e->path + shared, p, (size_t)suffix);
 	e->path[shared + suffix] = '\0';
@@ -201,7 +195,7 @@ static int take_entry_v2(mvm_tree_entry *e, mvm_cursor *c, const char *prev)
 		return MVM_ECORRUPT;
 	memcpy(e->manifest.id, p, MVM_OID_RAWSZ);
 	e->size = mvm_cursor_varint(c);
-	return c->bad || (e->one_chunk && !one_chunk_ok(e)) ? MVM_ECORRUPT : 0;
+	return c->bad || (e->one_chunk && !mvm_manifest_one_chunk_ok(&e->manifest, e->size)) ? MVM_ECORRUPT : 0;
 }
 
 /* A path may not be both a file and a folder ("a" and "a/x"). */

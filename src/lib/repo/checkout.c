@@ -38,10 +38,12 @@ typedef struct {
 	size_t nchanges;
 } plan;
 
+/* 1 if the stage entry and the tree entry name the same file, 0 if not, negative on an error. */
 static int same_entry(mvm_repo *repo, const mvm_stage_entry *s, const mvm_tree_entry *t)
 {
-	return s && t && s->mode == t->mode &&
-	       mvm_manifest_same_file(repo->db, &s->manifest, s->one_chunk, &t->manifest, t->one_chunk);
+	if (!s || !t || s->mode != t->mode)
+		return 0;
+	return mvm_manifest_same_file(repo->db, &s->manifest, s->one_chunk, &t->manifest, t->one_chunk);
 }
 
 /* The file SHA-256 a stage or tree entry names (a one-chunk entry names it directly). */
@@ -62,7 +64,11 @@ static int staged_check(plan *p, const change *c)
 {
 	const mvm_tree_entry *h = mvm_tree_find(p->head, c->path);
 
-	if (c->s && !same_entry(p->repo, c->s, h))
+	int same = c->s ? same_entry(p->repo, c->s, h) : 1;
+
+	if (same < 0)
+		return same;
+	if (!same)
 		return mvm_error_set(MVM_ECONFLICT,
 			"'%s' has staged changes that checkout would lose; commit them first", c->path);
 	return 0;
@@ -190,8 +196,9 @@ static int plan_all(plan *p)
 			error = push_change(p, p->target->entries[j].path, NULL, &p->target->entries[j]);
 			j++;
 		} else {
-			if (!same_entry(p->repo, &p->stage[i], &p->target->entries[j]))
-				error = push_change(p, p->stage[i].path, &p->stage[i], &p->target->entries[j]);
+			int same = same_entry(p->repo, &p->stage[i], &p->target->entries[j]);
+			if (same <= 0)
+				error = same < 0 ? same : push_change(p, p->stage[i].path, &p->stage[i], &p->target->entries[j]);
 			i++;
 			j++;
 		}
@@ -328,6 +335,7 @@ static int group_stage(mvm_repo *repo, void *payload)
 		e.manifest = g->f[i].c->t->manifest;
 		e.one_chunk = g->f[i].c->t->one_chunk;
 		mvm_stage_fill_stat(&e, &g->f[i].st);
+		e.size = g->f[i].c->t->size; /* what it holds, should it have changed since (a one-chunk row's size is its content's) */
 		e.mode = g->f[i].c->t->mode;
 		error = mvm_stage_put(repo, &e);
 	}

@@ -196,10 +196,12 @@ static int same_files(int *same, mvm_repo *repo, const mvm_oid *a, const mvm_oid
 	if ((error = mvm_tree_read(&ta, repo->db, a)) == 0 && (error = mvm_tree_read(&tb, repo->db, b)) == 0 &&
 	    ta->count == tb->count) {
 		const mvm_tree_entry *x = ta->entries, *y = tb->entries;
-		for (i = 0, *same = 1; i < ta->count && *same; i++)
-			*same = !strcmp(x[i].path, y[i].path) && x[i].mode == y[i].mode &&
-				mvm_manifest_same_file(repo->db, &x[i].manifest, x[i].one_chunk,
-						       &y[i].manifest, y[i].one_chunk);
+		for (i = 0, *same = 1; i < ta->count && *same == 1; i++)
+			*same = strcmp(x[i].path, y[i].path) || x[i].mode != y[i].mode ? 0
+				: mvm_manifest_same_file(repo->db, &x[i].manifest, x[i].one_chunk,
+							 &y[i].manifest, y[i].one_chunk);
+		if (*same < 0)
+			error = *same;
 	}
 	mvm_tree_free(ta);
 	mvm_tree_free(tb);

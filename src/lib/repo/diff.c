@@ -188,14 +188,17 @@ static int entry_sha(mvm_oid *out, mvm_repo *repo, mvm_diff_side_entry *e)
 	return 0;
 }
 
-/* Same content: same manifest, or (against the working tree) the same file SHA-256. */
+/* Same content (1) or not (0): same manifest, or (against the working tree) the same file SHA-256. */
 static int same_content(mvm_repo *repo, mvm_diff_side_entry *a, mvm_diff_side_entry *b)
 {
 	mvm_oid sa, sb;
+	int error;
 
 	if (!a->scanned && !b->scanned)
 		return mvm_manifest_same_file(repo->db, &a->manifest, a->one_chunk, &b->manifest, b->one_chunk);
-	return entry_sha(&sa, repo, a) == 0 && entry_sha(&sb, repo, b) == 0 && !mvm_oid_cmp(&sa, &sb);
+	if ((error = entry_sha(&sa, repo, a)) < 0 || (error = entry_sha(&sb, repo, b)) < 0)
+		return error;
+	return !mvm_oid_cmp(&sa, &sb);
 }
 
 static int compare_sides(mvm_diff *d, mvm_repo *repo, mvm_diff_side *a, mvm_diff_side *b,
@@ -209,8 +212,13 @@ static int compare_sides(mvm_diff *d, mvm_repo *repo, mvm_diff_side *a, mvm_diff
 		int c = i == a->count ? 1 : j == b->count ? -1 : strcmp(a->entries[i].path, b->entries[j].path);
 		const char *path = c <= 0 ? a->entries[i].path : b->entries[j].path;
 		mvm_manifest *ma = NULL, *mb = NULL;
+		int same = 0;
 
-		if (!path_selected(o, path) || (c == 0 && same_content(repo, &a->entries[i], &b->entries[j]))) {
+		if (path_selected(o, path) && c == 0 && (same = same_content(repo, &a->entries[i], &b->entries[j])) < 0) {
+			error = same;
+			break;
+		}
+		if (!path_selected(o, path) || same) {
 			i += c <= 0;
 			j += c >= 0;
 			continue;

@@ -62,8 +62,9 @@ static int mark_tree(mvm_repo *repo, const mvm_oid *id, unsigned int depth)
 
 	if ((error = insert(repo->db, "live_obj", id, &added)) < 0 || !added)
 		return error;
-	if (depth > 1024)
-		return mvm_error_set(MVM_ECORRUPT, "a tree nests more than 1024 folders; run 'mvm fsck'");
+	if (depth > MVM_TREE_MAX_DEPTH)
+		return mvm_error_set(MVM_ECORRUPT, "a tree nests more than %d folders; run 'mvm fsck'",
+				     MVM_TREE_MAX_DEPTH);
 	if ((error = mvm_odb_read(&raw, repo->db, MVM_OBJ_TREE, id)) == 0 &&
 	    (error = mvm_tree_decode(&t, (const unsigned char *)raw.ptr, raw.size)) == 0)
 		for (i = 0; i < t->count && !error; i++)

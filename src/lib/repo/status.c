@@ -49,9 +49,12 @@ static int staged_changes(mvm_status *out, mvm_db *db, const mvm_tree *head, con
 		} else if (c > 0) {
 			error = push_staged(out, stage[j++].path, MVM_STAGED_ADDED);
 		} else {
-			if (head->entries[i].mode != stage[j].mode ||
-			    !mvm_manifest_same_file(db, &head->entries[i].manifest, head->entries[i].one_chunk,
-						    &stage[j].manifest, stage[j].one_chunk))
+			int same = head->entries[i].mode != stage[j].mode ? 0
+				 : mvm_manifest_same_file(db, &head->entries[i].manifest, head->entries[i].one_chunk,
+							  &stage[j].manifest, stage[j].one_chunk);
+			if (same < 0)
+				error = same;
+			else if (!same)
 				error = push_staged(out, stage[j].path, MVM_STAGED_MODIFIED);
 			i++;
 			j++;

@@ -89,7 +89,10 @@ static inline uint16_t mvm_cursor_u16(mvm_cursor *c)
 	return p ? mvm_le16(p) : 0;
 }
 
-/* An unsigned LEB128 varint of at most 10 bytes (7 bits a byte, low first). */
+/*
+ * An unsigned LEB128 varint (7 bits a byte, low first) in its one shortest
+ * form: no trailing zero byte, at most 10 bytes, nothing past 64 bits.
+ */
 static inline uint64_t mvm_cursor_varint(mvm_cursor *c)
 {
 	uint64_t v = 0;
@@ -97,8 +100,8 @@ static inline uint64_t mvm_cursor_varint(mvm_cursor *c)
 
 	for (shift = 0; shift < 70; shift += 7) {
 		const unsigned char *p = mvm_cursor_take(c, 1);
-		if (!p)
-			return 0;
+		if (!p || (shift == 63 && *p > 1) || (shift && !*p))
+			break;
 		v |= (uint64_t)(*p & 0x7f) << shift;
 		if (!(*p & 0x80))
 			return v;
