@@ -15,6 +15,7 @@
 
 #include "mvm/buf.h"
 #include "mvm/common.h"
+#include "util/array.h"
 #include "util/cpu.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -165,6 +166,27 @@ static void test_util__buf_grows_and_caps(void **state)
 	assert_int_equal(mvm_buf_puts(&b, "12345678"), 0);
 	assert_int_equal(mvm_buf_puts(&b, "9"), MVM_ETOOLARGE);
 	mvm_buf_dispose(&b);
+}
+
+static void test_util__array_grows(void **state)
+{
+	uint64_t *a = NULL;
+	size_t n = 0, cap = 0, i;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(mvm_array_grow(&a, &cap, n, sizeof(*a), 4), 0);
+		assert_true(cap > n);
+		a[n++] = i;
+	}
+	assert_int_equal(cap, 1024); /* 4, 8, ... doubling */
+	for (i = 0; i < n; i++)
+		assert_true(a[i] == i);
+	/* no room for SIZE_MAX / 8 * 2 elements: refused, the array kept */
+	cap = SIZE_MAX / 8;
+	assert_int_equal(mvm_array_grow(&a, &cap, cap, sizeof(*a), 4), MVM_ERROR);
+	assert_true(a[999] == 999);
+	free(a);
 }
 
 static void test_util__atomic_write_replaces(void **state)
@@ -444,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_util__sha256_two_streams_match_openssl),
 		cmocka_unit_test(test_util__oid_parse_roundtrip),
 		cmocka_unit_test(test_util__buf_grows_and_caps),
+		cmocka_unit_test(test_util__array_grows),
 		cmocka_unit_test(test_util__atomic_write_replaces),
 		cmocka_unit_test(test_util__seqfile_writes_every_byte),
 		cmocka_unit_test(test_util__seqfile_reports_background_errors),

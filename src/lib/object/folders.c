@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
 #include "object.h"
 
 typedef struct {
@@ -131,15 +132,10 @@ typedef struct {
 static int push_file(folder_reader *r, const mvm_tree_entry *e)
 {
 	mvm_tree *t = r->out;
+	int error;
 
-	if (t->count == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		mvm_tree_entry *ne = realloc(t->entries, cap * sizeof(*ne));
-		if (!ne)
-			return mvm_error_set(MVM_ERROR, "out of memory");
-		t->entries = ne;
-		r->cap = cap;
-	}
+	if ((error = mvm_array_grow(&t->entries, &r->cap, t->count, sizeof(*t->entries), 64)) < 0)
+		return error;
 	if (t->count == MVM_TREE_MAX_FILES)
 		return mvm_error_set(MVM_ETOOLARGE, "tree lists more than %d files", MVM_TREE_MAX_FILES);
 	t->entries[t->count] = *e;

@@ -9,6 +9,7 @@
 
 #include "mvm/worktree.h"
 #include "object/object.h"
+#include "util/array.h"
 #include "repo_internal.h"
 #include "walk.h"
 
@@ -134,19 +135,14 @@ typedef struct {
 static int push_fresh(worktree_ctx *c, const mvm_stage_entry *e, const struct stat *st)
 {
 	mvm_stage_entry fresh = *e;
+	int error;
 
 	mvm_stage_fill_stat(&fresh, st);
 	mvm_stage_distrust_fresh(&fresh);
 	if (!fresh.mtime_ns)
 		return 0;
-	if (c->nfresh == c->capfresh) {
-		size_t cap = c->capfresh ? c->capfresh * 2 : 64;
-		mvm_stage_entry *nf = realloc(c->fresh, cap * sizeof(*nf));
-		if (!nf)
-			return mvm_error_set(MVM_ERROR, "out of memory");
-		c->fresh = nf;
-		c->capfresh = cap;
-	}
+	if ((error = mvm_array_grow(&c->fresh, &c->capfresh, c->nfresh, sizeof(*c->fresh), 64)) < 0)
+		return error;
 	c->fresh[c->nfresh++] = fresh;
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/fs.h"
 #include "store_internal.h"
 
@@ -103,15 +104,10 @@ static int open_temp(mvm_store *st)
 static int add_entry(mvm_open_pack *op, const mvm_pack_entry *e)
 {
 	size_t s;
+	int error;
 
-	if (op->count == op->cap) {
-		size_t cap = op->cap ? op->cap * 2 : 1024;
-		mvm_pack_entry *ne = realloc(op->entries, cap * sizeof(*ne));
-		if (!ne)
-			return mvm_error_set(MVM_ERROR, "out of memory for a pack index");
-		op->entries = ne;
-		op->cap = cap;
-	}
+	if ((error = mvm_array_grow(&op->entries, &op->cap, op->count, sizeof(*op->entries), 1024)) < 0)
+		return error;
 	op->entries[op->count++] = *e;
 	if (op->count * 2 > op->slots_cap)
 		return set_grow(op);
