@@ -105,21 +105,33 @@ int cmd_log(cli_ctx *ctx, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static json_t *tree_json(const mvm_tree *t)
+/* Files as JSON: each with its SHA-256 (= sha256sum, the git-lfs oid) and its manifest's id if it has one. */
+static int tree_json(json_t **out, cli_ctx *ctx, const mvm_tree *t)
 {
 	json_t *a = json_array();
 	size_t i;
+	int error = 0;
 
-	for (i = 0; i < t->count; i++) {
+	for (i = 0; i < t->count && !error; i++) {
+		const mvm_tree_entry *te = &t->entries[i];
+		mvm_manifest *m = NULL;
 		json_t *e = json_object();
-		json_object_set_new(e, "path", json_string(t->entries[i].path));
-		json_object_set_new(e, "mode", json_integer(t->entries[i].mode));
-		json_object_set_new(e, "size", json_integer((json_int_t)t->entries[i].size));
-		json_object_set_new(e, t->entries[i].one_chunk ? "sha256" : "manifest",
-				    cli_json_oid(&t->entries[i].manifest));
+
+		json_object_set_new(e, "path", json_string(te->path));
+		json_object_set_new(e, "mode", json_integer(te->mode));
+		json_object_set_new(e, "size", json_integer((json_int_t)te->size));
+		if ((error = mvm_manifest_lookup(&m, ctx->repo, te)) == 0)
+			json_object_set_new(e, "sha256", cli_json_oid(&m->sha));
+		json_object_set_new(e, "manifest", te->one_chunk ? json_null() : cli_json_oid(&te->manifest));
 		json_array_append_new(a, e);
+		mvm_manifest_free(m);
 	}
-	return a;
+	if (error < 0) {
+		json_decref(a);
+		return error;
+	}
+	*out = a;
+	return 0;
 }
 
 static void print_tree(const mvm_tree *t)
@@ -187,9 +199,14 @@ int cmd_show(cli_ctx *ctx, int argc, char **argv)
 		goto done;
 	}
 	if (common.json) {
-		json_t *o = version_json(v);
+		json_t *o = version_json(v), *files = NULL;
+		if ((error = tree_json(&files, ctx, t)) < 0) {
+			json_decref(o);
+			status = cli_fail(error);
+			goto done;
+		}
 		json_object_set_new(o, "tree", cli_json_oid(&v->tree));
-		json_object_set_new(o, "files", tree_json(t));
+		json_object_set_new(o, "files", files);
 		add_info_json(o, &info);
 		cli_json_print(o);
 	} else {
@@ -282,10 +299,16 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 		}
 		goto done;
 	}
-	if (common.json)
-		cli_json_print(tree_json(t));
-	else
+	if (common.json) {
+		json_t *files = NULL;
+		if ((error = tree_json(&files, ctx, t)) < 0) {
+			status = cli_fail(error);
+			goto done;
+		}
+		cli_json_print(files);
+	} else {
 		print_tree(t);
+	}
 	status = EXIT_OK;
 done:
 	mvm_version_free(v);

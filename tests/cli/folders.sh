@@ -24,6 +24,11 @@ mvm ls --json HEAD >"$SCRATCH/ls.json"
 assert_eq "$(json_get "$SCRATCH/ls.json" "[e['path'] for e in j][:5]")" \
 	"['a.txt', 'a/b/g', 'a/f', 'a0', 'b/1']" "files in bytewise order of their paths"
 expect_clean "after the first commit"
+# every file's sha256 is sha256sum's, one-chunk or not; only files of more than one chunk have a manifest
+$PY -c "import json; [print(e['sha256'] + '  ' + e['path']) for e in json.load(open('$SCRATCH/ls.json'))]" |
+	sha256sum -c --quiet - || fail "ls --json sha256 differs from sha256sum"
+assert_eq "$(json_get "$SCRATCH/ls.json" "[e['path'] for e in j if e['manifest']]")" "['b/big.bin']" \
+	"files with a manifest object"
 
 printf 'b 2 changed\n' >b/2
 mvm commit -q -a -m two
