@@ -234,6 +234,19 @@ int mvm_manifest_ref(mvm_oid *id, int *one_chunk, mvm_db *db, const mvm_manifest
 	return mvm_odb_write(id, db, MVM_OBJ_MANIFEST, scratch);
 }
 
+int mvm_manifest_file_sha(mvm_oid *out, mvm_db *db, const mvm_oid *id, int one_chunk)
+{
+	mvm_manifest *m = NULL;
+	int error = 0;
+
+	if (one_chunk)
+		*out = *id;
+	else if ((error = mvm_manifest_read(&m, db, id)) == 0)
+		*out = m->sha;
+	mvm_manifest_free(m);
+	return error;
+}
+
 int mvm_manifest_same_file(mvm_db *db, const mvm_oid *a, int a_one_chunk, const mvm_oid *b, int b_one_chunk)
 {
 	mvm_manifest *m = NULL;

@@ -51,6 +51,8 @@ int mvm_manifest_is_one_chunk(const mvm_manifest *m);
 int mvm_manifest_one_chunk_ok(const mvm_oid *id, uint64_t size);
 /** The manifest a tree or stage entry names: read, or made up for a one-chunk file. */
 int mvm_manifest_get(mvm_manifest **out, mvm_db *db, const mvm_oid *id, int one_chunk, uint64_t size);
+/** The file SHA-256 an entry names: a one-chunk entry's own id, else its manifest's. */
+int mvm_manifest_file_sha(mvm_oid *out, mvm_db *db, const mvm_oid *id, int one_chunk);
 /**
  * Whether two entries name the same file (1) or not (0): the same id, or
  * (in a repository from before one-chunk entries) a stored manifest of the

@@ -274,21 +274,19 @@ done:
 static int rm_check_clean(mvm_repo *repo, const mvm_stage_entry *e, const char *user_path)
 {
 	mvm_buf abs = MVM_BUF_INIT;
-	mvm_manifest *m = NULL;
 	struct stat st;
-	mvm_oid sha;
+	mvm_oid sha, want;
 	int error;
 
 	if ((error = mvm_repo_abspath(&abs, repo, e->path)) < 0 || lstat(abs.ptr, &st) < 0 ||
 	    mvm_stage_stat_matches(e, &st))
 		goto done;
-	if ((error = mvm_manifest_get(&m, repo->db, &e->manifest, e->one_chunk, e->size)) == 0 &&
-	    (error = mvm_file_sha256(&sha, abs.ptr)) == 0 && mvm_oid_cmp(&sha, &m->sha))
+	if ((error = mvm_manifest_file_sha(&want, repo->db, &e->manifest, e->one_chunk)) == 0 &&
+	    (error = mvm_file_sha256(&sha, abs.ptr)) == 0 && mvm_oid_cmp(&sha, &want))
 		error = mvm_error_set(MVM_ECONFLICT,
 			"'%s' has changes that are not staged; use --cached to keep the file, or add them first",
 			user_path);
 done:
-	mvm_manifest_free(m);
 	mvm_buf_dispose(&abs);
 	return error;
 }

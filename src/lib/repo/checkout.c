@@ -46,24 +46,10 @@ static int same_entry(mvm_repo *repo, const mvm_stage_entry *s, const mvm_tree_e
 	return mvm_manifest_same_file(repo->db, &s->manifest, s->one_chunk, &t->manifest, t->one_chunk);
 }
 
-/* The file SHA-256 a stage or tree entry names (a one-chunk entry names it directly). */
-#define ENTRY_SHA(out, repo, e) entry_sha(out, repo, &(e)->manifest, (e)->one_chunk, (e)->size)
-static int entry_sha(mvm_oid *out, mvm_repo *repo, const mvm_oid *manifest, int one_chunk, uint64_t size)
-{
-	mvm_manifest *m = NULL;
-	int error;
-
-	if ((error = mvm_manifest_get(&m, repo->db, manifest, one_chunk, size)) == 0)
-		*out = m->sha;
-	mvm_manifest_free(m);
-	return error;
-}
-
 /* Would replacing this path lose a staged change? */
 static int staged_check(plan *p, const change *c)
 {
 	const mvm_tree_entry *h = mvm_tree_find(p->head, c->path);
-
 	int same = c->s ? same_entry(p->repo, c->s, h) : 1;
 
 	if (same < 0)
@@ -149,11 +135,12 @@ static int check_change(plan *p, change *c)
 	}
 	if ((error = mvm_file_sha256(&sha, abs.ptr)) < 0)
 		goto done;
-	if (c->t && (error = ENTRY_SHA(&want, p->repo, c->t)) == 0 && !mvm_oid_cmp(&sha, &want)) {
+	if (c->t && (error = mvm_manifest_file_sha(&want, p->repo->db, &c->t->manifest, c->t->one_chunk)) == 0 &&
+	    !mvm_oid_cmp(&sha, &want)) {
 		c->already = 1;
 		goto done;
 	}
-	if (!error && c->s && (error = ENTRY_SHA(&want, p->repo, c->s)) == 0 &&
+	if (!error && c->s && (error = mvm_manifest_file_sha(&want, p->repo->db, &c->s->manifest, c->s->one_chunk)) == 0 &&
 	    !mvm_oid_cmp(&sha, &want)) {
 		error = staged_check(p, c);
 		goto done;
@@ -197,8 +184,10 @@ static int plan_all(plan *p)
 			j++;
 		} else {
 			int same = same_entry(p->repo, &p->stage[i], &p->target->entries[j]);
-			if (same <= 0)
-				error = same < 0 ? same : push_change(p, p->stage[i].path, &p->stage[i], &p->target->entries[j]);
+			if (same < 0)
+				error = same;
+			else if (!same)
+				error = push_change(p, p->stage[i].path, &p->stage[i], &p->target->entries[j]);
 			i++;
 			j++;
 		}
@@ -335,7 +324,7 @@ static int group_stage(mvm_repo *repo, void *payload)
 		e.manifest = g->f[i].c->t->manifest;
 		e.one_chunk = g->f[i].c->t->one_chunk;
 		mvm_stage_fill_stat(&e, &g->f[i].st);
-		e.size = g->f[i].c->t->size; /* what it holds, should it have changed since (a one-chunk row's size is its content's) */
+		e.size = g->f[i].c->t->size; /* a one-chunk row's size is its content's, whatever the stat says */
 		e.mode = g->f[i].c->t->mode;
 		error = mvm_stage_put(repo, &e);
 	}

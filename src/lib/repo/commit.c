@@ -16,7 +16,37 @@
 #include "add_internal.h"
 #include "refs_internal.h"
 
-static int tree_from_stage(mvm_oid *out, int *empty, mvm_repo *repo)
+/*
+ * Whether the stage's files are the parent's (or, without a parent, there
+ * are none). Equal tree ids say so at once; else the entries are compared,
+ * since a tree written before one-chunk entries names a small file by a
+ * manifest where the stage may now name its chunk.
+ */
+static int same_files(int *same, mvm_repo *repo, const mvm_tree *files, const mvm_oid *id,
+		      const mvm_oid *parent_tree)
+{
+	mvm_tree *pt = NULL;
+	size_t i;
+	int error;
+
+	*same = parent_tree ? !mvm_oid_cmp(id, parent_tree) : files->count == 0;
+	if (*same || !parent_tree)
+		return 0;
+	if ((error = mvm_tree_read(&pt, repo->db, parent_tree)) == 0 && pt->count == files->count) {
+		const mvm_tree_entry *x = pt->entries, *y = files->entries;
+		for (i = 0, *same = 1; i < pt->count && *same == 1; i++)
+			*same = strcmp(x[i].path, y[i].path) || x[i].mode != y[i].mode ? 0
+				: mvm_manifest_same_file(repo->db, &x[i].manifest, x[i].one_chunk,
+							 &y[i].manifest, y[i].one_chunk);
+		if (*same < 0)
+			error = *same;
+	}
+	mvm_tree_free(pt);
+	return error;
+}
+
+/* Write the stage as a tree; *same: it lists what parent_tree (NULL: none) does. */
+static int tree_from_stage(mvm_oid *out, int *same, mvm_repo *repo, const mvm_oid *parent_tree)
 {
 	mvm_stage_entry *stage = NULL;
 	mvm_tree tree = { NULL, 0 };
@@ -37,8 +67,8 @@ static int tree_from_stage(mvm_oid *out, int *empty, mvm_repo *repo)
 		tree.entries[i].size = stage[i].size;
 	}
 	tree.count = n;
-	*empty = n == 0;
-	error = mvm_tree_write(out, repo->db, &tree);
+	if ((error = mvm_tree_write(out, repo->db, &tree)) == 0)
+		error = same_files(same, repo, &tree, out, parent_tree);
 done:
 	free(tree.entries);
 	mvm_stage_free(stage, n);
@@ -180,53 +210,23 @@ static int link_version(mvm_repo *repo, const mvm_version *v, const mvm_oid *id,
 	return error;
 }
 
-/*
- * Whether two trees list the same files. Equal ids say so at once; else the
- * entries are compared, since a tree written before one-chunk entries
- * names a small file by a manifest where the stage now names its chunk.
- */
-static int same_files(int *same, mvm_repo *repo, const mvm_oid *a, const mvm_oid *b)
-{
-	mvm_tree *ta = NULL, *tb = NULL;
-	size_t i;
-	int error;
-
-	if ((*same = !mvm_oid_cmp(a, b)))
-		return 0;
-	if ((error = mvm_tree_read(&ta, repo->db, a)) == 0 && (error = mvm_tree_read(&tb, repo->db, b)) == 0 &&
-	    ta->count == tb->count) {
-		const mvm_tree_entry *x = ta->entries, *y = tb->entries;
-		for (i = 0, *same = 1; i < ta->count && *same == 1; i++)
-			*same = strcmp(x[i].path, y[i].path) || x[i].mode != y[i].mode ? 0
-				: mvm_manifest_same_file(repo->db, &x[i].manifest, x[i].one_chunk,
-							 &y[i].manifest, y[i].one_chunk);
-		if (*same < 0)
-			error = *same;
-	}
-	mvm_tree_free(ta);
-	mvm_tree_free(tb);
-	return error;
-}
-
 /* Inside the transaction: build, compare with the parent, write, move HEAD. */
 static int commit_locked(mvm_oid *out, mvm_repo *repo, mvm_version *v, const mvm_commit_options *o)
 {
 	mvm_buf head = MVM_BUF_INIT, enc = MVM_BUF_INIT;
 	mvm_version *parent = NULL;
 	mvm_oid parent_id;
-	int has_parent, empty = 0, same = 0, error;
+	int has_parent, same = 0, error;
 
 	if (o->run && (error = mvm_runs_version_fill(v, repo->db, o->run)) < 0)
 		goto done;
 	if ((error = mvm_head_id(&parent_id, repo)) < 0 && error != MVM_ENOTFOUND)
 		goto done;
 	has_parent = error == 0;
-	if ((error = tree_from_stage(&v->tree, &empty, repo)) < 0)
+	if ((has_parent && (error = mvm_version_read(&parent, repo->db, &parent_id)) < 0) ||
+	    (error = tree_from_stage(&v->tree, &same, repo, has_parent ? &parent->tree : NULL)) < 0)
 		goto done;
-	if (has_parent && ((error = mvm_version_read(&parent, repo->db, &parent_id)) < 0 ||
-			   (error = same_files(&same, repo, &parent->tree, &v->tree)) < 0))
-		goto done;
-	if (has_parent ? same : empty) {
+	if (same) {
 		error = mvm_error_set(MVM_ENOTHING, "nothing to commit: the stage matches HEAD (use 'mvm add PATH' or -a)");
 		goto done;
 	}

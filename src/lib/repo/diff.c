@@ -175,15 +175,10 @@ static int load_side(mvm_manifest **out, diff_priv *p, mvm_repo *repo, mvm_diff_
 /* File SHA-256 of an entry, reading its manifest when it is not known yet. */
 static int entry_sha(mvm_oid *out, mvm_repo *repo, mvm_diff_side_entry *e)
 {
-	mvm_manifest *m = NULL;
 	int error;
 
-	if (mvm_oid_is_zero(&e->sha)) {
-		if ((error = mvm_manifest_get(&m, repo->db, &e->manifest, e->one_chunk, e->size)) < 0)
-			return error;
-		e->sha = m->sha;
-		mvm_manifest_free(m);
-	}
+	if (mvm_oid_is_zero(&e->sha) && (error = mvm_manifest_file_sha(&e->sha, repo->db, &e->manifest, e->one_chunk)) < 0)
+		return error;
 	*out = e->sha;
 	return 0;
 }

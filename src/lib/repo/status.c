@@ -68,17 +68,15 @@ static int staged_changes(mvm_status *out, mvm_db *db, const mvm_tree *head, con
 static int content_changed(int *changed, mvm_repo *repo, const mvm_stage_entry *e, const char *abs,
 			   const struct stat *st)
 {
-	mvm_manifest *m = NULL;
-	mvm_oid sha;
+	mvm_oid sha, want;
 	int error;
 
 	*changed = 1;
 	if ((uint64_t)st->st_size != e->size || e->mode != ((st->st_mode & 0111) ? 0755u : 0644u))
 		return 0;
-	if ((error = mvm_manifest_get(&m, repo->db, &e->manifest, e->one_chunk, e->size)) == 0 &&
+	if ((error = mvm_manifest_file_sha(&want, repo->db, &e->manifest, e->one_chunk)) == 0 &&
 	    (error = mvm_file_sha256(&sha, abs)) == 0)
-		*changed = mvm_oid_cmp(&sha, &m->sha) != 0;
-	mvm_manifest_free(m);
+		*changed = mvm_oid_cmp(&sha, &want) != 0;
 	return error;
 }
 

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include "walk.h"
 
 int mvm_is_checkout_temp(const char *name)

@@ -108,13 +108,6 @@ static int encode_float(void *dst, size_t *dst_len, uint32_t *codec, const void 
  */
 #define GUESSED_FLOAT_MAX 0.9
 
-/*
- * F64: byte-grouped (8 planes: sign and exponent in the top two compress,
- * the rest is near random; Gaussian values ~87% of their size against
- * zstd's ~95%) or zstd, whichever is smaller: doubles that are short
- * decimals (prices, measurements) repeat their low mantissa bytes, which
- * zstd finds and the planes do not (~44% against ~58%).
- */
 static int encode_zstd(void *dst, size_t *dst_len, uint32_t *codec, const void *src, size_t n, int level)
 {
 	ZSTD_CCtx *c = thread_cctx();
@@ -132,6 +125,13 @@ static int encode_zstd(void *dst, size_t *dst_len, uint32_t *codec, const void *
 	return 0;
 }
 
+/*
+ * F64: byte-grouped (8 planes: sign and exponent in the top two compress,
+ * the rest is near random; Gaussian values ~87% of their size against
+ * zstd's ~95%) or zstd, whichever is smaller: doubles that are short
+ * decimals (prices, measurements) repeat their low mantissa bytes, which
+ * zstd finds and the planes do not (~44% against ~58%).
+ */
 static int encode_f64(void *dst, size_t *dst_len, uint32_t *codec, const void *src, size_t n, int level,
 		      const mvm_codec_hint *hint)
 {
@@ -170,6 +170,7 @@ void mvm_codec_float_hint(mvm_codec_hint *h, const char *dtype)
 		if (!strcmp(dtype, floats[i].name)) {
 			h->kind = floats[i].kind;
 			h->elem = floats[i].elem;
+			break;
 		}
 }
 
