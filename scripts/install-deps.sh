@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config meson ninja-build libssl-dev libzstd-dev libsqlite3-dev
-libjansson-dev libcmocka-dev clang libclang-rt-14-dev python3 python3-numpy python3-onnx strace"
+libjansson-dev zlib1g-dev libcmocka-dev clang libclang-rt-14-dev python3 python3-numpy python3-onnx strace"
 
 missing=""
 for p in $PKGS; do
