@@ -14,6 +14,7 @@
 
 #include "object/encode.h"
 #include "repo/repo_internal.h"
+#include "util/array.h"
 #include "util/hash.h"
 #include "audit_internal.h"
 
@@ -243,14 +244,8 @@ int mvm_audit_list(mvm_audit_entry **out, size_t *count, mvm_repo *repo, const c
 	if ((error = prepare_list(&st, repo->db, model)) < 0)
 		return error;
 	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
-		if (n == cap) {
-			mvm_audit_entry *nl = realloc(list, (cap = cap ? cap * 2 : 32) * sizeof(*list));
-			if (!nl) {
-				error = mvm_error_set(MVM_ERROR, "out of memory");
-				break;
-			}
-			list = nl;
-		}
+		if ((error = mvm_array_grow(&list, &cap, n, sizeof(*list), 32)) < 0)
+			break;
 		if ((error = read_entry(&list[n], st)) < 0) {
 			entry_dispose(&list[n]);
 			break;

@@ -17,6 +17,7 @@
 
 #include "mvm/common.h"
 #include "format/tensor.h"
+#include "util/array.h"
 
 #define WINDOW (64u << 10)
 #define NAME_MAX_BYTES 4096
@@ -196,25 +197,18 @@ static int graph(mvm_tensor_table *out, size_t *cap, reader *r, uint64_t at, uin
 {
 	uint64_t num, value, start;
 	unsigned int wire;
-	int got;
+	int got, error;
 
 	while (at < end) {
 		if (field(&num, &wire, &value, &start, r, &at, end) < 0)
 			return -1;
 		if (num != 5 || wire != 2)
 			continue;
-		if (out->count == *cap) {
-			size_t n = *cap ? *cap * 2 : 64;
-			mvm_tensor_info *p;
-
-			if (n > TENSORS_MAX)
-				return -1;
-			if (!(p = realloc(out->tensors, n * sizeof(*p)))) {
-				r->io_error = mvm_error_set(MVM_ERROR, "out of memory");
-				return -1;
-			}
-			out->tensors = p;
-			*cap = n;
+		if (out->count == TENSORS_MAX)
+			return -1;
+		if ((error = mvm_array_grow(&out->tensors, cap, out->count, sizeof(*out->tensors), 64)) < 0) {
+			r->io_error = error;
+			return -1;
 		}
 		if ((got = tensor(&out->tensors[out->count], r, start, start + value)) < 0)
 			return -1;

@@ -10,6 +10,7 @@
 #include "audit/audit_internal.h"
 #include "object/object.h"
 #include "repo/repo_internal.h"
+#include "util/array.h"
 #include "registry_internal.h"
 
 typedef struct {
@@ -92,18 +93,6 @@ int mvm_model_archive(mvm_repo *repo, const char *name)
 
 /* ---- reading ---- */
 
-static void *grow(void *p, size_t *cap, size_t n, size_t size)
-{
-	void *np;
-
-	if (n < *cap)
-		return p;
-	*cap = *cap ? *cap * 2 : 8;
-	if (!(np = realloc(p, *cap * size)))
-		return NULL;
-	return np;
-}
-
 static char *col_dup(sqlite3_stmt *st, int col)
 {
 	const unsigned char *s = sqlite3_column_text(st, col);
@@ -137,14 +126,12 @@ static int load_metrics(mvm_model_version *v, mvm_db *db, int64_t model)
 			   model, v->number)) < 0)
 		return error;
 	while ((error = mvm_db_step_row(db, st)) > 0) {
-		mvm_metric *m = grow(v->metrics, &cap, v->nmetrics, sizeof(*m));
-		if (!m || !(m[v->nmetrics].key = col_dup(st, 0))) {
-			v->metrics = m ? m : v->metrics;
+		if (mvm_array_grow(&v->metrics, &cap, v->nmetrics, sizeof(*v->metrics), 8) < 0 ||
+		    !(v->metrics[v->nmetrics].key = col_dup(st, 0))) {
 			error = oom();
 			break;
 		}
-		v->metrics = m;
-		m[v->nmetrics++].value = sqlite3_column_double(st, 1);
+		v->metrics[v->nmetrics++].value = sqlite3_column_double(st, 1);
 	}
 	sqlite3_finalize(st);
 	return error;
@@ -160,13 +147,11 @@ static int load_alias_names(mvm_model_version *v, mvm_db *db, int64_t model)
 			   model, v->number)) < 0)
 		return error;
 	while ((error = mvm_db_step_row(db, st)) > 0) {
-		char **a = grow(v->aliases, &cap, v->naliases, sizeof(*a));
-		if (!a || !(a[v->naliases] = col_dup(st, 0))) {
-			v->aliases = a ? a : v->aliases;
+		if (mvm_array_grow(&v->aliases, &cap, v->naliases, sizeof(*v->aliases), 8) < 0 ||
+		    !(v->aliases[v->naliases] = col_dup(st, 0))) {
 			error = oom();
 			break;
 		}
-		v->aliases = a;
 		v->naliases++;
 	}
 	sqlite3_finalize(st);
@@ -183,16 +168,16 @@ static int load_history(mvm_model_version *v, mvm_db *db, int64_t model)
 			   " WHERE model = ? AND number = ? ORDER BY id", model, v->number)) < 0)
 		return error;
 	while ((error = mvm_db_step_row(db, st)) > 0) {
-		mvm_state_event *h = grow(v->history, &cap, v->nhistory, sizeof(*h));
-		if (!h || !(h[v->nhistory].actor = col_dup(st, 3))) {
-			v->history = h ? h : v->history;
+		mvm_state_event *h;
+		if (mvm_array_grow(&v->history, &cap, v->nhistory, sizeof(*h), 8) < 0 ||
+		    !(v->history[v->nhistory].actor = col_dup(st, 3))) {
 			error = oom();
 			break;
 		}
-		v->history = h;
-		mvm_model_state_parse(&h[v->nhistory].from, (const char *)sqlite3_column_text(st, 0));
-		mvm_model_state_parse(&h[v->nhistory].to, (const char *)sqlite3_column_text(st, 1));
-		h[v->nhistory++].time = sqlite3_column_int64(st, 2);
+		h = &v->history[v->nhistory++];
+		mvm_model_state_parse(&h->from, (const char *)sqlite3_column_text(st, 0));
+		mvm_model_state_parse(&h->to, (const char *)sqlite3_column_text(st, 1));
+		h->time = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_finalize(st);
 	return error;
@@ -263,13 +248,10 @@ static int load_versions(mvm_model *m, mvm_db *db, int64_t model)
 			   " FROM model_versions WHERE model = ? ORDER BY number", model, 0)) < 0)
 		return error;
 	while ((error = mvm_db_step_row(db, st)) > 0) {
-		mvm_model_version *v = grow(m->versions, &cap, m->nversions, sizeof(*v));
-		if (!v) {
-			error = oom();
+		mvm_model_version *v;
+		if ((error = mvm_array_grow(&m->versions, &cap, m->nversions, sizeof(*v), 8)) < 0)
 			break;
-		}
-		m->versions = v;
-		v += m->nversions++;
+		v = &m->versions[m->nversions++];
 		if ((error = load_version_row(v, st)) < 0 || (error = load_metrics(v, db, model)) < 0 ||
 		    (error = load_alias_names(v, db, model)) < 0 || (error = load_history(v, db, model)) < 0 ||
 		    (error = load_params(v, db)) < 0)
@@ -289,15 +271,15 @@ static int load_aliases(mvm_model *m, mvm_db *db, int64_t model)
 			   model, 0)) < 0)
 		return error;
 	while ((error = mvm_db_step_row(db, st)) > 0) {
-		mvm_model_alias *a = grow(m->aliases, &cap, m->naliases, sizeof(*a));
-		if (!a || !(a[m->naliases].name = col_dup(st, 0))) {
-			m->aliases = a ? a : m->aliases;
+		mvm_model_alias *a;
+		if (mvm_array_grow(&m->aliases, &cap, m->naliases, sizeof(*a), 8) < 0 ||
+		    !(m->aliases[m->naliases].name = col_dup(st, 0))) {
 			error = oom();
 			break;
 		}
-		m->aliases = a;
-		a[m->naliases].number = sqlite3_column_int64(st, 1);
-		a[m->naliases++].time = sqlite3_column_int64(st, 2);
+		a = &m->aliases[m->naliases++];
+		a->number = sqlite3_column_int64(st, 1);
+		a->time = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_finalize(st);
 	return error;
@@ -391,13 +373,8 @@ static int list_in_snapshot(mvm_model **out, size_t *count, mvm_repo *repo)
 	if ((error = mvm_db_prepare(&st, repo->db, MODEL_COLUMNS " ORDER BY name")) < 0)
 		return error;
 	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
-		mvm_model *l = grow(list, &cap, n, sizeof(*l));
-		if (!l) {
-			error = oom();
-			break;
-		}
-		list = l;
-		if ((error = load_model(&list[n++], repo->db, st)) < 0)
+		if ((error = mvm_array_grow(&list, &cap, n, sizeof(*list), 8)) < 0 ||
+		    (error = load_model(&list[n++], repo->db, st)) < 0)
 			break;
 	}
 	sqlite3_finalize(st);

@@ -12,19 +12,17 @@
 #include "mvm/worktree.h"
 #include "format/tensor.h"
 #include "object/object.h"
+#include "util/array.h"
 #include "add_internal.h"
 #include "walk.h"
 
 static int item_push(mvm_add_list *l, const char *path, int remove, const struct stat *st)
 {
 	mvm_add_item *it;
+	int error;
 
-	if (l->n == l->cap) {
-		mvm_add_item *ni = realloc(l->items, (l->cap = l->cap ? l->cap * 2 : 64) * sizeof(*ni));
-		if (!ni)
-			return mvm_error_set(MVM_ERROR, "out of memory");
-		l->items = ni;
-	}
+	if ((error = mvm_array_grow(&l->items, &l->cap, l->n, sizeof(*l->items), 64)) < 0)
+		return error;
 	it = &l->items[l->n++];
 	memset(it, 0, sizeof(*it));
 	if (!(it->path = strdup(path)))

@@ -18,6 +18,7 @@
 
 #include "mvm/maint.h"
 #include "audit/audit_internal.h"
+#include "util/array.h"
 #include "util/fs.h"
 #include "reach.h"
 #include "repo_internal.h"
@@ -71,14 +72,8 @@ static int load_live(live_chunk **out, size_t *n, mvm_repo *repo, int64_t pack)
 	sqlite3_bind_int64(st, 1, pack);
 	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
 		live_chunk *c;
-		if (*n == cap) {
-			live_chunk *nc = realloc(*out, (cap = cap ? cap * 2 : 256) * sizeof(*nc));
-			if (!nc) {
-				error = mvm_error_set(MVM_ERROR, "out of memory");
-				break;
-			}
-			*out = nc;
-		}
+		if ((error = mvm_array_grow(out, &cap, *n, sizeof(**out), 256)) < 0)
+			break;
 		c = &(*out)[(*n)++];
 		c->loc = (mvm_chunk_loc){ .pack = pack, .offset = (uint64_t)sqlite3_column_int64(st, 1),
 					  .stored_len = (uint32_t)sqlite3_column_int64(st, 2),

@@ -11,6 +11,7 @@
 
 #include "mvm/refs.h"
 #include "object/object.h"
+#include "util/array.h"
 #include "reach.h"
 
 static int insert(mvm_db *db, const char *table, const mvm_oid *id, int *added)
@@ -91,12 +92,8 @@ static int mark_version(mvm_repo *repo, const mvm_oid *start)
 		if (added && (error = mvm_version_read(&v, repo->db, &pending)) == 0 &&
 		    (error = mark_tree(repo, &v->tree, 0)) == 0) {
 			for (i = 0; i < v->nparents && !error; i++) {
-				mvm_oid *nq = n == cap ? realloc(queue, (cap = cap ? cap * 2 : 16) * sizeof(*nq)) : queue;
-				if (!nq) {
-					error = mvm_error_set(MVM_ERROR, "out of memory");
+				if ((error = mvm_array_grow(&queue, &cap, n, sizeof(*queue), 16)) < 0)
 					break;
-				}
-				queue = nq;
 				queue[n++] = v->parents[i];
 			}
 		}

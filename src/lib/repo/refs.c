@@ -10,6 +10,7 @@
 #include "mvm/refs.h"
 #include "audit/audit_internal.h"
 #include "object/object.h"
+#include "util/array.h"
 #include "refs_internal.h"
 #include "repo_internal.h"
 
@@ -141,14 +142,8 @@ int mvm_refs_list(mvm_ref **out, size_t *count, mvm_repo *repo, int is_tag)
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, (int)strlen(prefix));
 	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
-		if (n == cap) {
-			mvm_ref *nr = realloc(refs, (cap = cap ? cap * 2 : 16) * sizeof(*refs));
-			if (!nr) {
-				error = mvm_error_set(MVM_ERROR, "out of memory");
-				break;
-			}
-			refs = nr;
-		}
+		if ((error = mvm_array_grow(&refs, &cap, n, sizeof(*refs), 16)) < 0)
+			break;
 		memset(&refs[n], 0, sizeof(refs[n]));
 		refs[n].name = strdup((const char *)sqlite3_column_text(st, 0) + strlen(prefix));
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL)

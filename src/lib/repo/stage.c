@@ -12,6 +12,7 @@
 
 #include "mvm/refs.h"
 #include "object/object.h"
+#include "util/array.h"
 #include "util/hash.h"
 #include "repo_internal.h"
 
@@ -28,14 +29,8 @@ int mvm_stage_load(mvm_stage_entry **out, size_t *count, mvm_repo *repo)
 		"SELECT path, manifest, mode, size, mtime_ns, ino, ctime_ns, one_chunk FROM stage ORDER BY path")) < 0)
 		return error;
 	while ((error = mvm_db_step_row(repo->db, st)) > 0) {
-		if (n == cap) {
-			mvm_stage_entry *ne = realloc(e, (cap = cap ? cap * 2 : 64) * sizeof(*e));
-			if (!ne) {
-				error = mvm_error_set(MVM_ERROR, "out of memory");
-				break;
-			}
-			e = ne;
-		}
+		if ((error = mvm_array_grow(&e, &cap, n, sizeof(*e), 64)) < 0)
+			break;
 		e[n].path = strdup((const char *)sqlite3_column_text(st, 0));
 		e[n].mode = (uint32_t)sqlite3_column_int(st, 2);
 		e[n].size = (uint64_t)sqlite3_column_int64(st, 3);

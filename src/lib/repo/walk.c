@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "walk.h"
 
 int mvm_is_checkout_temp(const char *name)
@@ -31,12 +32,8 @@ static int list_dir(char ***out, size_t *n, DIR *d, const char *rel)
 	for (errno = 0; (e = readdir(d)); errno = 0) { /* errno tells readdir's end from its failure */
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || mvm_is_checkout_temp(e->d_name))
 			continue;
-		if (*n == cap) {
-			char **nn = realloc(names, (cap = cap ? cap * 2 : 32) * sizeof(char *));
-			if (!nn)
-				break;
-			names = nn;
-		}
+		if (mvm_array_grow(&names, &cap, *n, sizeof(char *), 32) < 0)
+			break;
 		if (!(names[*n] = strdup(e->d_name)))
 			break;
 		(*n)++;

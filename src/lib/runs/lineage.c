@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "repo/repo_internal.h"
+#include "util/array.h"
 #include "runs_internal.h"
 
 static int oom(void)
@@ -50,18 +51,15 @@ static int node(size_t *idx, walk *w, mvm_lineage_kind kind, const mvm_oid *v, i
 	mvm_lineage *l = w->l;
 	mvm_lineage_node *n;
 	size_t i;
+	int error;
 
 	for (i = 0; i < l->nnodes; i++)
 		if (same(&l->nodes[i], kind, v, run)) {
 			*idx = i;
 			return 0;
 		}
-	if (l->nnodes == w->ncap) {
-		w->ncap = w->ncap ? w->ncap * 2 : 16;
-		if (!(n = realloc(l->nodes, w->ncap * sizeof(*n))))
-			return oom();
-		l->nodes = n;
-	}
+	if ((error = mvm_array_grow(&l->nodes, &w->ncap, l->nnodes, sizeof(*n), 16)) < 0)
+		return error;
 	n = &l->nodes[l->nnodes];
 	memset(n, 0, sizeof(*n));
 	n->kind = kind;
@@ -76,14 +74,10 @@ static int node(size_t *idx, walk *w, mvm_lineage_kind kind, const mvm_oid *v, i
 static int edge(walk *w, size_t from, size_t to)
 {
 	mvm_lineage *l = w->l;
+	int error;
 
-	if (l->nedges == w->ecap) {
-		mvm_lineage_edge *e;
-		w->ecap = w->ecap ? w->ecap * 2 : 16;
-		if (!(e = realloc(l->edges, w->ecap * sizeof(*e))))
-			return oom();
-		l->edges = e;
-	}
+	if ((error = mvm_array_grow(&l->edges, &w->ecap, l->nedges, sizeof(*l->edges), 16)) < 0)
+		return error;
 	l->edges[l->nedges].from = from;
 	l->edges[l->nedges++].to = to;
 	return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "repo/repo_internal.h"
+#include "util/array.h"
 #include "filter.h"
 #include "runs_internal.h"
 
@@ -21,14 +22,6 @@ static char *col_dup(sqlite3_stmt *st, int col)
 	const unsigned char *s = sqlite3_column_text(st, col);
 
 	return s ? strdup((const char *)s) : NULL;
-}
-
-static void *grow(void *p, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return p;
-	*cap = *cap ? *cap * 2 : 8;
-	return realloc(p, *cap * size);
 }
 
 /* A JSON array of strings (as stored in runs.command/outputs) into a NULL-terminated list. */
@@ -81,15 +74,15 @@ static int load_row(mvm_run *r, sqlite3_stmt *st)
 
 static int add_kv(mvm_param **list, size_t *n, size_t *cap, sqlite3_stmt *st)
 {
-	mvm_param *l = grow(*list, cap, *n, sizeof(**list));
+	mvm_param *p;
+	int error;
 
-	if (!l)
-		return oom();
-	*list = l;
-	l[*n].key = col_dup(st, 1);
-	l[*n].value = col_dup(st, 2);
-	(*n)++;
-	return l[*n - 1].key && l[*n - 1].value ? 0 : oom();
+	if ((error = mvm_array_grow(list, cap, *n, sizeof(**list), 8)) < 0)
+		return error;
+	p = &(*list)[(*n)++];
+	p->key = col_dup(st, 1);
+	p->value = col_dup(st, 2);
+	return p->key && p->value ? 0 : oom();
 }
 
 static int query(sqlite3_stmt **st, mvm_db *db, const char *sql, int64_t id)
@@ -133,13 +126,8 @@ static int load_ids(mvm_oid **out, size_t *n, mvm_db *db, const char *sql, int64
 	if ((error = query(&st, db, sql, id)) < 0)
 		return error;
 	while ((error = mvm_db_step_row(db, st)) > 0) {
-		mvm_oid *l = grow(*out, &cap, *n, sizeof(**out));
-		if (!l) {
-			error = oom();
-			break;
-		}
-		*out = l;
-		if ((error = mvm_db_column_oid(&l[*n], st, 0)) < 0)
+		if ((error = mvm_array_grow(out, &cap, *n, sizeof(**out), 8)) < 0 ||
+		    (error = mvm_db_column_oid(&(*out)[*n], st, 0)) < 0)
 			break;
 		(*n)++;
 	}
@@ -178,14 +166,12 @@ static int load_metrics(mvm_run *r, mvm_db *db)
 	while ((error = mvm_db_step_row(db, st)) > 0) {
 		const char *key = (const char *)sqlite3_column_text(st, 0);
 		if (!r->nmetrics || strcmp(r->metrics[r->nmetrics - 1].key, key)) {
-			mvm_run_series *m = grow(r->metrics, &cap, r->nmetrics, sizeof(*m));
-			if (!m) {
-				error = oom();
+			mvm_run_series *m;
+			if ((error = mvm_array_grow(&r->metrics, &cap, r->nmetrics, sizeof(*m), 8)) < 0)
 				break;
-			}
-			r->metrics = m;
-			memset(&m[r->nmetrics], 0, sizeof(*m));
-			if (!(m[r->nmetrics++].key = strdup(key))) {
+			m = &r->metrics[r->nmetrics++];
+			memset(m, 0, sizeof(*m));
+			if (!(m->key = strdup(key))) {
 				error = oom();
 				break;
 			}
@@ -383,12 +369,8 @@ static int list_in_snapshot(mvm_run **out, size_t *count, mvm_db *db, const mvm_
 	if ((error = mvm_db_prepare(&st, db, "SELECT id FROM runs ORDER BY id")) < 0)
 		return error;
 	while ((error = mvm_db_step_row(db, st)) > 0) {
-		mvm_run *l = grow(list, &cap, n, sizeof(*l));
-		if (!l) {
-			error = oom();
+		if ((error = mvm_array_grow(&list, &cap, n, sizeof(*list), 8)) < 0)
 			break;
-		}
-		list = l;
 		if ((error = mvm_runs_load(&list[n], db, sqlite3_column_int64(st, 0))) < 0) {
 			mvm_runs_dispose(&list[n]);
 			break;
