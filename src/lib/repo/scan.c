@@ -21,7 +21,9 @@
  *
  * At most SCAN_BATCHES batches are in flight, so memory is about
  * SCAN_BATCHES x 2 x 8 MiB whatever the file size. Bytes past the last cut
- * of a batch carry over to the next one. The pipeline runs on from file to
+ * of a batch carry over to the next one, which reads that many fewer: a
+ * batch never holds more than SCAN_BATCH_IN bytes (four huge pages, where
+ * room for a carry on top took a fifth). The pipeline runs on from file to
  * file: the next file's batches start while the last ones of the file
  * before are still hashed and compressed, so a tree of many files of a
  * few MiB keeps both cores busy too (one file after the other, each
@@ -69,7 +71,8 @@ typedef struct {
 	size_t nchunks, cap;
 	uint32_t *lens;
 	mvm_oid *ids;
-	size_t *out_off;
+	size_t *out_off;              /* new chunk i's encoding is at out + out_off[i] */
+	size_t out_used;              /* out's bytes taken, in the order chunks were encoded */
 	uint32_t *out_len, *codec;
 	mvm_codec_hint *hints;
 	mvm_oid *bases;               /* parent version's chunk for the same bytes */
@@ -208,21 +211,21 @@ static void find_base(batch *b, size_t i, mvm_store *store)
 }
 
 /*
- * Where each new chunk's encoding goes: bound-sized slots in file order,
- * whichever pass encodes it.
+ * Encode new chunk i right after the encodings before it, in the order
+ * the passes encode them: out holds the batch's bound, but only its
+ * stored size is touched (bound-sized slots touched every huge page of
+ * it, ~10 MiB a batch where BF16 weights need ~5.5). There is always
+ * room: each encoding before took at most its own chunk's bound.
  */
-static void place_new(batch *b, size_t i, size_t *out_off)
-{
-	b->out_off[i] = *out_off;
-	*out_off += mvm_codec_bound(b->lens[i]);
-}
-
 static int encode_new(batch *b, size_t i, const unsigned char *p)
 {
-	size_t n;
-	int error = encode_chunk(b, i, p, &n);
+	size_t n = 0;
+	int error;
 
+	b->out_off[i] = b->out_used;
+	error = encode_chunk(b, i, p, &n);
 	b->out_len[i] = (uint32_t)n;
+	b->out_used += n;
 	return error;
 }
 
@@ -234,10 +237,11 @@ static int encode_new(batch *b, size_t i, const unsigned char *p)
  */
 static int identify_chunks(batch *b, mvm_store *store, int *later)
 {
-	size_t i, off = 0, out_off = 0;
+	size_t i, off = 0;
 	int error = 0;
 
 	*later = 0;
+	b->out_used = 0;
 	if (!b->nchunks)
 		return 0;
 	memset(b->is_delta, 0, b->nchunks);
@@ -255,7 +259,6 @@ static int identify_chunks(batch *b, mvm_store *store, int *later)
 		b->is_new[i] = !b->is_new[i];
 		if (!b->is_new[i])
 			continue;
-		place_new(b, i, &out_off);
 		if (b->has_base[i])
 			find_base(b, i, store);
 		if (!b->has_base[i])
@@ -478,7 +481,8 @@ static int batch_cut(size_t *consumed, scan_state *s, batch *b)
 		 * each new buffer costs a page fault for every 4 KiB of it.
 		 */
 		out_need += out_need / 8;
-		free(b->out);
+		mvm_bulk_free(b->out, b->out_cap);
+		b->out_cap = 0;
 		if (!(b->out = mvm_bulk_alloc(out_need)))
 			return mvm_error_set(MVM_ERROR, "out of memory for compressed chunks");
 		b->out_cap = out_need;
@@ -608,7 +612,7 @@ static int batch_append(scan_state *s, batch *b)
 
 static int batch_fill(scan_state *s, batch *b)
 {
-	size_t want = SCAN_BATCH_IN;
+	size_t want = SCAN_BATCH_IN - b->carry;
 	int error;
 
 	if (want > s->size - (b->file_off + b->carry))
@@ -713,7 +717,7 @@ static int pipe_new(struct mvm_scan_pipe **out)
 	if (!(*out = p))
 		return mvm_error_set(MVM_ERROR, "out of memory");
 	for (i = 0; i < SCAN_BATCHES; i++)
-		if (!(p->batches[i].buf = mvm_bulk_alloc(SCAN_BATCH_IN + MVM_CDC_MAX)))
+		if (!(p->batches[i].buf = mvm_bulk_alloc(SCAN_BATCH_IN)))
 			return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
 	if ((error = mvm_pool_new(&p->pool, 0)) < 0 || (error = mvm_pool_new(&p->hasher, 1)) < 0)
 		return error;
@@ -844,7 +848,7 @@ void mvm_scan_dispose(mvm_scan *scan)
 	}
 	for (i = 0; i < SCAN_BATCHES; i++) {
 		batch *b = &p->batches[i];
-		free(b->buf);
+		mvm_bulk_free(b->buf, SCAN_BATCH_IN);
 		free(b->lens);
 		free(b->ids);
 		free(b->out_off);
@@ -862,7 +866,7 @@ void mvm_scan_dispose(mvm_scan *scan)
 		mvm_buf_dispose(&b->full);
 		free(b->is_new);
 		free(b->stored_now);
-		free(b->out);
+		mvm_bulk_free(b->out, b->out_cap);
 	}
 	free(p);
 	scan->pipe = NULL;

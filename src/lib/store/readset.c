@@ -160,7 +160,7 @@ int mvm_store_read_set(mvm_stored_set *set, mvm_store *st, const mvm_chunk_loc *
 	    (error = plan_runs(set, locs, n, &nruns, &bytes)) < 0)
 		return error;
 	if (bytes > set->cap) {
-		free(set->mem);
+		mvm_bulk_free(set->mem, set->cap);
 		set->cap = 0;
 		if (!(set->mem = mvm_bulk_alloc(bytes)))
 			return mvm_error_set(MVM_ERROR, "out of memory for a read set");
@@ -219,7 +219,7 @@ int mvm_store_read_delta_in_set(void *dst, mvm_store *st, const mvm_stored_set *
 
 void mvm_stored_set_dispose(mvm_stored_set *set)
 {
-	free(set->mem);
+	mvm_bulk_free(set->mem, set->cap);
 	free(set->at);
 	free(set->order);
 	free(set->runs);

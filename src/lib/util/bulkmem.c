@@ -1,25 +1,108 @@
 /*
  * bulkmem.c: huge-page backed buffers for bulk data (see bulkmem.h).
+ *
+ * Each buffer is its own mapping, so a freed one goes back to the kernel
+ * instead of leaving a 2 MiB-aligned hole in malloc's heap: with malloc,
+ * read and pack buffers freed by one thread and allocated again by
+ * another left holes that later buffers did not fit, and a 4-shard
+ * fine-tune add grew 13 MB a file (peak RSS 188 MB, 162 with every
+ * buffer mapped apart). A few freed buffers are kept for the next
+ * request of the same size: packs and files come one after the other,
+ * and a page the process touched again costs no fault.
  */
+#include <pthread.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 
 #include "bulkmem.h"
 
-#define BULK_PAGE (2u << 20)
+#define BULK_PAGE ((size_t)2 << 20)
+#define BULK_KEEP 8                     /* freed buffers kept for reuse */
+#define BULK_KEEP_BYTES ((size_t)32 << 20)
+
+static struct {
+	void *p[BULK_KEEP];
+	size_t n[BULK_KEEP];
+	size_t bytes;
+} kept;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t round_up(size_t n)
+{
+	return (n + BULK_PAGE - 1) & ~(BULK_PAGE - 1);
+}
+
+/* A kept buffer of exactly n bytes, or NULL. */
+static void *take_kept(size_t n)
+{
+	void *p = NULL;
+	unsigned int i;
+
+	pthread_mutex_lock(&kept_lock);
+	for (i = 0; i < BULK_KEEP && !p; i++)
+		if (kept.p[i] && kept.n[i] == n) {
+			p = kept.p[i];
+			kept.p[i] = NULL;
+			kept.bytes -= n;
+		}
+	pthread_mutex_unlock(&kept_lock);
+	return p;
+}
+
+/* Keep p for reuse when there is room; @return 0 if it was not kept. */
+static int keep(void *p, size_t n)
+{
+	unsigned int i;
+	int kept_it = 0;
+
+	pthread_mutex_lock(&kept_lock);
+	for (i = 0; i < BULK_KEEP && !kept_it && kept.bytes + n <= BULK_KEEP_BYTES; i++)
+		if (!kept.p[i]) {
+			kept.p[i] = p;
+			kept.n[i] = n;
+			kept.bytes += n;
+			kept_it = 1;
+		}
+	pthread_mutex_unlock(&kept_lock);
+	return kept_it;
+}
+
+/* A fresh mapping of n bytes (a multiple of BULK_PAGE) aligned to BULK_PAGE. */
+static void *map_aligned(size_t n)
+{
+	unsigned char *p, *start;
+	size_t head;
+
+	if ((p = mmap(NULL, n + BULK_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		return NULL;
+	start = (unsigned char *)(((uintptr_t)p + BULK_PAGE - 1) & ~(uintptr_t)(BULK_PAGE - 1));
+	head = (size_t)(start - p);
+	if (head)
+		munmap(p, head);
+	munmap(start + n, BULK_PAGE - head);
+#ifdef MADV_HUGEPAGE
+	madvise(start, n, MADV_HUGEPAGE); /* only advice: ordinary pages do as well, just slower */
+#endif
+	return start;
+}
 
 void *mvm_bulk_alloc(size_t n)
 {
 	void *p;
 
-	if (n > SIZE_MAX - BULK_PAGE)
+	if (!n || n > SIZE_MAX / 2)
 		return NULL;
-	n = (n + BULK_PAGE - 1) & ~(size_t)(BULK_PAGE - 1);
-	if (posix_memalign(&p, BULK_PAGE, n))
-		return NULL;
-#ifdef MADV_HUGEPAGE
-	madvise(p, n, MADV_HUGEPAGE); /* only advice: ordinary pages do as well, just slower */
-#endif
-	return p;
+	n = round_up(n);
+	if ((p = take_kept(n)))
+		return p;
+	return map_aligned(n);
+}
+
+void mvm_bulk_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	n = round_up(n);
+	if (!keep(p, n))
+		munmap(p, n);
 }

@@ -268,11 +268,11 @@ void mvm_seqfile_dispose(mvm_seqfile *f)
 	if (f->writer) {
 		mvm_pool_free(f->writer->pool);
 		for (k = 0; k < SEQ_WRITES; k++)
-			free(f->writer->slot[k].buf);
+			mvm_bulk_free(f->writer->slot[k].buf, SEQ_BUF_SIZE);
 		free(f->writer);
 		f->writer = NULL;
 	}
-	free(f->buf);
+	mvm_bulk_free(f->buf, SEQ_BUF_SIZE);
 	f->buf = NULL;
 	f->cap = 0;
 	f->len = 0;

@@ -217,7 +217,7 @@ void mvm_seqread_free(mvm_seqread *r)
 		return;
 	mvm_pool_free(r->pool); /* runs what is queued, then joins */
 	for (i = 0; i < READ_BUFS; i++)
-		free(r->slot[i].buf);
+		mvm_bulk_free(r->slot[i].buf, r->cap);
 	if (r->map)
 		munmap(r->map, (size_t)r->size);
 	if (r->dfd >= 0)
