@@ -59,7 +59,7 @@ done
 
 log() { printf 'peers [%4ss]: %s\n' $(($(date +%s) - START)) "$*" >&2; }
 now() { date +%s.%N; }
-secs() { awk -v s="$1" -v e="$2" 'BEGIN {printf "%.3f", e - s}'; }
+secs() { awk -v s="$1" -v e="$2" 'BEGIN {printf "%.6f", e - s}'; }
 calc() { awk "BEGIN {printf $1}"; }
 
 # ---------------------------------------------------------------- peers

@@ -1,8 +1,9 @@
 /*
- * cpu.h: which SIMD paths this CPU and OS can run, asked once with CPUID.
- * Not __builtin_cpu_supports: it links libgcc's feature probe in as a
- * constructor, run by every mvm process before main, and on a VM (where
- * CPUID traps) that was ~2% of a `mvm status`.
+ * cpu.h: which SIMD paths this CPU and OS can run, asked once: glibc's
+ * <sys/platform/x86.h> where it exists (what ld.so found, no CPUID of our
+ * own), else CPUID. Not __builtin_cpu_supports: it links libgcc's feature
+ * probe in as a constructor, run by every mvm process before main, and on
+ * a VM (where CPUID traps) that was ~2% of a `mvm status`.
  */
 #ifndef MVM_UTIL_CPU_H
 #define MVM_UTIL_CPU_H
