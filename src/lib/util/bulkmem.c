@@ -6,9 +6,9 @@
  * read and pack buffers freed by one thread and allocated again by
  * another left holes that later buffers did not fit, and a 4-shard
  * fine-tune add grew 13 MB a file (peak RSS 188 MB, 162 with every
- * buffer mapped apart). A few freed buffers are kept for the next
- * request of the same size: packs and files come one after the other,
- * and a page the process touched again costs no fault.
+ * buffer mapped apart). The last few freed buffers (up to 32 MiB) are
+ * kept for the next request of the same size: packs and files come one
+ * after the other, and a page the process touched again costs no fault.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -23,6 +23,8 @@
 static struct {
 	void *p[BULK_KEEP];
 	size_t n[BULK_KEEP];
+	unsigned long when[BULK_KEEP];   /* order of keeping: the oldest goes first */
+	unsigned long clock;
 	size_t bytes;
 } kept;
 static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -49,22 +51,60 @@ static void *take_kept(size_t n)
 	return p;
 }
 
-/* Keep p for reuse when there is room; @return 0 if it was not kept. */
-static int keep(void *p, size_t n)
+/* A free slot, or -1. */
+static int free_slot(void)
 {
-	unsigned int i;
-	int kept_it = 0;
+	int i;
 
+	for (i = 0; i < BULK_KEEP; i++)
+		if (!kept.p[i])
+			return i;
+	return -1;
+}
+
+/* The slot of the buffer kept longest; there is one. */
+static int oldest_slot(void)
+{
+	int i, at = -1;
+
+	for (i = 0; i < BULK_KEEP; i++)
+		if (kept.p[i] && (at < 0 || kept.when[i] < kept.when[at]))
+			at = i;
+	return at;
+}
+
+/*
+ * Keep p (n bytes) for reuse, unmapping the buffers kept longest to make
+ * room: sizes nobody asks for again (a read set's, a batch's output) age
+ * out instead of holding the room for good.
+ */
+static void keep(void *p, size_t n)
+{
+	void *drop[BULK_KEEP];
+	size_t drop_n[BULK_KEEP];
+	unsigned int ndrop = 0, k;
+	int i;
+
+	if (n > BULK_KEEP_BYTES) {
+		munmap(p, n);
+		return;
+	}
 	pthread_mutex_lock(&kept_lock);
-	for (i = 0; i < BULK_KEEP && !kept_it && kept.bytes + n <= BULK_KEEP_BYTES; i++)
-		if (!kept.p[i]) {
-			kept.p[i] = p;
-			kept.n[i] = n;
-			kept.bytes += n;
-			kept_it = 1;
-		}
+	while (free_slot() < 0 || kept.bytes + n > BULK_KEEP_BYTES) {
+		i = oldest_slot();
+		drop[ndrop] = kept.p[i];
+		drop_n[ndrop++] = kept.n[i];
+		kept.bytes -= kept.n[i];
+		kept.p[i] = NULL;
+	}
+	i = free_slot();
+	kept.p[i] = p;
+	kept.n[i] = n;
+	kept.when[i] = ++kept.clock;
+	kept.bytes += n;
 	pthread_mutex_unlock(&kept_lock);
-	return kept_it;
+	for (k = 0; k < ndrop; k++) /* outside the lock */
+		munmap(drop[k], drop_n[k]);
 }
 
 /* A fresh mapping of n bytes (a multiple of BULK_PAGE) aligned to BULK_PAGE. */
@@ -102,7 +142,5 @@ void mvm_bulk_free(void *p, size_t n)
 {
 	if (!p)
 		return;
-	n = round_up(n);
-	if (!keep(p, n))
-		munmap(p, n);
+	keep(p, round_up(n));
 }

@@ -7,11 +7,12 @@
 
 #if defined(__x86_64__) && defined(__has_include)
 #if __has_include(<sys/platform/x86.h>)
-#include <sys/platform/x86.h> /* glibc 2.33+: the features ld.so read at startup */
+#include <sys/platform/x86.h>
+#endif
+#endif
+#ifdef CPU_FEATURE_ACTIVE /* glibc 2.33+ (2.32's header has other names): what ld.so read at startup */
 #define MVM_GLIBC_FEATURES 1
-#endif
-#endif
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(MVM_GLIBC_FEATURES)
+#elif defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
 #define MVM_CPUID 1
 #endif
