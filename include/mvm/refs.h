@@ -22,6 +22,11 @@ int mvm_revparse(mvm_oid *out, mvm_repo *repo, const char *spec);
 int mvm_head_branch(mvm_buf *out, mvm_repo *repo);
 /** Version HEAD points at; MVM_ENOTFOUND before the first commit. */
 int mvm_head_id(mvm_oid *out, mvm_repo *repo);
+/**
+ * Both from one reading of HEAD: its branch (empty when detached) and
+ * version; MVM_ENOTFOUND, with the branch set, before the first commit.
+ */
+int mvm_head_read(mvm_buf *branch, mvm_oid *id, mvm_repo *repo);
 
 typedef struct {
 	char *name;      /* short name: "main", "v1" */

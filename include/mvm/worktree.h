@@ -61,8 +61,15 @@ typedef struct {
 	char **modified;    size_t nmodified;   /* working file differs from stage */
 	char **deleted;     size_t ndeleted;    /* tracked, gone from disk */
 	char **untracked;   size_t nuntracked;
+	char *branch;                           /* HEAD's branch, NULL when detached */
+	mvm_oid head;       int has_head;       /* the version the stage was compared with */
 } mvm_status;
 
+/*
+ * Compare the stage with HEAD's tree and the working tree with the stage,
+ * HEAD read once (so branch, head and the staged list agree even while
+ * another process commits). Free with mvm_status_free.
+ */
 int mvm_status_get(mvm_status **out, mvm_repo *repo);
 void mvm_status_free(mvm_status *st);
 

@@ -163,23 +163,20 @@ static void print_staged(const mvm_status *st)
 int cmd_status(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_command *cmd = cli_find("status");
-	mvm_buf branch = MVM_BUF_INIT;
 	mvm_status *st = NULL;
 	cli_common common;
-	int first, status, error, has_head;
-	mvm_oid head;
+	int first, status, error;
 
 	if ((first = cli_parse(&common, cmd, argc, argv, NULL, NULL, NULL, NULL, &status)) < 0)
 		return status;
 	if (first < argc)
 		return cli_usage(cmd, "status takes no paths");
-	if ((error = mvm_status_get(&st, ctx->repo)) < 0 || (error = mvm_head_branch(&branch, ctx->repo)) < 0)
+	if ((error = mvm_status_get(&st, ctx->repo)) < 0)
 		return cli_fail(error);
-	has_head = mvm_head_id(&head, ctx->repo) == 0;
 	if (common.json) {
 		json_t *o = json_object();
-		json_object_set_new(o, "branch", branch.size ? json_string(branch.ptr) : json_null());
-		json_object_set_new(o, "head", has_head ? cli_json_oid(&head) : json_null());
+		json_object_set_new(o, "branch", st->branch ? json_string(st->branch) : json_null());
+		json_object_set_new(o, "head", st->has_head ? cli_json_oid(&st->head) : json_null());
 		json_object_set_new(o, "staged", cli_json_strings(st->staged, st->nstaged));
 		json_object_set_new(o, "staged_changes", staged_changes_json(st));
 		json_object_set_new(o, "modified", cli_json_strings(st->modified, st->nmodified));
@@ -188,10 +185,10 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 		cli_json_print(o);
 	} else {
 		char hex[MVM_OID_HEXSZ + 1];
-		if (has_head)
-			mvm_oid_fmt(hex, &head);
-		printf("On %s%s%s\n", branch.size ? "branch " : "detached HEAD at ",
-		       branch.size ? branch.ptr : (has_head ? hex : "?"), has_head ? "" : " (no commits yet)");
+		if (st->has_head)
+			mvm_oid_fmt(hex, &st->head);
+		printf("On %s%s%s\n", st->branch ? "branch " : "detached HEAD at ",
+		       st->branch ? st->branch : (st->has_head ? hex : "?"), st->has_head ? "" : " (no commits yet)");
 		print_staged(st);
 		print_group("Changed since staged (mvm add to stage)", "modified", st->modified, st->nmodified);
 		print_group("Deleted since staged", "deleted", st->deleted, st->ndeleted);
@@ -200,6 +197,5 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 			printf("Nothing to commit, working tree clean\n");
 	}
 	mvm_status_free(st);
-	mvm_buf_dispose(&branch);
 	return EXIT_OK;
 }

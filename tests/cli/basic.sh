@@ -4,6 +4,7 @@
 
 mvm init repo >/dev/null
 cd repo
+assert_eq "$(mvm status | head -1)" "On branch main (no commits yet)" "status line before the first commit"
 "$STGEN" --size-mb 8 --seed 3 model.safetensors
 echo "lr: 0.001" > config.yaml
 sha256sum model.safetensors config.yaml > "$SCRATCH/v1.sum"

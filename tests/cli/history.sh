@@ -210,6 +210,7 @@ last=$(head_id)
 mvm checkout -q v2
 mvm status --json >"$SCRATCH/st.json"
 assert_eq "$(json_get "$SCRATCH/st.json" '[j["branch"], j["head"]]')" "[None, '$c2']" "detached status"
+assert_eq "$(mvm status | head -1)" "On detached HEAD at $c2" "detached status line"
 expect_clean "detached checkout"
 # listing branches while detached works and stars nothing
 expect_exit 0 mvm branch
@@ -231,6 +232,7 @@ mvm branch keep
 assert_eq "$(rev_id keep)" "$d1" "branch from detached HEAD"
 mvm checkout -q main
 assert_eq "$(st_get 'j["branch"]')" main "checkout main re-attaches"
+assert_eq "$(mvm status | head -1)" "On branch main" "status line on a branch"
 [ ! -e detached.txt ] || fail "detached.txt left on main"
 expect_clean "back on main"
 mvm fsck -q

@@ -108,10 +108,21 @@ int mvm_head_branch(mvm_buf *out, mvm_repo *repo)
 
 int mvm_head_id(mvm_oid *out, mvm_repo *repo)
 {
+	mvm_buf branch = MVM_BUF_INIT;
+	int error = mvm_head_read(&branch, out, repo);
+
+	mvm_buf_dispose(&branch);
+	return error;
+}
+
+int mvm_head_read(mvm_buf *branch, mvm_oid *out, mvm_repo *repo)
+{
 	mvm_buf head = MVM_BUF_INIT;
 	int error;
 
-	if ((error = mvm_db_meta_get(&head, repo->db, "HEAD")) < 0)
+	mvm_buf_clear(branch);
+	if ((error = mvm_db_meta_get(&head, repo->db, "HEAD")) < 0 ||
+	    (!strncmp(head.ptr, "refs/heads/", 11) && (error = mvm_buf_puts(branch, head.ptr + 11)) < 0))
 		goto done;
 	if (!strncmp(head.ptr, "refs/", 5)) {
 		if ((error = mvm_ref_read(out, repo, head.ptr)) == MVM_ENOTFOUND)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mvm/refs.h"
 #include "mvm/worktree.h"
 #include "object/object.h"
 #include "util/array.h"
@@ -216,6 +217,25 @@ static int worktree_changes(mvm_status *out, mvm_repo *repo, const mvm_stage_ent
 	return error;
 }
 
+/* HEAD's branch, version and tree, read once (an empty tree before the first commit). */
+static int status_head(mvm_tree **tree, mvm_status *st, mvm_repo *repo)
+{
+	mvm_buf branch = MVM_BUF_INIT;
+	int error = mvm_head_read(&branch, &st->head, repo);
+
+	if (error == MVM_ENOTFOUND) {
+		mvm_error_clear();
+		error = (*tree = calloc(1, sizeof(**tree))) ? 0 : mvm_error_set(MVM_ERROR, "out of memory");
+	} else if (error == 0) {
+		st->has_head = 1;
+		error = mvm_version_tree(tree, repo, &st->head);
+	}
+	if (!error && branch.size && !(st->branch = mvm_buf_detach(&branch)))
+		error = mvm_error_set(MVM_ERROR, "out of memory");
+	mvm_buf_dispose(&branch);
+	return error;
+}
+
 int mvm_status_get(mvm_status **out, mvm_repo *repo)
 {
 	mvm_stage_entry *stage = NULL;
@@ -227,7 +247,7 @@ int mvm_status_get(mvm_status **out, mvm_repo *repo)
 	*out = NULL;
 	if (!(st = calloc(1, sizeof(*st))))
 		return mvm_error_set(MVM_ERROR, "out of memory");
-	if ((error = mvm_head_tree(&head, repo)) < 0 || (error = mvm_stage_load(&stage, &n, repo)) < 0 ||
+	if ((error = status_head(&head, st, repo)) < 0 || (error = mvm_stage_load(&stage, &n, repo)) < 0 ||
 	    (error = staged_changes(st, repo->db, head, stage, n)) < 0 ||
 	    (error = worktree_changes(st, repo, stage, n)) < 0)
 		goto done;
@@ -258,5 +278,6 @@ void mvm_status_free(mvm_status *st)
 	free_list(st->modified, st->nmodified);
 	free_list(st->deleted, st->ndeleted);
 	free_list(st->untracked, st->nuntracked);
+	free(st->branch);
 	free(st);
 }

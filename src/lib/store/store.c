@@ -17,7 +17,6 @@
 int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level)
 {
 	mvm_store *st;
-	int error;
 
 	*out = NULL;
 	if (!(st = calloc(1, sizeof(*st))) || !(st->root = strdup(root))) {
@@ -29,10 +28,6 @@ int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level)
 	st->open.fd = -1;
 	st->sealing.fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
-	if ((error = mvm_db_prepare(&st->locate_st, db, LOCATE_SQL)) < 0) {
-		mvm_store_free(st);
-		return error;
-	}
 	*out = st;
 	return 0;
 }
@@ -111,8 +106,13 @@ static int locate_with(mvm_chunk_loc *out, mvm_db *db, sqlite3_stmt *q, const mv
 	return error;
 }
 
+/* Under the lock; the statement is prepared on first use (status, log and the like never look up a chunk). */
 static int locate_locked(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id)
 {
+	int error;
+
+	if (!st->locate_st && (error = mvm_db_prepare(&st->locate_st, st->db, LOCATE_SQL)) < 0)
+		return error;
 	return locate_with(out, st->db, st->locate_st, id);
 }
 
