@@ -16,6 +16,7 @@
 #include "mvm/buf.h"
 #include "mvm/common.h"
 #include "util/array.h"
+#include "util/bulkmem.h"
 #include "util/cpu.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -459,6 +460,47 @@ static void test_util__pool_runs_every_job(void **state)
 	mvm_pool_free(pool);
 }
 
+/*
+ * Bulk buffers: 2 MiB aligned and writable to the end; a freed one comes
+ * back for the next request of the same size; the last eight freed are
+ * kept (the oldest unmapped to make room), so after nine 4 MiB buffers are
+ * freed, eight requests get back eight of them and write them fully.
+ */
+static void test_util__bulk_buffers_are_kept_for_reuse(void **state)
+{
+	enum { N = 9, SIZE = 4 << 20 };
+	unsigned char *p[N], *again[N - 1], *odd;
+	int i, k, found;
+
+	(void)state;
+	assert_null(mvm_bulk_alloc(0));
+	odd = mvm_bulk_alloc(3 << 20); /* rounds to 4 MiB */
+	assert_non_null(odd);
+	assert_int_equal((uintptr_t)odd % (2u << 20), 0);
+	memset(odd, 0xa5, 4u << 20);
+	mvm_bulk_free(odd, 3 << 20);
+	p[0] = mvm_bulk_alloc(SIZE);
+	assert_ptr_equal(p[0], odd); /* the same rounded size: reused */
+	assert_int_equal(p[0][(4u << 20) - 1], 0xa5);
+	for (i = 1; i < N; i++) {
+		assert_non_null(p[i] = mvm_bulk_alloc(SIZE));
+		assert_int_equal((uintptr_t)p[i] % (2u << 20), 0);
+		memset(p[i], i, SIZE);
+	}
+	for (i = 0; i < N; i++)
+		mvm_bulk_free(p[i], SIZE);
+	for (k = 0; k < N - 1; k++) {
+		assert_non_null(again[k] = mvm_bulk_alloc(SIZE));
+		for (found = 0, i = 1; i < N; i++) /* the last eight freed, p[0] aged out */
+			found |= again[k] == p[i];
+		assert_true(found);
+		memset(again[k], 0, SIZE);
+	}
+	for (k = 0; k < N - 1; k++)
+		mvm_bulk_free(again[k], SIZE);
+	mvm_bulk_free(NULL, SIZE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_util__seqread_reads_every_byte),
 		cmocka_unit_test(test_util__seqread_reports_a_shrunk_file),
 		cmocka_unit_test(test_util__pool_runs_every_job),
+		cmocka_unit_test(test_util__bulk_buffers_are_kept_for_reuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

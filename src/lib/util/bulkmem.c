@@ -34,19 +34,21 @@ static size_t round_up(size_t n)
 	return (n + BULK_PAGE - 1) & ~(BULK_PAGE - 1);
 }
 
-/* A kept buffer of exactly n bytes, or NULL. */
+/* The buffer of exactly n bytes kept last (its pages the likeliest still cached), or NULL. */
 static void *take_kept(size_t n)
 {
 	void *p = NULL;
-	unsigned int i;
+	int i, at = -1;
 
 	pthread_mutex_lock(&kept_lock);
-	for (i = 0; i < BULK_KEEP && !p; i++)
-		if (kept.p[i] && kept.n[i] == n) {
-			p = kept.p[i];
-			kept.p[i] = NULL;
-			kept.bytes -= n;
-		}
+	for (i = 0; i < BULK_KEEP; i++)
+		if (kept.p[i] && kept.n[i] == n && (at < 0 || kept.when[i] > kept.when[at]))
+			at = i;
+	if (at >= 0) {
+		p = kept.p[at];
+		kept.p[at] = NULL;
+		kept.bytes -= n;
+	}
 	pthread_mutex_unlock(&kept_lock);
 	return p;
 }
