@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <openssl/evp.h>
 
 #include "mvm/buf.h"
@@ -501,6 +504,30 @@ static void test_util__bulk_buffers_are_kept_for_reuse(void **state)
 	mvm_bulk_free(NULL, SIZE);
 }
 
+/* The probe (glibc's feature bits, or CPUID) agrees with the compiler's own checks and CPUID's SHA bit. */
+static void test_util__cpu_features_match_cpuid(void **state)
+{
+#if defined(__x86_64__)
+	unsigned int a, b, c, d;
+	int sha, avx2, avx512;
+
+	(void)state;
+	mvm_cpu_portable(0);
+	__builtin_cpu_init();
+	sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA) && __builtin_cpu_supports("ssse3") &&
+	      __builtin_cpu_supports("sse4.1");
+	avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+	avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi2") &&
+		 __builtin_cpu_supports("popcnt");
+	assert_int_equal(mvm_cpu_sha_ni(), sha);
+	assert_int_equal(mvm_cpu_avx2(), avx2);
+	assert_int_equal(mvm_cpu_avx512_vbmi2(), avx512);
+#else
+	(void)state;
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -517,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_util__seqread_reports_a_shrunk_file),
 		cmocka_unit_test(test_util__pool_runs_every_job),
 		cmocka_unit_test(test_util__bulk_buffers_are_kept_for_reuse),
+		cmocka_unit_test(test_util__cpu_features_match_cpuid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,12 +20,6 @@
 static int has_avx2, has_avx512_vbmi2, has_sha_ni, forced_portable;
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 
-/*
- * With glibc's copy of what the dynamic loader found (usable features:
- * CPU and OS support, less any GLIBC_TUNABLES hwcaps mask), no CPUID runs
- * here: on the VMs measured each one traps to the hypervisor, ~14 us,
- * and the probe took four (3% of a `mvm status`).
- */
 #ifdef MVM_GLIBC_FEATURES
 /*
  * CPU_FEATURE_ACTIVE(x), with an unsigned shift: the header's inline
@@ -40,6 +34,12 @@ static int active(unsigned int index)
 }
 #endif
 
+/*
+ * With glibc's copy of what the dynamic loader found (usable features:
+ * CPU and OS support, less any GLIBC_TUNABLES hwcaps mask), no CPUID runs
+ * here: on the VMs measured each one traps to the hypervisor, ~14 us,
+ * and the probe took four (3% of a `mvm status`).
+ */
 static void probe(void)
 {
 #ifdef MVM_GLIBC_FEATURES
