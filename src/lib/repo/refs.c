@@ -93,15 +93,22 @@ int mvm_head_set(mvm_repo *repo, const char *value)
 	return mvm_db_meta_set(repo->db, "HEAD", value);
 }
 
+/* HEAD as stored ("refs/heads/main" or an id), and its branch (empty when detached). */
+static int head_get(mvm_buf *head, mvm_buf *branch, mvm_repo *repo)
+{
+	int error;
+
+	mvm_buf_clear(branch);
+	if ((error = mvm_db_meta_get(head, repo->db, "HEAD")) == 0 && !strncmp(head->ptr, "refs/heads/", 11))
+		error = mvm_buf_puts(branch, head->ptr + 11);
+	return error;
+}
+
 int mvm_head_branch(mvm_buf *out, mvm_repo *repo)
 {
 	mvm_buf head = MVM_BUF_INIT;
-	int error;
+	int error = head_get(&head, out, repo);
 
-	mvm_buf_clear(out);
-	if ((error = mvm_db_meta_get(&head, repo->db, "HEAD")) == 0 &&
-	    !strncmp(head.ptr, "refs/heads/", 11))
-		error = mvm_buf_puts(out, head.ptr + 11);
 	mvm_buf_dispose(&head);
 	return error;
 }
@@ -120,9 +127,7 @@ int mvm_head_read(mvm_buf *branch, mvm_oid *out, mvm_repo *repo)
 	mvm_buf head = MVM_BUF_INIT;
 	int error;
 
-	mvm_buf_clear(branch);
-	if ((error = mvm_db_meta_get(&head, repo->db, "HEAD")) < 0 ||
-	    (!strncmp(head.ptr, "refs/heads/", 11) && (error = mvm_buf_puts(branch, head.ptr + 11)) < 0))
+	if ((error = head_get(&head, branch, repo)) < 0)
 		goto done;
 	if (!strncmp(head.ptr, "refs/", 5)) {
 		if ((error = mvm_ref_read(out, repo, head.ptr)) == MVM_ENOTFOUND)
