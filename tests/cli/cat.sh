@@ -85,7 +85,7 @@ for t in one three five f; do
 done
 mvm cat "$v1:odd.safetensors" --tensor one | wc -c | grep -qx 1 || fail "1-byte tensor"
 
-# --- GGUF: --tensor equals the listed range, whose 64 KiB grid chunks give the listed digest ---
+# --- GGUF: --tensor equals the listed range, whose 256 KiB grid chunks give the listed digest ---
 mvm ls "$v1" sub/model.gguf --json >"$SCRATCH/g.json"
 $PY - "$SCRATCH/g.json" >"$SCRATCH/gnames" <<'PYEOF'
 import json, sys
@@ -101,7 +101,7 @@ data = open(sys.argv[1], "rb").read()
 off, n = int(sys.argv[2]), int(sys.argv[3])
 got = open(sys.argv[4], "rb").read()
 assert got == data[off:off + n], "bytes differ"
-ids = b"".join(hashlib.sha256(got[i:i + 65536]).digest() for i in range(0, len(got), 65536))
+ids = b"".join(hashlib.sha256(got[i:i + 262144]).digest() for i in range(0, len(got), 262144))
 assert hashlib.sha256(ids).hexdigest() == sys.argv[5], "digest differs"
 PYEOF
 done <"$SCRATCH/gnames"

@@ -211,13 +211,13 @@ mvm ls HEAD g.gguf --json >"$SCRATCH/g.json"
 assert_eq "$(json_get "$SCRATCH/g.json" 'sorted(set(tuple(sorted(t)) for t in j))')" \
 	"[('digest', 'dtype', 'length', 'name', 'offset', 'shape')]" "GGUF tensor fields"
 assert_eq "$(json_get "$SCRATCH/g.json" 'all(t["offset"] + t["length"] <= '"$(wc -c <g.gguf)"' for t in j)')" True "GGUF ranges inside the file"
-# each listed range gives the listed digest: SHA-256 over the ids of its 64 KiB grid chunks
+# each listed range gives the listed digest: SHA-256 over the ids of its 256 KiB grid chunks
 $PY - "$SCRATCH/g.json" g.gguf <<'PYEOF' || fail "GGUF tensor sha256"
 import hashlib, json, sys
 data = open(sys.argv[2], "rb").read()
 for t in json.load(open(sys.argv[1])):
     b = data[t["offset"]:t["offset"] + t["length"]]
-    ids = b"".join(hashlib.sha256(b[i:i + 65536]).digest() for i in range(0, len(b), 65536))
+    ids = b"".join(hashlib.sha256(b[i:i + 262144]).digest() for i in range(0, len(b), 262144))
     assert hashlib.sha256(ids).hexdigest() == t["digest"], t["name"]
 PYEOF
 "$STGEN" --size-mb 1 --seed 3 --gguf --perturb 0.3 g.gguf
@@ -231,7 +231,7 @@ import hashlib, json, sys
 data = open(sys.argv[2], "rb").read()
 for t in json.load(open(sys.argv[1])):
     b = data[t["offset"]:t["offset"] + t["length"]]
-    ids = b"".join(hashlib.sha256(b[i:i + 65536]).digest() for i in range(0, len(b), 65536))
+    ids = b"".join(hashlib.sha256(b[i:i + 262144]).digest() for i in range(0, len(b), 262144))
     assert hashlib.sha256(ids).hexdigest() == t["digest"], t["name"]
 PYEOF
 mvm fsck -q

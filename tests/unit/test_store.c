@@ -698,12 +698,12 @@ static size_t xor_round_trip(const unsigned char *src, const unsigned char *base
 
 /*
  * Deltas on every float kind and length: codec 4 for chunks of whole
- * elements up to 64 KiB, codec 3 otherwise; unchanged, slightly and fully changed
+ * elements up to 256 KiB, codec 3 otherwise; unchanged, slightly and fully changed
  * chunks, with NaN/Inf/subnormal/zero values among them.
  */
 static void test_store__xor_deltas_round_trip(void **state)
 {
-	static const size_t lens[] = { 64, 66, 67, 1000, 4097, 65536, 262144 };
+	static const size_t lens[] = { 64, 66, 67, 1000, 4097, 65536, 262144, 262148 };
 	static const unsigned int kinds[] = { MVM_FLOAT_BF16, MVM_FLOAT_F16, MVM_FLOAT_F32 };
 	size_t k, j, len;
 	unsigned int phase, elem;
@@ -716,7 +716,7 @@ static void test_store__xor_deltas_round_trip(void **state)
 			for (phase = 0; phase < 2; phase++) {
 				mvm_codec_hint hint = { elem, phase, kinds[j] };
 				unsigned char *base = malloc(len), *ft = malloc(len), *other = malloc(len);
-				uint32_t want = phase == 0 && len % elem == 0 && len <= 65536 ? MVM_CODEC_FDELTA
+				uint32_t want = phase == 0 && len % elem == 0 && len <= 262144 ? MVM_CODEC_FDELTA
 											      : MVM_CODEC_XOR;
 				float_data(base, len, elem, len + j);
 				float_data(other, len, elem, len + j + 100);
@@ -1409,8 +1409,8 @@ done:
 static void test_store__fdelta_round_trips(void **state)
 {
 	enum { LENS = 8 };
-	static const size_t lens2[LENS] = { 64, 66, 130, 1002, 4098, 32770, 65534, 65536 };
-	static const size_t lens4[LENS] = { 64, 68, 132, 1004, 4100, 32772, 65532, 65536 };
+	static const size_t lens2[LENS] = { 64, 66, 130, 1002, 4098, 65534, 65536, 262144 };
+	static const size_t lens4[LENS] = { 64, 68, 132, 1004, 4100, 65532, 65536, 262144 };
 	static const unsigned int kinds[] = { MVM_FLOAT_BF16, MVM_FLOAT_F16, MVM_FLOAT_F32 };
 	size_t k, j, i, len;
 	unsigned int elem;

@@ -180,13 +180,14 @@ static int previous_version(mvm_manifest **out, mvm_repo *repo, const mvm_add_li
 
 int mvm_add_apply(mvm_repo *repo, mvm_add_list *l, const mvm_work_options *opts)
 {
-	mvm_scan scan = { repo->store, opts ? opts->progress : NULL, opts ? opts->payload : NULL, 0, 0, NULL };
+	mvm_scan scan = { .store = repo->store, .progress = opts ? opts->progress : NULL,
+			  .payload = opts ? opts->payload : NULL };
 	mvm_buf abs = MVM_BUF_INIT;
 	size_t i;
 	int error;
 
 	prune(l);
-	if ((error = precheck(l, repo)) < 0)
+	if ((error = precheck(l, repo)) < 0 || (error = mvm_repo_tensor_grid(&scan.grid, repo)) < 0)
 		return error;
 	for (i = 0; i < l->n; i++)
 		scan.total += l->items[i].remove ? 0 : (uint64_t)l->items[i].st.st_size;

@@ -39,14 +39,15 @@ done:
 
 int mvm_diff_side_worktree(mvm_diff_side *out, mvm_repo *repo)
 {
-	mvm_scan scan = { NULL, NULL, NULL, 0, 0, NULL };
+	mvm_scan scan = { .store = NULL };
 	mvm_stage_entry *stage = NULL;
 	mvm_buf abs = MVM_BUF_INIT;
 	size_t n = 0, i;
 	struct stat st;
 	int error;
 
-	if ((error = mvm_stage_load(&stage, &n, repo)) < 0 || (error = side_alloc(out, n)) < 0)
+	if ((error = mvm_repo_tensor_grid(&scan.grid, repo)) < 0 || (error = mvm_stage_load(&stage, &n, repo)) < 0 ||
+	    (error = side_alloc(out, n)) < 0)
 		goto done;
 	for (i = 0; i < n && !error; i++) {
 		mvm_diff_side_entry *e = &out->entries[out->count];

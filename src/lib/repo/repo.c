@@ -41,6 +41,47 @@ static int repo_alloc(mvm_repo **out, const char *workdir)
 	return 0;
 }
 
+/*
+ * The chunker a repository was created with ("chunker" in its metadata):
+ * FastCDC's sizes, then the grid inside tensors. Chunk ids, dedup and the
+ * deltas against a parent's chunk at the same grid position all need
+ * every version of a repository cut alike, so the grid is the
+ * repository's, never this build's: repositories made before 256 KiB
+ * became the default keep their 64 KiB grid.
+ */
+#define CHUNKER_PREFIX "fastcdc-v1 16384/65536/262144 tensor-grid"
+#define CHUNKER_GRID_NEW (256u << 10)
+#define CHUNKER_GRID_MIN (4u << 10)
+#define CHUNKER_GRID_MAX (256u << 10) /* FastCDC's largest chunk, what buffers and codec 4 take */
+
+int mvm_repo_tensor_grid(uint32_t *out, mvm_repo *repo)
+{
+	mvm_buf v = MVM_BUF_INIT;
+	const char *num;
+	char *end;
+	unsigned long grid = 0;
+	int error;
+
+	if (repo->tensor_grid) {
+		*out = repo->tensor_grid;
+		return 0;
+	}
+	if ((error = mvm_db_meta_get(&v, repo->db, "chunker")) < 0)
+		goto done;
+	num = !strncmp(v.ptr, CHUNKER_PREFIX " ", sizeof(CHUNKER_PREFIX)) ? v.ptr + sizeof(CHUNKER_PREFIX) : NULL;
+	if (num && *num >= '0' && *num <= '9')
+		grid = strtoul(num, &end, 10);
+	if (!grid || *end || grid < CHUNKER_GRID_MIN || grid > CHUNKER_GRID_MAX || (grid & (grid - 1))) {
+		error = mvm_error_set(MVM_ERROR, "repository chunker '%s' is not one this mvm knows ('%s N', N a power of two from %u to %u)",
+				      v.ptr, CHUNKER_PREFIX, CHUNKER_GRID_MIN, CHUNKER_GRID_MAX);
+		goto done;
+	}
+	*out = repo->tensor_grid = (uint32_t)grid;
+done:
+	mvm_buf_dispose(&v);
+	return error;
+}
+
 static int compression_level(mvm_repo *repo)
 {
 	mvm_buf v = MVM_BUF_INIT;
@@ -101,11 +142,14 @@ int mvm_repo_init(mvm_repo **out, const char *path)
 	mvm_buf_clear(&sub);
 	if ((error = mvm_buf_printf(&sub, "%s/tmp", repo->mvmdir)) < 0 ||
 	    (error = mvm_fs_mkdir_p(sub.ptr)) < 0 ||
-	    (error = repo_connect(repo, 1)) < 0 ||
-	    (error = mvm_db_meta_set(repo->db, "HEAD", "refs/heads/main")) < 0 ||
+	    (error = repo_connect(repo, 1)) < 0)
+		goto done;
+	mvm_buf_clear(&sub);
+	if ((error = mvm_db_meta_set(repo->db, "HEAD", "refs/heads/main")) < 0 ||
 	    (error = mvm_db_meta_set(repo->db, "format", "1")) < 0 ||
 	    (error = mvm_db_meta_set(repo->db, "hash", "sha256")) < 0 ||
-	    (error = mvm_db_meta_set(repo->db, "chunker", "fastcdc-v1 16384/65536/262144 tensor-grid 65536")) < 0)
+	    (error = mvm_buf_printf(&sub, "%s %u", CHUNKER_PREFIX, CHUNKER_GRID_NEW)) < 0 ||
+	    (error = mvm_db_meta_set(repo->db, "chunker", sub.ptr)) < 0)
 		goto done;
 	*out = repo;
 	repo = NULL;

@@ -16,6 +16,7 @@ struct mvm_repo {
 	mvm_db *db;
 	mvm_store *store;
 	int lock_fd;       /* -1 when not locked */
+	uint32_t tensor_grid; /* mvm_repo_tensor_grid's, 0 until read */
 };
 
 #define MVM_DEFAULT_LEVEL 1
@@ -55,6 +56,9 @@ int mvm_repo_abspath(mvm_buf *out, mvm_repo *repo, const char *rel);
 /** Set HEAD to a branch ("refs/heads/x") or a detached 64-hex id. */
 int mvm_head_set(mvm_repo *repo, const char *value);
 
+/** Chunk size of the fixed grid inside tensors, as the repository was created with. */
+int mvm_repo_tensor_grid(uint32_t *out, mvm_repo *repo);
+
 /** SHA-256 of a whole file on disk. */
 int mvm_file_sha256(mvm_oid *out, const char *path);
 
@@ -69,6 +73,7 @@ typedef struct {
 	mvm_progress_cb progress;
 	void *payload;
 	uint64_t done, total;        /* progress over all files of one command */
+	uint32_t grid;               /* chunk size inside tensors: mvm_repo_tensor_grid */
 	struct mvm_scan_pipe *pipe;  /* scan.c's */
 } mvm_scan;
 

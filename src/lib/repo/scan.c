@@ -15,7 +15,7 @@
  * the same bytes give the same digest without hashing them a third time.
  *
  * Inside a tensor, chunks follow a fixed grid from the tensor's start
- * (SCAN_GRID bytes): tensor bytes change in place between versions, so the
+ * (the repository's grid, mvm_scan.grid bytes): tensor bytes change in place between versions, so the
  * grid keeps every chunk aligned with the same bytes of the parent's
  * tensor, which is what XOR deltas need. Outside tensors, FastCDC cuts.
  *
@@ -51,7 +51,6 @@
 
 #define SCAN_BATCH_IN (8u << 20)
 #define SCAN_BATCHES 4
-#define SCAN_GRID (64u << 10)
 /*
  * A file up to this size is hashed and compressed on the main thread:
  * handing its one batch to the hash thread and the pool and waiting for
@@ -456,7 +455,7 @@ static int batch_cut(size_t *consumed, scan_state *s, batch *b)
 		long ti = tensor_at(s, abs);
 
 		if (ti >= 0) {
-			uint64_t want = SCAN_GRID - (abs - s->table.tensors[ti].offset) % SCAN_GRID;
+			uint64_t grid = s->scan->grid, want = grid - (abs - s->table.tensors[ti].offset) % grid;
 			if (want > seg)
 				want = seg;
 			if (avail < want && !eof)
@@ -796,9 +795,11 @@ int mvm_scan_push(mvm_scan *scan, mvm_manifest **out, const char *abspath, const
 	int error;
 
 	*out = NULL;
-	if (!s) {
+	if (!s || !scan->grid) {
+		error = mvm_error_set(MVM_ERROR, s ? "scan without a tensor grid" : "out of memory");
+		free(s);
 		mvm_manifest_free(base);
-		return mvm_error_set(MVM_ERROR, "out of memory");
+		return error;
 	}
 	s->scan = scan;
 	s->name = relpath;

@@ -49,8 +49,8 @@
 #define FD_V1 4                 /* layout byte of version 1: 4 classes */
 #define FD_V2 0x80              /* layout byte of version 2: FD_V2 | classes */
 
-/* Chunks of at most 64 KiB (grid chunks): scratch stays small and cache-resident. */
-#define FD_MAX_BYTES (64u << 10)
+/* Chunks of at most 256 KiB, the largest tensor grid (64 KiB up to format 1's repositories of 2026-12). */
+#define FD_MAX_BYTES (256u << 10)
 
 int mvm_fdelta_fits(unsigned int kind, unsigned int phase, size_t n)
 {
