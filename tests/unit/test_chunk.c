@@ -213,9 +213,9 @@ static void test_chunk__bytegroup_matches_reference(void **state)
 
 	(void)state;
 	bytegroup_cases(src, a, b, back, cap, d); /* the splits picked for this CPU */
-	mvm_cpu_portable(1);
+	mvm_cpu_restrict(MVM_CPU_PORTABLE);
 	bytegroup_cases(src, a, b, back, cap, d); /* SSE2 and scalar */
-	mvm_cpu_portable(0);
+	mvm_cpu_restrict(MVM_CPU_ALL);
 	ZSTD_freeDCtx(d);
 	free(src);
 	free(a);

@@ -245,21 +245,24 @@ typedef struct {
 static const rans_layout rans_layouts[] = { { mvm_rans_encode, mvm_rans_decode },
 					    { mvm_rans4_encode, mvm_rans4_decode } };
 
-/* Both layouts, with and without the SIMD paths: the same bytes, which decode back. */
+/* Both layouts, portable, with AVX2 and with AVX-512 where the CPU has them: the same bytes. */
 static size_t rans_encode_checked(const rans_layout *l, unsigned char *enc, size_t cap, const uint16_t *sym, size_t n)
 {
-	unsigned char *portable = malloc(cap);
-	size_t z, zp;
+	static const mvm_cpu_limit limits[] = { MVM_CPU_PORTABLE, MVM_CPU_NO_AVX512 };
+	unsigned char *other = malloc(cap);
+	size_t z, zo, k;
 
-	assert_non_null(portable);
-	mvm_cpu_portable(1);
-	zp = l->encode(portable, cap, sym, n, MVM_RANS_MAX_SYMBOLS);
-	mvm_cpu_portable(0);
+	assert_non_null(other);
 	z = l->encode(enc, cap, sym, n, MVM_RANS_MAX_SYMBOLS);
 	assert_true(z > 0);
-	assert_int_equal(z, zp);
-	assert_memory_equal(enc, portable, z);
-	free(portable);
+	for (k = 0; k < 2; k++) {
+		mvm_cpu_restrict(limits[k]);
+		zo = l->encode(other, cap, sym, n, MVM_RANS_MAX_SYMBOLS);
+		mvm_cpu_restrict(MVM_CPU_ALL);
+		assert_int_equal(zo, z);
+		assert_memory_equal(other, enc, z);
+	}
+	free(other);
 	return z;
 }
 
@@ -319,8 +322,8 @@ static void test_store__rans_round_trips(void **state)
 
 /*
  * The bytes of both block layouts for one fixed input, pinned by their
- * SHA-256: the portable encoder and whichever path this CPU takes (AVX2
- * where it has it) must write them, so a change to either path, or to the
+ * SHA-256: the portable encoder and each path this CPU can take (AVX2,
+ * AVX-512) must write them, so a change to either path, or to the
  * table, fails here on any CPU, not only where both paths can be compared.
  */
 static void test_store__rans_blocks_are_pinned(void **state)
@@ -336,7 +339,8 @@ static void test_store__rans_blocks_are_pinned(void **state)
 	uint64_t seed = 5;
 	mvm_oid id;
 	size_t i, li, z;
-	int portable;
+	static const mvm_cpu_limit limits[] = { MVM_CPU_ALL, MVM_CPU_NO_AVX512, MVM_CPU_PORTABLE };
+	size_t k;
 
 	(void)state;
 	assert_non_null(sym);
@@ -346,8 +350,8 @@ static void test_store__rans_blocks_are_pinned(void **state)
 		sym[i] = (uint16_t)(i % 97 == 0 ? (unsigned int)(seed >> 55)
 					       : 240u + (unsigned int)__builtin_ctzll(seed | 1ull << 20));
 	}
-	for (portable = 0; portable < 2; portable++) {
-		mvm_cpu_portable(portable);
+	for (k = 0; k < 3; k++) {
+		mvm_cpu_restrict(limits[k]);
 		for (li = 0; li < 2; li++) {
 			z = rans_layouts[li].encode(enc, 4 * N + 4096, sym, N, MVM_RANS_MAX_SYMBOLS);
 			assert_true(z > 0);
@@ -359,7 +363,7 @@ static void test_store__rans_blocks_are_pinned(void **state)
 		for (li = 0; li < 2; li++)
 			assert_string_equal(hex[li], want[li]);
 	}
-	mvm_cpu_portable(0);
+	mvm_cpu_restrict(MVM_CPU_ALL);
 	free(sym);
 	free(enc);
 }
@@ -430,14 +434,14 @@ static void expcode_same_portable(const unsigned char *enc, size_t n, uint32_t c
 
 	assert_non_null(other);
 	assert_non_null(back);
-	mvm_cpu_portable(1);
+	mvm_cpu_restrict(MVM_CPU_PORTABLE);
 	assert_int_equal(mvm_codec_encode(other, &other_n, &other_codec, src, len, 1, hint), 0);
 	assert_int_equal(other_codec, codec);
 	assert_int_equal(other_n, n);
 	assert_memory_equal(other, enc, n);
 	memset(back, 0xee, len);
 	assert_int_equal(mvm_codec_decode(back, len, enc, n, codec), 0);
-	mvm_cpu_portable(0);
+	mvm_cpu_restrict(MVM_CPU_ALL);
 	assert_memory_equal(back, src, len);
 	free(other);
 	free(back);
@@ -1373,13 +1377,13 @@ static size_t fdelta_both(const unsigned char *now, const unsigned char *base, s
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), 0);
 	assert_memory_equal(back, now, len);
 	/* the portable paths write the same bytes as those picked for this CPU, and read them back */
-	mvm_cpu_portable(1);
+	mvm_cpu_restrict(MVM_CPU_PORTABLE);
 	assert_int_equal(mvm_fdelta_encode(other, cap, &n1, now, base, len, kind), 0);
 	assert_int_equal(n1, n);
 	assert_memory_equal(other, enc, n);
 	memset(back, 0xee, len);
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n, base, d), 0);
-	mvm_cpu_portable(0);
+	mvm_cpu_restrict(MVM_CPU_ALL);
 	assert_memory_equal(back, now, len);
 	/* any cut is refused, and the context still reads the usual zstd frames afterwards */
 	assert_int_equal(mvm_fdelta_decode(back, len, enc, n - 1, base, d), MVM_ECORRUPT);

@@ -52,12 +52,12 @@ static void test_util__sha256_vectors(void **state)
 
 	(void)state;
 	for (portable = 0; portable < 2; portable++) {
-		mvm_cpu_portable(portable);
+		mvm_cpu_restrict(portable ? MVM_CPU_PORTABLE : MVM_CPU_ALL);
 		check_sha("", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 		check_sha("abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 		check_sha("a", 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 	}
-	mvm_cpu_portable(0);
+	mvm_cpu_restrict(MVM_CPU_ALL);
 	check_sha("", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	check_sha("abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	check_sha("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
@@ -103,7 +103,7 @@ static void test_util__sha256_two_streams_match_openssl(void **state)
 	for (i = 0; i < big; i++)
 		data[i] = (unsigned char)((i * 2654435761u) >> 13);
 	for (portable = 0; portable < 2; portable++) {
-		mvm_cpu_portable(portable);
+		mvm_cpu_restrict(portable ? MVM_CPU_PORTABLE : MVM_CPU_ALL);
 		assert_int_equal(mvm_sha256_new(&a), 0);
 		assert_int_equal(mvm_sha256_new(&b), 0);
 		for (na = 0; na <= 300; na++) {
@@ -135,7 +135,7 @@ static void test_util__sha256_two_streams_match_openssl(void **state)
 		mvm_sha256_free(a);
 		mvm_sha256_free(b);
 	}
-	mvm_cpu_portable(0);
+	mvm_cpu_restrict(MVM_CPU_ALL);
 	free(data);
 }
 
@@ -512,7 +512,7 @@ static void test_util__cpu_features_match_cpuid(void **state)
 	int sha, avx2, avx512;
 
 	(void)state;
-	mvm_cpu_portable(0);
+	mvm_cpu_restrict(MVM_CPU_ALL);
 	__builtin_cpu_init();
 	sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA) && __builtin_cpu_supports("ssse3") &&
 	      __builtin_cpu_supports("sse4.1");

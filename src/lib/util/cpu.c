@@ -17,7 +17,8 @@
 #define MVM_CPUID 1
 #endif
 
-static int has_avx2, has_avx512_vbmi2, has_sha_ni, forced_portable;
+static int has_avx2, has_avx512_vbmi2, has_sha_ni;
+static mvm_cpu_limit limited;
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 
 #ifdef MVM_GLIBC_FEATURES
@@ -74,22 +75,22 @@ static void probe(void)
 int mvm_cpu_avx2(void)
 {
 	pthread_once(&probe_once, probe);
-	return has_avx2 && !forced_portable;
+	return has_avx2 && limited != MVM_CPU_PORTABLE;
 }
 
 int mvm_cpu_avx512_vbmi2(void)
 {
 	pthread_once(&probe_once, probe);
-	return has_avx512_vbmi2 && !forced_portable;
+	return has_avx512_vbmi2 && limited == MVM_CPU_ALL;
 }
 
 int mvm_cpu_sha_ni(void)
 {
 	pthread_once(&probe_once, probe);
-	return has_sha_ni && !forced_portable;
+	return has_sha_ni && limited != MVM_CPU_PORTABLE;
 }
 
-void mvm_cpu_portable(int on)
+void mvm_cpu_restrict(mvm_cpu_limit limit)
 {
-	forced_portable = on;
+	limited = limit;
 }

@@ -17,7 +17,13 @@ int mvm_cpu_avx512_vbmi2(void);
 /** The SHA extensions (SHA-NI), with SSSE3 and SSE4.1 for the code around them. */
 int mvm_cpu_sha_ni(void);
 
-/** For tests: with on = 1 all of the above answer no, so the portable paths run. */
-void mvm_cpu_portable(int on);
+/** For tests: which of the paths above may run. */
+typedef enum {
+	MVM_CPU_ALL = 0,      /* every one the CPU has */
+	MVM_CPU_PORTABLE,     /* none: all of the above answer no */
+	MVM_CPU_NO_AVX512,    /* all but AVX-512, so AVX2 paths run on an AVX-512 CPU too */
+} mvm_cpu_limit;
+
+void mvm_cpu_restrict(mvm_cpu_limit limit);
 
 #endif
