@@ -31,3 +31,20 @@ mvm checkout -q "$v1"
 sha256sum -c --quiet "$SCRATCH/v1.sum" || fail "checkout is not bit-for-bit"
 mvm switch -q main
 mvm fsck -q
+
+# core.compression is the zstd level of new chunks: text stored at 19 takes fewer bytes than at 1
+cd "$SCRATCH"
+$PY -c "
+import random; r = random.Random(4); w = ['alpha', 'beta', 'gamma', 'delta', 'loss', 'step', 'epoch']
+open('log.txt', 'w').write(''.join('%s %d %s %.3f\n' % (r.choice(w), i, r.choice(w), r.random()) for i in range(100000)))"
+for level in 1 19; do
+	mvm init -q "lv$level"
+	cp log.txt "lv$level/"
+	(cd "lv$level" && mvm config core.compression $level && mvm add -q log.txt && mvm commit -q -m log)
+done
+lv1=$(cat lv1/.mvm/packs/*.pack | wc -c)
+lv19=$(cat lv19/.mvm/packs/*.pack | wc -c)
+[ "$lv19" -lt $((lv1 * 9 / 10)) ] || fail "core.compression 19 stored $lv19 bytes against level 1's $lv1"
+# WAL mode is set when the schema is made, and is in the file from then on
+assert_eq "$($PY -c "import sqlite3; print(sqlite3.connect('lv1/.mvm/mvm.db').execute('PRAGMA journal_mode').fetchone()[0])")" wal \
+	"journal mode of a new repository"

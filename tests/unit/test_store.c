@@ -49,7 +49,7 @@ static int setup(void **state)
 	mvm_buf_clear(&p);
 	mvm_buf_printf(&p, "%s/mvm.db", f->dir);
 	assert_int_equal(mvm_db_open(&f->db, p.ptr, 1), 0);
-	assert_int_equal(mvm_store_open(&f->st, f->db, f->dir, 1), 0);
+	assert_int_equal(mvm_store_open(&f->st, f->db, f->dir), 0);
 	mvm_buf_dispose(&p);
 	*state = f;
 	return 0;
@@ -1178,7 +1178,7 @@ static void test_store__packs_seal_behind_the_writer(void **state)
 	assert_int_equal(count_files(f->dir, "tmp"), 0);
 	assert_int_equal(count_files(f->dir, "packs"), 2);
 	assert_int_equal(pack_rows(f->db), 2);
-	assert_int_equal(mvm_store_open(&f->st, f->db, f->dir, 1), 0); /* for teardown */
+	assert_int_equal(mvm_store_open(&f->st, f->db, f->dir), 0); /* for teardown */
 	mvm_buf_dispose(&got);
 	mvm_buf_dispose(&p);
 	free(src);

@@ -340,7 +340,7 @@ int mvm_audit_verify(uint64_t *count, mvm_repo *repo)
 
 	*count = 0;
 	/* one read transaction: the rows and the head come from the same snapshot */
-	if ((error = mvm_db_exec(repo->db, "BEGIN")) < 0)
+	if ((error = mvm_db_begin_read(repo->db)) < 0)
 		return error;
 	error = verify_rows(count, repo->db);
 	mvm_db_rollback(repo->db);

@@ -35,6 +35,11 @@ int mvm_db_in_transaction(const mvm_db *db);
 
 /** BEGIN IMMEDIATE: takes SQLite's write lock, waiting up to the busy timeout. */
 int mvm_db_begin(mvm_db *db);
+/**
+ * BEGIN (deferred): the reads up to COMMIT see one snapshot, and take the
+ * WAL's read lock once instead of once per statement.
+ */
+int mvm_db_begin_read(mvm_db *db);
 /** BEGIN IMMEDIATE waiting at most wait_ms (for best-effort writes, such as a cache). */
 int mvm_db_try_begin(mvm_db *db, int wait_ms);
 int mvm_db_commit(mvm_db *db);

@@ -348,7 +348,7 @@ int mvm_model_get(mvm_model **out, mvm_repo *repo, const char *name)
 	int error;
 
 	*out = NULL;
-	if ((error = mvm_db_exec(repo->db, "BEGIN")) < 0)
+	if ((error = mvm_db_begin_read(repo->db)) < 0)
 		return error;
 	error = get_in_snapshot(out, repo, name);
 	mvm_db_rollback(repo->db);
@@ -393,7 +393,7 @@ int mvm_model_list(mvm_model **out, size_t *count, mvm_repo *repo)
 
 	*out = NULL;
 	*count = 0;
-	if ((error = mvm_db_exec(repo->db, "BEGIN")) < 0)
+	if ((error = mvm_db_begin_read(repo->db)) < 0)
 		return error;
 	error = list_in_snapshot(out, count, repo);
 	mvm_db_rollback(repo->db);

@@ -189,6 +189,7 @@ int mvm_add_apply(mvm_repo *repo, mvm_add_list *l, const mvm_work_options *opts)
 	prune(l);
 	if ((error = precheck(l, repo)) < 0 || (error = mvm_repo_tensor_grid(&scan.grid, repo)) < 0)
 		return error;
+	scan.level = mvm_repo_compression_level(repo);
 	for (i = 0; i < l->n; i++)
 		scan.total += l->items[i].remove ? 0 : (uint64_t)l->items[i].st.st_size;
 	for (i = 0; i < l->n && !error; i++) {

@@ -82,7 +82,7 @@ done:
 	return error;
 }
 
-static int compression_level(mvm_repo *repo)
+int mvm_repo_compression_level(mvm_repo *repo)
 {
 	mvm_buf v = MVM_BUF_INIT;
 	int level = MVM_DEFAULT_LEVEL;
@@ -102,7 +102,7 @@ static int repo_connect(mvm_repo *repo, int create)
 	if ((error = mvm_buf_printf(&path, "%s/mvm.db", repo->mvmdir)) < 0 ||
 	    (error = mvm_db_open(&repo->db, path.ptr, create)) < 0)
 		goto done;
-	error = mvm_store_open(&repo->store, repo->db, repo->mvmdir, compression_level(repo));
+	error = mvm_store_open(&repo->store, repo->db, repo->mvmdir);
 done:
 	mvm_buf_dispose(&path);
 	return error;

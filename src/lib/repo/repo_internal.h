@@ -56,6 +56,8 @@ int mvm_repo_abspath(mvm_buf *out, mvm_repo *repo, const char *rel);
 /** Set HEAD to a branch ("refs/heads/x") or a detached 64-hex id. */
 int mvm_head_set(mvm_repo *repo, const char *value);
 
+/** zstd level for new chunks: config core.compression, else MVM_DEFAULT_LEVEL. */
+int mvm_repo_compression_level(mvm_repo *repo);
 /** Chunk size of the fixed grid inside tensors, as the repository was created with. */
 int mvm_repo_tensor_grid(uint32_t *out, mvm_repo *repo);
 
@@ -74,6 +76,7 @@ typedef struct {
 	void *payload;
 	uint64_t done, total;        /* progress over all files of one command */
 	uint32_t grid;               /* chunk size inside tensors: mvm_repo_tensor_grid */
+	int level;                   /* zstd level of new chunks: mvm_repo_compression_level */
 	struct mvm_scan_pipe *pipe;  /* scan.c's */
 } mvm_scan;
 

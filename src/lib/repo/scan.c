@@ -168,7 +168,7 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 	}
 	mvm_error_clear();
 	if (!dn)
-		return mvm_codec_encode(dst, n, &b->codec[i], p, b->lens[i], mvm_store_level(store), &b->hints[i]);
+		return mvm_codec_encode(dst, n, &b->codec[i], p, b->lens[i], b->s->scan->level, &b->hints[i]);
 	/* a middling delta (still in dst): keep it unless the chunk's own encoding is smaller */
 	{
 		uint32_t codec;
@@ -176,7 +176,7 @@ static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 		int error;
 
 		if ((error = mvm_buf_grow(&b->full, cap)) < 0 ||
-		    (error = mvm_codec_encode(b->full.ptr, &fn, &codec, p, b->lens[i], mvm_store_level(store),
+		    (error = mvm_codec_encode(b->full.ptr, &fn, &codec, p, b->lens[i], b->s->scan->level,
 					      &b->hints[i])) < 0)
 			return error;
 		if (fn < dn) {

@@ -247,13 +247,18 @@ int mvm_status_get(mvm_status **out, mvm_repo *repo)
 	*out = NULL;
 	if (!(st = calloc(1, sizeof(*st))))
 		return mvm_error_set(MVM_ERROR, "out of memory");
+	/* HEAD, its tree and the stage from one snapshot, whatever commits meanwhile */
+	if ((error = mvm_db_begin_read(repo->db)) < 0)
+		goto done;
 	if ((error = status_head(&head, st, repo)) < 0 || (error = mvm_stage_load(&stage, &n, repo)) < 0 ||
-	    (error = staged_changes(st, repo->db, head, stage, n)) < 0 ||
-	    (error = worktree_changes(st, repo, stage, n)) < 0)
+	    (error = staged_changes(st, repo->db, head, stage, n)) < 0 || (error = mvm_db_commit(repo->db)) < 0)
+		goto done;
+	if ((error = worktree_changes(st, repo, stage, n)) < 0)
 		goto done;
 	*out = st;
 	st = NULL;
 done:
+	mvm_db_rollback(repo->db); /* the snapshot, when reading it failed */
 	mvm_status_free(st);
 	mvm_tree_free(head);
 	mvm_stage_free(stage, n);

@@ -76,7 +76,7 @@ int mvm_repo_usage(mvm_usage *out, mvm_repo *repo)
 
 	memset(out, 0, sizeof(*out));
 	/* one read transaction: the figures describe one state of the store */
-	if ((error = mvm_db_exec(repo->db, "BEGIN")) < 0)
+	if ((error = mvm_db_begin_read(repo->db)) < 0)
 		return error;
 	if ((error = mvm_repo_store_size(&out->packs, &out->pack_bytes, &out->db_bytes, repo)) == 0 &&
 	    (error = chunk_usage(out, repo)) == 0)

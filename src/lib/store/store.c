@@ -14,7 +14,7 @@
 
 #define LOCATE_SQL "SELECT pack, offset, stored_len, raw_len, codec, base FROM chunks WHERE id = ?"
 
-int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level)
+int mvm_store_open(mvm_store **out, mvm_db *db, const char *root)
 {
 	mvm_store *st;
 
@@ -24,7 +24,6 @@ int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level)
 		return mvm_error_set(MVM_ERROR, "out of memory");
 	}
 	st->db = db;
-	st->level = level;
 	st->open.fd = -1;
 	st->sealing.fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
@@ -71,11 +70,6 @@ void mvm_store_free(mvm_store *st)
 void mvm_store_set_rewriting(mvm_store *st, int on)
 {
 	st->rewriting = on;
-}
-
-int mvm_store_level(const mvm_store *st)
-{
-	return st->level;
 }
 
 /* Run the locate statement q of connection db. */

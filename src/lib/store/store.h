@@ -26,12 +26,10 @@ typedef struct {
 	mvm_oid base;
 } mvm_chunk_loc;
 
-/** `root` is the .mvm folder; `level` the zstd level for new chunks. */
-int mvm_store_open(mvm_store **out, mvm_db *db, const char *root, int level);
+/** `root` is the .mvm folder. */
+int mvm_store_open(mvm_store **out, mvm_db *db, const char *root);
 /** Frees the store; an unsealed pack is discarded (call mvm_store_flush first). */
 void mvm_store_free(mvm_store *st);
-
-int mvm_store_level(const mvm_store *st);
 
 /** @return 0 with *out filled, MVM_ENOTFOUND if the chunk is not stored. */
 int mvm_store_locate(mvm_chunk_loc *out, mvm_store *st, const mvm_oid *id);
