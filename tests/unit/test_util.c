@@ -352,19 +352,20 @@ static int pattern_file(char *path, size_t pathsz, const char *dir, const unsign
 }
 
 /*
- * Every byte comes back in order, in pieces of awkward sizes, whether the
- * page cache holds the file (copied from there) or not (dropped first, so
- * read with O_DIRECT where the file system takes it: /tmp; tmpfs does not).
+ * Every byte comes back in order, in pieces of awkward sizes or in whole
+ * pages into a page-aligned buffer, whether the page cache holds the file
+ * (copied from there) or not (dropped first, so the whole pages are read
+ * with O_DIRECT where the file system takes it: /tmp; tmpfs does not).
  */
 static void test_util__seqread_reads_every_byte(void **state)
 {
 	static const size_t sizes[] = { 1,		 4095,		   4096,	       4097,
 					(1u << 20),	 (1u << 20) + 1,   (4u << 20) - 1, (4u << 20) + 4097,
-					(13u << 20) + 3 }; /* up to 1 MiB: read inline, above it on a thread */
+					(13u << 20) + 3 }; /* up to 1 MiB: through the page cache only */
 	const char *roots[] = { "/tmp", "/dev/shm" };
 	size_t total = (13u << 20) + 3, i, r, step, off;
-	unsigned char *src = malloc(total), *got = malloc(total);
-	int cold;
+	unsigned char *src = malloc(total), *got = aligned_alloc(4096, total + 4096);
+	int mode, cold, pages;
 
 	(void)state;
 	assert_true(src && got);
@@ -376,15 +377,18 @@ static void test_util__seqread_reads_every_byte(void **state)
 		if (!mkdtemp(dir))
 			continue; /* no /dev/shm here */
 		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-			for (cold = 0; cold < 2; cold++) {
+			for (mode = 0; mode < 4; mode++) {
 				mvm_seqread *rd = NULL;
 				int fd = pattern_file(path, sizeof(path), dir, src, sizes[i]);
 
+				cold = mode & 1;
+				pages = mode >> 1;
 				if (cold)
 					posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 				assert_int_equal(mvm_seqread_open(&rd, fd, sizes[i], "in"), 0);
 				memset(got, 0, sizes[i]);
-				for (off = 0, step = 1; off < sizes[i]; off += step, step = step * 7 + 1000)
+				for (off = 0, step = pages ? 4096 : 1; off < sizes[i];
+				     off += step, step = pages ? step * 2 : step * 7 + 1000)
 					assert_int_equal(mvm_seqread_next(rd, got + off,
 									  sizes[i] - off < step ? sizes[i] - off : step), 0);
 				assert_memory_equal(got, src, sizes[i]);

@@ -21,9 +21,9 @@
  *
  * At most SCAN_BATCHES batches are in flight, so memory is about
  * SCAN_BATCHES x 2 x 8 MiB whatever the file size. Bytes past the last cut
- * of a batch carry over to the next one, which reads that many fewer: a
- * batch never holds more than SCAN_BATCH_IN bytes (four huge pages, where
- * room for a carry on top took a fifth). The pipeline runs on from file to
+ * of a batch carry over to the front of the next one, whose read follows
+ * (SCAN_BATCH_FRONT below): a batch never holds more than SCAN_BATCH_IN
+ * bytes (four huge pages). The pipeline runs on from file to
  * file: the next file's batches start while the last ones of the file
  * before are still hashed and compressed, so a tree of many files of a
  * few MiB keeps both cores busy too (one file after the other, each
@@ -50,6 +50,14 @@
 #include "repo_internal.h"
 
 #define SCAN_BATCH_IN (8u << 20)
+/*
+ * A batch's buffer: room for the carry (less than the largest chunk, 256
+ * KiB), then a read of SCAN_BATCH_READ bytes. Every read starts where the
+ * last one ended, so reads are page-aligned in the file and in memory and
+ * go straight from the disk into the batch (O_DIRECT), copied nowhere.
+ */
+#define SCAN_BATCH_FRONT (256u << 10)
+#define SCAN_BATCH_READ (SCAN_BATCH_IN - SCAN_BATCH_FRONT)
 #define SCAN_BATCHES 4
 /*
  * A file up to this size is hashed and compressed on the main thread:
@@ -64,7 +72,8 @@ typedef struct {
 	mvm_job chunk_job;
 	mvm_job hash_job;
 	scan_state *s;
-	unsigned char *buf;
+	unsigned char *mem;           /* SCAN_BATCH_IN bytes: carry room, then the read */
+	unsigned char *buf;           /* the batch's bytes: mem + SCAN_BATCH_FRONT - carry */
 	size_t len, carry;            /* buf[0, carry) came from the previous batch */
 	uint64_t file_off;            /* file offset of buf[0] */
 	size_t nchunks, cap;
@@ -611,14 +620,14 @@ static int batch_append(scan_state *s, batch *b)
 
 static int batch_fill(scan_state *s, batch *b)
 {
-	size_t want = SCAN_BATCH_IN - b->carry;
+	size_t want = SCAN_BATCH_READ;
 	int error;
 
 	if (want > s->size - (b->file_off + b->carry))
 		want = (size_t)(s->size - (b->file_off + b->carry));
 	b->len = b->carry + want;
 	/* batches follow each other in the file: this one starts where the last one's bytes ended */
-	error = mvm_seqread_next(s->reader, b->buf + b->carry, want);
+	error = mvm_seqread_next(s->reader, b->mem + SCAN_BATCH_FRONT, want);
 	if (error == MVM_ECORRUPT) /* a short read: the file shrank under us, nothing is damaged */
 		return mvm_error_set(MVM_ERROR, "%s shrank while being added; add it again once it is written",
 				     s->name);
@@ -639,6 +648,9 @@ static int push_batches(scan_state *s)
 
 		if ((error = batch_emit(p, b)) < 0)
 			return error;
+		if (carry > SCAN_BATCH_FRONT) /* cuts leave less than a chunk */
+			return mvm_error_set(MVM_ERROR, "%s: %zu bytes left over past the last cut", s->name, carry);
+		b->buf = b->mem + SCAN_BATCH_FRONT - carry;
 		if (prev && carry)
 			memcpy(b->buf, prev->buf + (prev->len - carry), carry);
 		b->s = s;
@@ -716,7 +728,7 @@ static int pipe_new(struct mvm_scan_pipe **out)
 	if (!(*out = p))
 		return mvm_error_set(MVM_ERROR, "out of memory");
 	for (i = 0; i < SCAN_BATCHES; i++)
-		if (!(p->batches[i].buf = mvm_bulk_alloc(SCAN_BATCH_IN)))
+		if (!(p->batches[i].mem = mvm_bulk_alloc(SCAN_BATCH_IN)))
 			return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
 	if ((error = mvm_pool_new(&p->pool, 0)) < 0 || (error = mvm_pool_new(&p->hasher, 1)) < 0)
 		return error;
@@ -849,7 +861,7 @@ void mvm_scan_dispose(mvm_scan *scan)
 	}
 	for (i = 0; i < SCAN_BATCHES; i++) {
 		batch *b = &p->batches[i];
-		mvm_bulk_free(b->buf, SCAN_BATCH_IN);
+		mvm_bulk_free(b->mem, SCAN_BATCH_IN);
 		free(b->lens);
 		free(b->ids);
 		free(b->out_off);
