@@ -75,6 +75,7 @@ typedef struct {
 	unsigned char *mem;           /* SCAN_BATCH_IN bytes: carry room, then the read */
 	unsigned char *buf;           /* the batch's bytes: mem + SCAN_BATCH_FRONT - carry */
 	size_t len, carry;            /* buf[0, carry) came from the previous batch */
+	size_t read_len;              /* bytes read after the carry */
 	uint64_t file_off;            /* file offset of buf[0] */
 	size_t nchunks, cap;
 	uint32_t *lens;
@@ -107,7 +108,7 @@ struct scan_state {
 	const char *name;
 	int fd;
 	mvm_seqread *reader;          /* the file's bytes, read ahead on a thread */
-	uint64_t size;
+	uint64_t size, read_off;      /* file size; bytes asked of the reader so far */
 	mvm_tensor_table table;
 	uint64_t *cuts;               /* forced boundaries, sorted */
 	size_t ncuts;
@@ -618,16 +619,41 @@ static int batch_append(scan_state *s, batch *b)
 	return 0;
 }
 
-static int batch_fill(scan_state *s, batch *b)
+/*
+ * Make room in the batch after the one being cut (emitting what it held)
+ * and start reading the file's next bytes into it: the read runs while
+ * this batch is cut and submitted. Reads follow each other in the file.
+ */
+static int read_ahead(scan_state *s, struct mvm_scan_pipe *p)
 {
+	batch *b = &p->batches[p->next % SCAN_BATCHES];
 	size_t want = SCAN_BATCH_READ;
 	int error;
 
-	if (want > s->size - (b->file_off + b->carry))
-		want = (size_t)(s->size - (b->file_off + b->carry));
-	b->len = b->carry + want;
-	/* batches follow each other in the file: this one starts where the last one's bytes ended */
-	error = mvm_seqread_next(s->reader, b->mem + SCAN_BATCH_FRONT, want);
+	if (s->read_off == s->size)
+		return 0;
+	if ((error = batch_emit(p, b)) < 0)
+		return error;
+	if (want > s->size - s->read_off)
+		want = (size_t)(s->size - s->read_off);
+	b->read_len = want;
+	s->read_off += want;
+	return mvm_seqread_start(s->reader, b->mem + SCAN_BATCH_FRONT, want);
+}
+
+/* The batch's bytes: the carry, then the read started into it. */
+static int batch_fill(scan_state *s, batch *b, const batch *prev, size_t carry)
+{
+	int error;
+
+	if (carry > SCAN_BATCH_FRONT) /* cuts leave less than a chunk */
+		return mvm_error_set(MVM_ERROR, "%s: %zu bytes left over past the last cut", s->name, carry);
+	b->buf = b->mem + SCAN_BATCH_FRONT - carry;
+	if (prev && carry)
+		memcpy(b->buf, prev->buf + (prev->len - carry), carry);
+	b->carry = carry;
+	b->len = carry + b->read_len;
+	error = mvm_seqread_finish(s->reader);
 	if (error == MVM_ECORRUPT) /* a short read: the file shrank under us, nothing is damaged */
 		return mvm_error_set(MVM_ERROR, "%s shrank while being added; add it again once it is written",
 				     s->name);
@@ -643,21 +669,16 @@ static int push_batches(scan_state *s)
 	batch *prev = NULL;
 	int error;
 
+	if ((error = read_ahead(s, p)) < 0)
+		return error;
 	while (off < s->size) {
 		batch *b = &p->batches[p->next++ % SCAN_BATCHES];
 
-		if ((error = batch_emit(p, b)) < 0)
-			return error;
-		if (carry > SCAN_BATCH_FRONT) /* cuts leave less than a chunk */
-			return mvm_error_set(MVM_ERROR, "%s: %zu bytes left over past the last cut", s->name, carry);
-		b->buf = b->mem + SCAN_BATCH_FRONT - carry;
-		if (prev && carry)
-			memcpy(b->buf, prev->buf + (prev->len - carry), carry);
 		b->s = s;
-		b->carry = carry;
 		b->file_off = off;
 		b->error = b->hash_error = 0;
-		if ((error = batch_fill(s, b)) < 0 || (error = batch_cut(&consumed, s, b)) < 0)
+		if ((error = batch_fill(s, b, prev, carry)) < 0 || (error = read_ahead(s, p)) < 0 ||
+		    (error = batch_cut(&consumed, s, b)) < 0)
 			return error;
 		carry = b->len - consumed;
 		off += consumed;

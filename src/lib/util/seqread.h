@@ -13,8 +13,8 @@
  * into a bounce buffer; reading into the batches themselves also saves
  * copying out of that buffer. Dirty pages of a file just written are
  * flushed by the kernel before a direct read, so the bytes are always the
- * file's. Reads run on the caller's thread: add keeps four batches in
- * flight, so the workers compress while the reader waits for the disk.
+ * file's. One read at a time runs on the reader's thread (for a large
+ * file), started ahead and waited for when its bytes are needed.
  */
 #ifndef MVM_UTIL_SEQREAD_H
 #define MVM_UTIL_SEQREAD_H
@@ -32,14 +32,21 @@ typedef struct mvm_seqread mvm_seqread;
 int mvm_seqread_open(mvm_seqread **out, int fd, uint64_t size, const char *what);
 
 /*
- * The next n bytes into dst, which has room for n rounded up to 4096 (a
- * direct read of the file's last bytes asks for whole pages). MVM_ECORRUPT
- * when the file ends before `size` (it shrank while being read);
- * MVM_ERROR for a read error.
+ * Start reading the next n bytes into dst, which has room for n rounded
+ * up to 4096 (a direct read of the file's last bytes asks for whole
+ * pages) and is not touched until mvm_seqread_finish. One read at a time.
  */
+int mvm_seqread_start(mvm_seqread *r, void *dst, size_t n);
+/*
+ * Wait for the read started (0 when none is). MVM_ECORRUPT when the file
+ * ended before `size` (it shrank while being read); MVM_ERROR for a read
+ * error.
+ */
+int mvm_seqread_finish(mvm_seqread *r);
+/* Start and finish one read. */
 int mvm_seqread_next(mvm_seqread *r, void *dst, size_t n);
 
-/* Free the reader (not fd). */
+/* Free the reader (not fd), after the read in flight. */
 void mvm_seqread_free(mvm_seqread *r);
 
 #endif
