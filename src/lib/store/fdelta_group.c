@@ -131,7 +131,7 @@ void mvm_fdelta_group(uint16_t *g, const uint16_t *d, const unsigned char *cls, 
 		      const size_t gs[FD_MAX_CLASSES], const size_t counts[FD_MAX_CLASSES])
 {
 #ifdef FD_AVX512
-	if (mvm_cpu_avx512_vbmi2()) {
+	if (mvm_cpu_avx512()) {
 		group_avx512(g, d, cls, count, gs, counts);
 		return;
 	}
@@ -143,7 +143,7 @@ void mvm_fdelta_ungroup(uint16_t *d, const uint16_t *g, const unsigned char *cls
 			const size_t start[FD_MAX_CLASSES + 1], unsigned int classes)
 {
 #ifdef FD_AVX512
-	if (mvm_cpu_avx512_vbmi2()) {
+	if (mvm_cpu_avx512()) {
 		ungroup_avx512(d, g, cls, count, start, classes);
 		return;
 	}

@@ -11,8 +11,12 @@
 /** AVX2 and POPCNT (GCC's avx2 target emits it), with the OS saving the YMM registers. */
 int mvm_cpu_avx2(void);
 
-/** AVX-512 F, BW, VL and VBMI2 and POPCNT, with the OS saving the ZMM registers. */
-int mvm_cpu_avx512_vbmi2(void);
+/*
+ * AVX-512 F, BW, VL, VBMI2 and IFMA, and POPCNT, with the OS saving the
+ * ZMM registers: what Ice Lake, Sapphire Rapids and Zen 4 have, and all
+ * our AVX-512 paths need (not Skylake-SP: no VBMI2, no IFMA).
+ */
+int mvm_cpu_avx512(void);
 
 /** The SHA extensions (SHA-NI), with SSSE3 and SSE4.1 for the code around them. */
 int mvm_cpu_sha_ni(void);
