@@ -58,7 +58,7 @@ int mvm_repo_tensor_grid(uint32_t *out, mvm_repo *repo)
 {
 	mvm_buf v = MVM_BUF_INIT;
 	const char *num;
-	char *end;
+	char *end = NULL;
 	unsigned long grid = 0;
 	int error;
 
@@ -72,7 +72,9 @@ int mvm_repo_tensor_grid(uint32_t *out, mvm_repo *repo)
 	if (num && *num >= '0' && *num <= '9')
 		grid = strtoul(num, &end, 10);
 	if (!grid || *end || grid < CHUNKER_GRID_MIN || grid > CHUNKER_GRID_MAX || (grid & (grid - 1))) {
-		error = mvm_error_set(MVM_ERROR, "repository chunker '%s' is not one this mvm knows ('%s N', N a power of two from %u to %u)",
+		error = mvm_error_set(MVM_ERROR,
+				      "repository chunker '%s' is not one this mvm knows ('%s N', N a power of two "
+				      "from %u to %u)",
 				      v.ptr, CHUNKER_PREFIX, CHUNKER_GRID_MIN, CHUNKER_GRID_MAX);
 		goto done;
 	}
@@ -308,7 +310,7 @@ int mvm_config_set(mvm_repo *repo, const char *key, const char *value)
 	mvm_buf old = MVM_BUF_INIT, object = MVM_BUF_INIT;
 	sqlite3_stmt *st = NULL;
 	int error, had = 1;
-	char *end;
+	char *end = NULL;
 
 	if ((error = key_check(key)) < 0)
 		return error;

@@ -15,9 +15,10 @@
  * the same bytes give the same digest without hashing them a third time.
  *
  * Inside a tensor, chunks follow a fixed grid from the tensor's start
- * (the repository's grid, mvm_scan.grid bytes): tensor bytes change in place between versions, so the
- * grid keeps every chunk aligned with the same bytes of the parent's
- * tensor, which is what XOR deltas need. Outside tensors, FastCDC cuts.
+ * (mvm_scan.grid bytes, the repository's): tensor bytes change in place
+ * between versions, so the grid keeps every chunk aligned with the same
+ * bytes of the parent's tensor, which is what XOR deltas need. Outside
+ * tensors, FastCDC cuts.
  *
  * At most SCAN_BATCHES batches are in flight, so memory is about
  * SCAN_BATCHES x 2 x 8 MiB whatever the file size. Bytes past the last cut
