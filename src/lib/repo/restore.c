@@ -1,13 +1,15 @@
 /*
  * restore.c: write one stored file into the working tree.
  *
- * Chunks are decoded on the pool in batches of ~8 MiB, four in flight; a
- * batch's chunks and, apart, the bases of its deltas are each read in
- * runs of pack neighbours. With 64 KiB chunks 1 MiB batches had served as
- * well (8 MiB took ~15% more CPU for the same time); with 256 KiB ones a 1
- * MiB batch is four chunks and its pack reads too small: the cold 4-shard
- * checkout took 4.90-5.12 s with 8 x 1 MiB, 4.49-4.52 s with 4 x 4 MiB and
- * 4.11-4.42 s with 4 x 8 MiB (peak RSS 50, 55, 79 MB). Each batch in
+ * Chunks are decoded on the pool in batches, four in flight: a quarter of
+ * the file each, from 1 MiB (so a file of a few MiB still decodes on all
+ * cores) to 8 MiB (large pack reads). A batch's chunks and, apart, the
+ * bases of its deltas are each read in runs of pack neighbours. With 64
+ * KiB chunks 1 MiB batches had served as well (8 MiB took ~15% more CPU
+ * for the same time); with 256 KiB ones a 1 MiB batch is four chunks and
+ * its pack reads too small: the cold 4-shard checkout took 4.90-5.12 s
+ * with 8 x 1 MiB, 4.49-4.52 s with 4 x 4 MiB and 4.11-4.42 s with 4 x 8
+ * MiB (peak RSS 50, 55, 79 MB). Each batch in
  * flight has a worker of its own (a worker waiting on a pack read leaves
  * the core to the others); batches are written in order by the calling
  * thread through the sequential writer (O_DIRECT where the file system
@@ -33,7 +35,8 @@
 #include "util/pool.h"
 #include "restore.h"
 
-#define RESTORE_BATCH (8u << 20)
+#define RESTORE_BATCH_MIN (1u << 20) /* also the largest file decoded on the calling thread */
+#define RESTORE_BATCH_MAX (8u << 20)
 #define RESTORE_BATCHES 4
 
 typedef struct {
@@ -143,12 +146,21 @@ static void decode_run(mvm_job *job)
 	}
 }
 
-/* Plan the next batch starting at chunk `*next`. */
-static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next)
+/* Bytes a batch of the file takes: a quarter of it, from 1 to 8 MiB. */
+static size_t batch_target(const mvm_manifest *m)
+{
+	uint64_t quarter = m->size / RESTORE_BATCHES;
+
+	return quarter < RESTORE_BATCH_MIN ? RESTORE_BATCH_MIN
+	       : quarter > RESTORE_BATCH_MAX ? RESTORE_BATCH_MAX : (size_t)quarter;
+}
+
+/* Plan the next batch starting at chunk `*next`, of at most `target` bytes (or one chunk). */
+static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next, size_t target)
 {
 	b->first = *next;
 	b->len = 0;
-	while (*next < m->nchunks && (b->len == 0 || b->len + m->chunks[*next].len <= RESTORE_BATCH))
+	while (*next < m->nchunks && (b->len == 0 || b->len + m->chunks[*next].len <= target))
 		b->len += m->chunks[(*next)++].len;
 	b->count = *next - b->first;
 	if (b->count > b->locs_cap) {
@@ -173,7 +185,7 @@ static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next)
 static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name)
 {
 	rbatch *b = r->batches;
-	size_t next = 0, k, head = 0, tail = 0;
+	size_t next = 0, k, head = 0, tail = 0, target = batch_target(m);
 	int error = 0;
 
 	/* keep up to RESTORE_BATCHES decodes in flight; write the oldest when it is done */
@@ -183,7 +195,7 @@ static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name)
 			nb->repo = r->repo;
 			nb->m = m;
 			nb->error = 0;
-			if ((error = batch_plan(nb, m, &next)) < 0)
+			if ((error = batch_plan(nb, m, &next, target)) < 0)
 				break;
 			nb->decode_job.fn = decode_run;
 			mvm_pool_submit(r->pool, &nb->decode_job);
@@ -210,7 +222,7 @@ static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name)
 }
 
 /*
- * A file of one batch: decoded on this thread and written with one write
+ * A file of up to 1 MiB, one batch: decoded on this thread and written with one write
  * through the page cache. Handing it to the pool and the direct writer
  * cost more than the work, and a direct write is a device request of its
  * own (the group's sync writes small files back together).
@@ -226,7 +238,7 @@ static int write_small(mvm_restore *r, int fd, const mvm_manifest *m, const char
 	b->repo = r->repo;
 	b->m = m;
 	b->error = 0;
-	if ((error = batch_plan(b, m, &next)) < 0)
+	if ((error = batch_plan(b, m, &next, RESTORE_BATCH_MIN)) < 0)
 		return error;
 	b->decode_job.fn = decode_run;
 	mvm_job_run_here(&b->decode_job);
@@ -323,7 +335,7 @@ int mvm_restore_write(mvm_restore_temp *t, mvm_restore *r, const mvm_manifest *m
 	if ((error = temp_path(&t->tmp, abs)) < 0 || (error = temp_create(t)) < 0)
 		return error;
 	t->created = 1;
-	if (m->size <= RESTORE_BATCH)
+	if (m->size <= RESTORE_BATCH_MIN)
 		return write_small(r, t->fd, m, rel);
 	if ((error = mvm_seqfile_start(&r->out, t->fd, rel)) == 0 && (error = write_chunks(r, m, rel)) == 0)
 		error = mvm_seqfile_finish(&r->out, 0);
