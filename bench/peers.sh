@@ -371,9 +371,9 @@ tool_run() {
 	t_tag "$t" >>"$W/log/$t" 2>&1
 	cmd=$(t_status_cmd "$t")
 	if [ -n "$cmd" ]; then
-		# 15 runs, timed by bash itself ($EPOCHREALTIME: no `date` or `sh -c`
+		# 31 runs, timed by bash itself ($EPOCHREALTIME: no `date` or `sh -c`
 		# forks inside the interval, which cost more than the status does)
-		for _ in $(seq 15); do
+		for _ in $(seq 31); do
 			s=$EPOCHREALTIME; eval "$cmd" >/dev/null 2>>"$W/log/$t"; e=$EPOCHREALTIME
 			rec "$t" "$r" status "$(secs "$s" "$e")"
 		done
@@ -481,7 +481,7 @@ cell() {
 	restore) x=$(get $t restore); calc "\"%.2f s · %.0f MB/s\", $x, $(tsize $t base) / $x / 1e6" ;;
 	status)
 		x=$(get $t status)
-		if [ -z "$x" ]; then echo "n/a"; else calc "\"%.1f ms\", 1000 * $x"; fi ;;
+		if [ -z "$x" ]; then echo "n/a"; else calc "\"%.2f ms\", 1000 * $x"; fi ;;
 	total)
 		y=0
 		for v in $(tversions $t); do
@@ -578,7 +578,7 @@ RUNS_NOTE="median of $RUNS_DONE runs"
 	echo "- versions: $(for t in $TOOLS; do ok $t && printf '%s: %s; ' "$(label $t)" "$(version $t)"; done | sed 's/; $//'); mvm binary $(sha256sum "$MVM" | cut -c1-12) (built $(date -u -r "$MVM_SRC" '+%H:%M UTC' 2>/dev/null)) from $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" status --porcelain -- src include 2>/dev/null | grep -q . && echo ' + uncommitted changes in src/')"
 	echo "- † restic max runs on a $SMB MiB model of the same family ($(tsize restic-max base | awk '{printf "%.0f", $1 / 1e6}') MB) and only: $SMAX (it compresses at a few MB/s); compare its MB/s and %, not its seconds"
 	echo "- page cache: $CACHE$([ "$CACHE" = cold ] && echo " (sync and drop_caches before every timed step)")"
-	echo "- fresh add, status and restore: $RUNS_NOTE per tool (status: 15 timings a run, by bash's \$EPOCHREALTIME); later versions: 1 run. Tool order rotates each run."
+	echo "- fresh add, status and restore: $RUNS_NOTE per tool (status: 31 timings a run, by bash's \$EPOCHREALTIME); later versions: 1 run. Tool order rotates each run."
 	echo
 	header "$MB MiB model ($((SIZE_base / 1000000)) MB), $RUNS_NOTE"
 	row "add+commit, $(describe base)" add base
