@@ -27,6 +27,15 @@ else:
 PYEOF
 }
 
+# add_base NAME GRID: commit the base model here; its tensor digests must follow GRID-byte chunks
+add_base() {
+	cp ../base.safetensors m.safetensors
+	mvm add -q m.safetensors
+	mvm commit -q -m base
+	mvm ls HEAD m.safetensors --json >"$SCRATCH/$1.json"
+	assert_eq "$(grid_of "$SCRATCH/$1.json" m.safetensors)" "$2" "grid of the $1 repository"
+}
+
 "$STGEN" --size-mb 8 --seed 5 base.safetensors
 "$STGEN" --size-mb 8 --seed 5 --perturb 1 --noise 0.05 ft.safetensors
 
@@ -35,11 +44,7 @@ mvm init -q new
 cd new
 assert_eq "$(sql_get .mvm/mvm.db "SELECT value FROM meta WHERE key = 'chunker'")" \
 	"fastcdc-v1 16384/65536/262144 tensor-grid 262144" "chunker of a new repository"
-cp ../base.safetensors m.safetensors
-mvm add -q m.safetensors
-mvm commit -q -m base
-mvm ls HEAD m.safetensors --json >"$SCRATCH/new.json"
-assert_eq "$(grid_of "$SCRATCH/new.json" m.safetensors)" 262144 "grid of a new repository"
+add_base new 262144
 [ "$(sql_get .mvm/mvm.db "SELECT max(raw_len) FROM chunks")" -eq 262144 ] || fail "no 256 KiB chunk stored"
 cp ../ft.safetensors m.safetensors
 mvm commit -q -a -m ft
@@ -52,11 +57,7 @@ cd ..
 mvm init -q old
 cd old
 sql .mvm/mvm.db "UPDATE meta SET value = 'fastcdc-v1 16384/65536/262144 tensor-grid 65536' WHERE key = 'chunker'"
-cp ../base.safetensors m.safetensors
-mvm add -q m.safetensors
-mvm commit -q -m base
-mvm ls HEAD m.safetensors --json >"$SCRATCH/old.json"
-assert_eq "$(grid_of "$SCRATCH/old.json" m.safetensors)" 65536 "grid of a 64 KiB repository"
+add_base old 65536
 [ "$(sql_get .mvm/mvm.db "SELECT max(raw_len) FROM chunks")" -le 65536 ] || fail "a chunk over 64 KiB in a 64 KiB repository"
 chunks=$(sql_get .mvm/mvm.db "SELECT count(*) FROM chunks")
 # the same bytes under another name: every chunk already stored
