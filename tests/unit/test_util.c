@@ -364,7 +364,7 @@ static void test_util__seqread_reads_every_byte(void **state)
 					(13u << 20) + 3 }; /* up to 1 MiB: through the page cache only */
 	const char *roots[] = { "/tmp", "/dev/shm" };
 	size_t total = (13u << 20) + 3, i, r, step, off;
-	unsigned char *src = malloc(total), *got = aligned_alloc(4096, total + 4096);
+	unsigned char *src = malloc(total), *got = aligned_alloc(4096, ((total + 4095) / 4096 + 1) * 4096);
 	int mode, cold, pages;
 
 	(void)state;
