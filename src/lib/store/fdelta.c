@@ -49,7 +49,7 @@
 #define FD_V1 4                 /* layout byte of version 1: 4 classes */
 #define FD_V2 0x80              /* layout byte of version 2: FD_V2 | classes */
 
-/* Chunks of at most 256 KiB, the largest tensor grid (64 KiB up to format 1's repositories of 2026-12). */
+/* Chunks of at most 256 KiB, the largest tensor grid (repositories made before 2026-12-03 cut at 64 KiB). */
 #define FD_MAX_BYTES (256u << 10)
 
 int mvm_fdelta_fits(unsigned int kind, unsigned int phase, size_t n)
