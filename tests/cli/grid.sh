@@ -78,6 +78,14 @@ cmp -s m.safetensors ../base.safetensors || fail "64 KiB repository: base differ
 mvm checkout -q HEAD -- m.safetensors
 cmp -s m.safetensors ../ft.safetensors || fail "64 KiB repository: fine-tune differs after checkout"
 
+# --- the first builds' name for the chunker: those repositories have been cut on the 64 KiB grid since ---
+cd ..
+mvm init -q first
+cd first
+sql .mvm/mvm.db "UPDATE meta SET value = 'fastcdc-v1 16384/65536/262144 tensor-aligned' WHERE key = 'chunker'"
+add_base first 65536
+cd ../old
+
 # --- a chunker this mvm does not know ---
 for bad in "fastcdc-v1 16384/65536/262144 tensor-grid 100000" "fastcdc-v1 16384/65536/262144 tensor-grid 524288" \
 	"fastcdc-v1 16384/65536/262144 tensor-grid 65536x" "fastcdc-v2 16384/65536/262144 tensor-grid 65536" \

@@ -50,6 +50,8 @@ static int repo_alloc(mvm_repo **out, const char *workdir)
  * became the default keep their 64 KiB grid.
  */
 #define CHUNKER_PREFIX "fastcdc-v1 16384/65536/262144 tensor-grid"
+/* What the first builds (2026-11-23) recorded; every build since cut those repositories on the 64 KiB grid. */
+#define CHUNKER_FIRST "fastcdc-v1 16384/65536/262144 tensor-aligned"
 #define CHUNKER_GRID_NEW (256u << 10)
 #define CHUNKER_GRID_MIN (4u << 10)
 #define CHUNKER_GRID_MAX (256u << 10) /* FastCDC's largest chunk, what buffers and codec 4 take */
@@ -68,6 +70,10 @@ int mvm_repo_tensor_grid(uint32_t *out, mvm_repo *repo)
 	}
 	if ((error = mvm_db_meta_get(&v, repo->db, "chunker")) < 0)
 		goto done;
+	if (!strcmp(v.ptr, CHUNKER_FIRST)) {
+		*out = repo->tensor_grid = 64u << 10;
+		goto done;
+	}
 	num = !strncmp(v.ptr, CHUNKER_PREFIX " ", sizeof(CHUNKER_PREFIX)) ? v.ptr + sizeof(CHUNKER_PREFIX) : NULL;
 	if (num && *num >= '0' && *num <= '9')
 		grid = strtoul(num, &end, 10);
