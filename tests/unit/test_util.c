@@ -361,7 +361,7 @@ static void test_util__seqread_reads_every_byte(void **state)
 {
 	static const size_t sizes[] = { 1,		 4095,		   4096,	       4097,
 					(1u << 20),	 (1u << 20) + 1,   (4u << 20) - 1, (4u << 20) + 4097,
-					(13u << 20) + 3 }; /* up to 1 MiB: through the page cache only */
+					(13u << 20) + 3 }; /* under 1 MiB: through the page cache only */
 	const char *roots[] = { "/tmp", "/dev/shm" };
 	size_t total = (13u << 20) + 3, i, r, step, off;
 	unsigned char *src = malloc(total), *got = aligned_alloc(4096, ((total + 4095) / 4096 + 1) * 4096);

@@ -15,7 +15,7 @@
 
 #define READ_ALIGN 4096u
 /*
- * A file up to this size is read through the page cache only, on the
+ * A file smaller than this is read through the page cache only, on the
  * caller's thread: a thread, a mapping and a second descriptor per file
  * cost more than reading a small file (20k files of 10 KB: add 17 s,
  * mostly such costs).
