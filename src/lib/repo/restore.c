@@ -59,17 +59,23 @@ typedef struct {
 	char msg[256];
 } rbatch;
 
-/* The batch's decoded chunks against their ids, in pairs (SHA-NI runs two streams at ~1.5x the speed of one). */
-static int verify_chunks(rbatch *b)
+/* Where chunk i of the batch starts in its buffer. */
+static size_t chunk_start(const rbatch *b, size_t i)
+{
+	return (size_t)(b->m->chunk_offsets[b->first + i] - b->m->chunk_offsets[b->first]);
+}
+
+/* Chunks [first, end) of the batch, decoded, against their ids, in pairs (SHA-NI runs two streams at ~1.5x the speed of one). */
+static int verify_chunks(rbatch *b, size_t first, size_t end)
 {
 	const mvm_chunk_ref *c = b->m->chunks + b->first;
-	const unsigned char *p = b->buf;
 	mvm_oid got[2];
 	size_t i, k;
 	int error = 0;
 
-	for (i = 0; i < b->count && !error; i += 2) {
-		size_t n = b->count - i > 1 ? 2 : 1;
+	for (i = first; i < end && !error; i += 2) {
+		const unsigned char *p = b->buf + chunk_start(b, i);
+		size_t n = end - i > 1 ? 2 : 1;
 
 		error = n == 2 ? mvm_sha256_update2(b->hash[0], p, c[i].len, b->hash[1], p + c[i].len, c[i + 1].len)
 			       : mvm_sha256_update(b->hash[0], p, c[i].len);
@@ -81,7 +87,6 @@ static int verify_chunks(rbatch *b)
 						      " decode to something else than their chunk id; run 'mvm fsck'",
 						      b->m->chunk_offsets[b->first + i + k],
 						      b->m->chunk_offsets[b->first + i + k] + c[i + k].len);
-			p += c[i + k].len;
 		}
 	}
 	return error;
@@ -108,25 +113,40 @@ static int locate_chunks(rbatch *b, mvm_store *st)
 	return 0;
 }
 
-/* Chunk i into dst: a delta against its base from the batch's base set, anything else as it is stored. */
-static int decode_chunk(rbatch *b, mvm_store *st, size_t i, unsigned char *dst)
+/*
+ * Decode chunks from i on, *n of them: a delta against its base from the
+ * batch's base set alone, else up to MVM_STORE_DECODE_GROUP neighbours that are
+ * not, together (their entropy decoding interleaved).
+ */
+static int decode_chunks(rbatch *b, mvm_store *st, size_t i, size_t *n)
 {
+	unsigned char *dst[MVM_STORE_DECODE_GROUP];
 	int error;
 
-	if (!b->has_base[i])
-		return mvm_store_read_in_set(dst, st, &b->stored, i, &b->locs[i], &b->scratch);
-	if ((error = mvm_buf_grow(&b->base, b->base_locs[i].raw_len)) < 0 ||
-	    (error = mvm_store_read_in_set(b->base.ptr, st, &b->bases, i, &b->base_locs[i], &b->scratch)) < 0)
-		return error;
-	return mvm_store_read_delta_in_set(dst, st, &b->stored, i, &b->locs[i], &b->base_locs[i], b->base.ptr,
-					   &b->scratch);
+	if (b->has_base[i]) {
+		*n = 1;
+		if ((error = mvm_buf_grow(&b->base, b->base_locs[i].raw_len)) < 0 ||
+		    (error = mvm_store_read_in_set(b->base.ptr, st, &b->bases, i, &b->base_locs[i], &b->scratch)) < 0)
+			return error;
+		return mvm_store_read_delta_in_set(b->buf + chunk_start(b, i), st, &b->stored, i, &b->locs[i],
+						   &b->base_locs[i], b->base.ptr, &b->scratch);
+	}
+	for (*n = 0; *n < MVM_STORE_DECODE_GROUP && i + *n < b->count && !b->has_base[i + *n]; (*n)++)
+		dst[*n] = b->buf + chunk_start(b, i + *n);
+	return mvm_store_read_many_in_set(dst, st, &b->stored, i, &b->locs[i], *n, &b->scratch);
 }
 
+/*
+ * Decode the batch, and check each chunk against its id while its bytes
+ * are still in this core's cache (checked after the whole batch, they had
+ * been read back from memory). Checks go in pairs; an odd chunk waits for
+ * the next group.
+ */
 static void decode_run(mvm_job *job)
 {
 	rbatch *b = (rbatch *)job;
 	mvm_store *st = b->repo->store;
-	size_t i, off = 0;
+	size_t i, n, checked = 0;
 	int error;
 
 	/* the chunks and, apart, their bases, each read in runs of pack neighbours; then decoded in order */
@@ -134,12 +154,15 @@ static void decode_run(mvm_job *job)
 	    (error = mvm_store_read_set(&b->stored, st, b->locs, NULL, b->count)) == 0 &&
 	    mvm_store_read_set(&b->bases, st, b->base_locs, b->has_base, b->count) < 0)
 		mvm_error_clear(); /* bases the set could not read are read alone */
-	for (i = 0; i < b->count && !error; i++) {
-		error = decode_chunk(b, st, i, b->buf + off);
-		off += b->locs[i].raw_len;
+	for (i = 0; i < b->count && !error; i += n) {
+		size_t upto;
+
+		if ((error = decode_chunks(b, st, i, &n)) < 0)
+			break;
+		upto = i + n == b->count ? b->count : checked + ((i + n - checked) & ~(size_t)1);
+		error = verify_chunks(b, checked, upto);
+		checked = upto;
 	}
-	if (!error)
-		error = verify_chunks(b);
 	if (error < 0) {
 		b->error = error;
 		snprintf(b->msg, sizeof(b->msg), "%s", mvm_error_last());

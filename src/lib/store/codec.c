@@ -233,6 +233,30 @@ int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_l
 	}
 }
 
+int mvm_codec_decode_many(const mvm_codec_job *jobs, size_t count)
+{
+	mvm_codec_job exp[MVM_CODEC_GROUP];
+	size_t k, n = 0;
+	int error = 0;
+
+	/* codec 7 chunks gathered into groups; every other one alone */
+	for (k = 0; k < count && !error; k++) {
+		if (jobs[k].codec != MVM_CODEC_EXPCODE8) {
+			error = mvm_codec_decode(jobs[k].dst, jobs[k].raw_len, jobs[k].src, jobs[k].stored_len,
+						 jobs[k].codec);
+			continue;
+		}
+		exp[n++] = jobs[k];
+		if (n == MVM_CODEC_GROUP) {
+			error = mvm_expcode_decode_many(exp, n);
+			n = 0;
+		}
+	}
+	if (!error && n)
+		error = mvm_expcode_decode_many(exp, n);
+	return error;
+}
+
 /* Per-thread scratch buffers, one per MVM_SCRATCH_* slot. */
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;

@@ -55,13 +55,22 @@ void mvm_codec_float_hint(mvm_codec_hint *h, const char *dtype);
 /* Per-thread scratch buffers of the codecs, one per slot. */
 enum {
 	MVM_SCRATCH_PLANES, MVM_SCRATCH_XOR, MVM_SCRATCH_STREAMS, MVM_SCRATCH_CLASSES, MVM_SCRATCH_WORDS,
-	MVM_SCRATCH_GROUPED, MVM_SCRATCH_RANS, MVM_SCRATCH_ALT, MVM_SCRATCH_SLOTS
+	MVM_SCRATCH_GROUPED, MVM_SCRATCH_RANS, MVM_SCRATCH_ALT, MVM_SCRATCH_GROUP, MVM_SCRATCH_SLOTS
 };
 
 /** This thread's scratch buffer `slot`, grown to at least n bytes (NULL when out of memory). */
 unsigned char *mvm_codec_scratch(unsigned int slot, size_t n);
 /** out = a XOR b, n bytes (out may be a or b). */
 void mvm_xor_bytes(unsigned char *out, const unsigned char *a, const unsigned char *b, size_t n);
+
+/** One chunk to decode: raw_len bytes into dst from src[0, stored_len), stored with codec. */
+typedef struct {
+	void *dst;
+	size_t raw_len;
+	const void *src;
+	size_t stored_len;
+	uint32_t codec;
+} mvm_codec_job;
 
 /** Largest stored size for n raw bytes (stored raw when compression does not pay). */
 size_t mvm_codec_bound(size_t n);
@@ -95,6 +104,15 @@ int mvm_codec_encode_xor(void *dst, size_t cap, size_t *dst_len, uint32_t *codec
  */
 int mvm_codec_decode(void *dst, size_t raw_len, const void *src, size_t stored_len,
 		     uint32_t codec);
+/* Codec 7 chunks whose entropy decoding runs together, at most (see ransgroup.c). */
+#define MVM_CODEC_GROUP 4
+
+/*
+ * Decode count chunks, each as mvm_codec_decode would (no deltas), the
+ * entropy decoding of codec 7 chunks MVM_CODEC_GROUP at once (mvm_rans_decode_many).
+ * @return 0, or the first error (the other chunks' bytes are then undefined).
+ */
+int mvm_codec_decode_many(const mvm_codec_job *jobs, size_t count);
 
 /** Base id named by a delta chunk. */
 int mvm_codec_xor_base(mvm_oid *out, const void *stored, size_t stored_len);

@@ -328,40 +328,95 @@ int mvm_expcode_encode(unsigned char *dst, size_t cap, size_t *out_len, const un
 	return 0;
 }
 
-int mvm_expcode_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored, unsigned int codec)
+/* A stored chunk's layout, checked against its length. */
+typedef struct {
+	unsigned int elem;
+	size_t count, rans; /* elements; bytes of the rANS block */
+} exp_layout;
+
+static int exp_layout_get(exp_layout *l, size_t n, const unsigned char *src, size_t stored)
+{
+	if (stored < EXP_HEADER || ((l->elem = src[0]) != 2 && l->elem != 4) || n % l->elem)
+		return mvm_error_set(MVM_ECORRUPT, "exponent-coded chunk has a bad header");
+	l->count = n / l->elem;
+	l->rans = mvm_le32(src + 1);
+	if (l->rans > stored - EXP_HEADER ||
+	    stored - EXP_HEADER - l->rans != packed_len(l->count) + (l->elem - 2) * l->count)
+		return mvm_error_set(MVM_ECORRUPT, "exponent-coded chunk has the wrong length for %zu bytes", n);
+	return 0;
+}
+
+/* The elements, from their decoded symbols and the packed and raw planes. */
+static int exp_elements(unsigned char *dst, size_t n, const unsigned char *src, const exp_layout *l,
+			const uint16_t *sym)
 {
 	unsigned char *planes = mvm_codec_scratch(MVM_SCRATCH_PLANES, n), *hi, *next;
 	const unsigned char *plane[4];
-	unsigned int elem, j;
-	size_t count, rans;
+	unsigned int j;
+
+	if (!planes)
+		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
+	hi = planes;
+	next = planes + l->count;
+	unpack7(next, src + EXP_HEADER + l->rans, l->count);
+	if (l->elem == 2) {
+		bf16_elements(dst, sym, next, l->count);
+		return 0;
+	}
+	split_symbols(hi, next, sym, l->count);
+	for (j = 0; j + 2 < l->elem; j++)
+		plane[j] = src + EXP_HEADER + l->rans + packed_len(l->count) + j * l->count;
+	plane[l->elem - 2] = next;
+	plane[l->elem - 1] = hi;
+	mvm_bytegroup_join(dst, plane, n, l->elem, 0, 1);
+	return 0;
+}
+
+int mvm_expcode_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored, unsigned int codec)
+{
+	exp_layout l;
 	uint16_t *sym;
 	int error;
 
-	if (stored < EXP_HEADER || ((elem = src[0]) != 2 && elem != 4) || n % elem)
-		return mvm_error_set(MVM_ECORRUPT, "exponent-coded chunk has a bad header");
-	count = n / elem;
-	rans = mvm_le32(src + 1);
-	if (rans > stored - EXP_HEADER || stored - EXP_HEADER - rans != packed_len(count) + (elem - 2) * count)
-		return mvm_error_set(MVM_ECORRUPT, "exponent-coded chunk has the wrong length for %zu bytes", n);
-	sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * count);
-	if (!planes || !sym)
-		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
-	error = codec == MVM_CODEC_EXPCODE ? mvm_rans4_decode(sym, count, src + EXP_HEADER, rans, EXP_SYMBOLS)
-					   : mvm_rans_decode(sym, count, src + EXP_HEADER, rans, EXP_SYMBOLS);
-	if (error < 0)
+	if ((error = exp_layout_get(&l, n, src, stored)) < 0)
 		return error;
-	hi = planes;
-	next = planes + count;
-	unpack7(next, src + EXP_HEADER + rans, count);
-	if (elem == 2) {
-		bf16_elements(dst, sym, next, count);
-		return 0;
+	if (!(sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * l.count)))
+		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
+	error = codec == MVM_CODEC_EXPCODE ? mvm_rans4_decode(sym, l.count, src + EXP_HEADER, l.rans, EXP_SYMBOLS)
+					   : mvm_rans_decode(sym, l.count, src + EXP_HEADER, l.rans, EXP_SYMBOLS);
+	return error < 0 ? error : exp_elements(dst, n, src, &l, sym);
+}
+
+int mvm_expcode_decode_many(const mvm_codec_job *jobs, size_t count)
+{
+	exp_layout l[MVM_CODEC_GROUP];
+	mvm_rans_block b[MVM_CODEC_GROUP];
+	size_t k, first, n, symbols;
+	uint16_t *sym;
+	int error = 0;
+
+	for (first = 0; first < count && !error; first += n) {
+		n = count - first < MVM_CODEC_GROUP ? count - first : MVM_CODEC_GROUP;
+		for (k = 0, symbols = 0; k < n; k++) {
+			const mvm_codec_job *j = &jobs[first + k];
+
+			if ((error = exp_layout_get(&l[k], j->raw_len, j->src, j->stored_len)) < 0)
+				return error;
+			symbols += l[k].count;
+		}
+		if (!(sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * symbols)))
+			return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
+		for (k = 0; k < n; k++) {
+			b[k].sym = sym;
+			b[k].n = l[k].count;
+			b[k].src = (const unsigned char *)jobs[first + k].src + EXP_HEADER;
+			b[k].len = l[k].rans;
+			sym += l[k].count;
+		}
+		error = mvm_rans_decode_many(b, n, EXP_SYMBOLS);
+		for (k = 0; k < n && !error; k++)
+			error = exp_elements(jobs[first + k].dst, jobs[first + k].raw_len, jobs[first + k].src, &l[k],
+					     b[k].sym);
 	}
-	split_symbols(hi, next, sym, count);
-	for (j = 0; j + 2 < elem; j++)
-		plane[j] = src + EXP_HEADER + rans + packed_len(count) + j * count;
-	plane[elem - 2] = next;
-	plane[elem - 1] = hi;
-	mvm_bytegroup_join(dst, plane, n, elem, 0, 1);
-	return 0;
+	return error;
 }

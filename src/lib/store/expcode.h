@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "codec.h"
+
 /*
  * Encode n bytes of whole elements (elem 2 or 4) into dst (cap bytes) as
  * codec (MVM_CODEC_EXPCODE8; MVM_CODEC_EXPCODE only to test its reader).
@@ -19,5 +21,8 @@ int mvm_expcode_encode(unsigned char *dst, size_t cap, size_t *out_len, const un
 		       unsigned int elem, unsigned int codec);
 /** Decode exactly n bytes stored with codec; anything else is MVM_ECORRUPT. */
 int mvm_expcode_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored, unsigned int codec);
+
+/** Decode count codec 7 chunks (jobs[k].codec is MVM_CODEC_EXPCODE8), their rANS blocks together. */
+int mvm_expcode_decode_many(const mvm_codec_job *jobs, size_t count);
 
 #endif

@@ -200,24 +200,36 @@ size_t mvm_rans4_encode(unsigned char *dst, size_t cap, const uint16_t *sym, siz
 	return off;
 }
 
-int mvm_rans__get_table(rans_dec_table *t, const unsigned char **p, const unsigned char *end, unsigned int nsyms)
+int mvm_rans__get_freqs(mvm_rans_freqs *f, const unsigned char **p, const unsigned char *end, unsigned int nsyms)
 {
-	uint32_t lo, len, f, slot = 0, k, s;
+	uint32_t v, slot = 0, s;
 
-	t->symbol[RANS_M] = t->symbol[RANS_M + 1] = 0;
-	if (mvm_rans__get_varint(&lo, p, end) < 0 || mvm_rans__get_varint(&len, p, end) < 0 || lo >= nsyms ||
-	    len > nsyms - lo)
+	if (mvm_rans__get_varint(&f->lo, p, end) < 0 || mvm_rans__get_varint(&f->len, p, end) < 0 ||
+	    f->lo >= nsyms || f->len > nsyms - f->lo)
 		return MVM_ECORRUPT;
-	for (s = lo; s < lo + len; s++) {
-		if (mvm_rans__get_varint(&f, p, end) < 0 || f > RANS_M - slot)
+	for (s = 0; s < f->len; s++) {
+		if (mvm_rans__get_varint(&v, p, end) < 0 || v > RANS_M - slot)
 			return MVM_ECORRUPT;
-		for (k = 0; k < f; k++) {
-			t->symbol[slot + k] = (uint16_t)s;
-			t->step[slot + k] = f | k << 16;
-		}
-		slot += f;
+		f->freq[s] = (uint16_t)v;
+		slot += v;
 	}
 	return slot == RANS_M ? 0 : MVM_ECORRUPT;
+}
+
+int mvm_rans__get_table(rans_dec_table *t, const unsigned char **p, const unsigned char *end, unsigned int nsyms)
+{
+	mvm_rans_freqs f;
+	uint32_t slot = 0, k, s;
+
+	if (mvm_rans__get_freqs(&f, p, end, nsyms) < 0)
+		return MVM_ECORRUPT;
+	t->symbol[RANS_M] = t->symbol[RANS_M + 1] = 0;
+	for (s = 0; s < f.len; slot += f.freq[s++])
+		for (k = 0; k < f.freq[s]; k++) {
+			t->symbol[slot + k] = (uint16_t)(f.lo + s);
+			t->step[slot + k] = f.freq[s] | k << 16;
+		}
+	return 0;
 }
 
 /* The four states and streams after the table; streams copied into padded scratch. */

@@ -34,6 +34,22 @@ size_t mvm_rans_encode(unsigned char *dst, size_t cap, const uint16_t *sym, size
  */
 int mvm_rans_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t len, unsigned int nsyms);
 
+/* One block to decode: n symbols into sym from exactly src[0, len). */
+typedef struct {
+	uint16_t *sym;
+	size_t n;
+	const unsigned char *src;
+	size_t len;
+} mvm_rans_block;
+
+/*
+ * Decode count blocks, each as mvm_rans_decode would; where the CPU has
+ * AVX-512 (mvm_cpu_avx512) up to four at once, their steps interleaved
+ * (ransgroup.c). @return 0, or the error of the first block that fails
+ * (the symbols of every block are then undefined).
+ */
+int mvm_rans_decode_many(const mvm_rans_block *b, size_t count, unsigned int nsyms);
+
 /* The same for codec 6's four-stream block. */
 size_t mvm_rans4_encode(unsigned char *dst, size_t cap, const uint16_t *sym, size_t n, unsigned int nsyms);
 int mvm_rans4_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t len, unsigned int nsyms);

@@ -27,9 +27,9 @@
 #include "codec.h"
 #include "rans_internal.h"
 
-#define LANES 8
-#define STATES_LEN (4 * LANES)
-#define PAD 32 /* a decode step reads 16 bytes past its words; the encoder stores 16 below them */
+#define LANES RANS8_LANES
+#define STATES_LEN RANS8_STATES_LEN
+#define PAD RANS8_PAD
 
 /* Per mask of lanes, the byte shuffle moving their words to the top of 16 bytes, lane 0 lowest. */
 static unsigned char pack_shuffle[256][16];
@@ -261,39 +261,51 @@ size_t mvm_rans_encode(unsigned char *dst, size_t cap, const uint16_t *sym, size
 	return off + len;
 }
 
-int mvm_rans_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t len, unsigned int nsyms)
+int mvm_rans8__get_states(uint32_t *x, size_t *words, const unsigned char *p, const unsigned char *stop)
 {
-	const unsigned char *p = src, *stop = src + len, *end;
-	rans_dec_table *t = (rans_dec_table *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, sizeof(*t));
-	uint32_t x[LANES];
-	size_t i = 0, words, whole = n & ~(size_t)(LANES - 1);
-	unsigned char *padded;
 	unsigned int k;
-	int ok = 1;
 
-	if (!t)
-		return mvm_error_set(MVM_ERROR, "out of memory for an entropy table");
-	if (nsyms > MVM_RANS_MAX_SYMBOLS || mvm_rans__get_table(t, &p, stop, nsyms) < 0)
-		return mvm_error_set(MVM_ECORRUPT, "entropy-coded block has a bad table");
-	if (stop - p < STATES_LEN || (words = (size_t)(stop - p) - STATES_LEN) % 2)
+	if (stop - p < STATES_LEN || (*words = (size_t)(stop - p) - STATES_LEN) % 2)
 		return mvm_error_set(MVM_ECORRUPT, "entropy-coded block has bad streams");
 	for (k = 0; k < LANES; k++, p += 4)
 		if ((x[k] = mvm_le32(p)) < RANS_L || x[k] >= 1u << 31)
 			return mvm_error_set(MVM_ECORRUPT, "entropy-coded block has bad streams");
+	return 0;
+}
+
+int mvm_rans8__check_end(const uint32_t *x, const unsigned char *p, const unsigned char *end, size_t n)
+{
+	unsigned int k, ok = p == end;
+
+	for (k = 0; k < LANES; k++)
+		ok &= x[k] == RANS_L;
+	return ok ? 0 : mvm_error_set(MVM_ECORRUPT, "entropy-coded block does not decode to %zu symbols", n);
+}
+
+int mvm_rans_decode(uint16_t *sym, size_t n, const unsigned char *src, size_t len, unsigned int nsyms)
+{
+	const unsigned char *p = src, *end;
+	rans_dec_table *t = (rans_dec_table *)(void *)mvm_codec_scratch(MVM_SCRATCH_WORDS, sizeof(*t));
+	unsigned char *padded;
+	uint32_t x[LANES];
+	size_t i = 0, words, whole = n & ~(size_t)(LANES - 1);
+	int error;
+
+	if (!t)
+		return mvm_error_set(MVM_ERROR, "out of memory for an entropy table");
+	if (nsyms > MVM_RANS_MAX_SYMBOLS || mvm_rans__get_table(t, &p, src + len, nsyms) < 0)
+		return mvm_error_set(MVM_ECORRUPT, "entropy-coded block has a bad table");
+	if ((error = mvm_rans8__get_states(x, &words, p, src + len)) < 0)
+		return error;
 	if (!(padded = mvm_codec_scratch(MVM_SCRATCH_RANS, words + PAD)))
 		return mvm_error_set(MVM_ERROR, "out of memory for an entropy-coded block");
-	memcpy(padded, p, words);
+	memcpy(padded, p + STATES_LEN, words);
 	memset(padded + words, 0, PAD);
 	p = padded;
 	end = padded + words;
 	i = decode_steps(sym, whole, x, t, &p, end);
 	/* the last symbols, and the first after a step that read past the end (which it would still be) */
-	for (; i < n && (ok = p <= end); i++)
+	for (; i < n && p <= end; i++)
 		x[i % LANES] = mvm_rans__get_symbol(&sym[i], x[i % LANES], t, &p);
-	ok &= p == end;
-	for (k = 0; k < LANES; k++)
-		ok &= x[k] == RANS_L;
-	if (!ok)
-		return mvm_error_set(MVM_ECORRUPT, "entropy-coded block does not decode to %zu symbols", n);
-	return 0;
+	return mvm_rans8__check_end(x, p, end, n); /* a loop stopped short has p past end */
 }

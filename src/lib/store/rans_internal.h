@@ -37,6 +37,29 @@ typedef struct {
 size_t mvm_rans__put_table(unsigned char *dst, size_t cap, rans_enc_symbol *enc, const uint16_t *sym, size_t n,
 			   unsigned int nsyms);
 
+/* Codec 7's block (rans8.c): eight states over one word stream. */
+#define RANS8_LANES 8
+#define RANS8_STATES_LEN (4 * RANS8_LANES)
+#define RANS8_PAD 32 /* a decode step reads 16 bytes past its words; the encoder stores 16 below them */
+
+/*
+ * Codec 7's block after its table, at p (up to stop): the eight states
+ * into x, and the bytes of the word stream after them. @return 0, or
+ * MVM_ECORRUPT for bad states or an odd length.
+ */
+int mvm_rans8__get_states(uint32_t *x, size_t *words, const unsigned char *p, const unsigned char *stop);
+/* After the last symbol: the stream read to its end, every state back at RANS_L. @return 0 or MVM_ECORRUPT. */
+int mvm_rans8__check_end(const uint32_t *x, const unsigned char *p, const unsigned char *end, size_t n);
+
+/* A block's table as stored: the frequencies of symbols [lo, lo + len), summing to RANS_M. */
+typedef struct {
+	uint32_t lo, len;
+	uint16_t freq[MVM_RANS_MAX_SYMBOLS];
+} mvm_rans_freqs;
+
+/* Read the table at *p into f, checked. @return 0 or MVM_ECORRUPT. */
+int mvm_rans__get_freqs(mvm_rans_freqs *f, const unsigned char **p, const unsigned char *end, unsigned int nsyms);
+
 /* Read the table at *p into t. @return 0 or MVM_ECORRUPT. */
 int mvm_rans__get_table(rans_dec_table *t, const unsigned char **p, const unsigned char *end, unsigned int nsyms);
 

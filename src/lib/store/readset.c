@@ -15,6 +15,8 @@
 #include "codec.h"
 #include "store_internal.h"
 
+_Static_assert(MVM_STORE_DECODE_GROUP == MVM_CODEC_GROUP, "store.h names the codecs' group");
+
 #define READSET_GAP (256u << 10)
 #define READSET_RUN (8u << 20)
 #define READSET_ALIGN 4096u
@@ -199,6 +201,32 @@ int mvm_store_read_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, s
 	if ((error = stored_in_set(&stored, st, set, i, loc, scratch)) < 0)
 		return error;
 	return mvm_store_decode(dst, st, loc, stored);
+}
+
+int mvm_store_read_many_in_set(unsigned char *const *dst, mvm_store *st, const mvm_stored_set *set, size_t first,
+			       const mvm_chunk_loc *locs, size_t count, mvm_buf *scratch)
+{
+	mvm_codec_job jobs[MVM_CODEC_GROUP];
+	size_t k, n = 0;
+	int error = 0;
+
+	if (count > MVM_STORE_DECODE_GROUP)
+		return mvm_error_set(MVM_ERROR, "%zu chunks to decode together, more than %d", count,
+				     MVM_STORE_DECODE_GROUP);
+	for (k = 0; k < count && !error; k++) {
+		size_t i = first + k;
+
+		if (mvm_codec_is_delta(locs[k].codec) || i >= set->count || set->at[i] == MVM_STORED_ALONE) {
+			error = mvm_store_read_in_set(dst[k], st, set, i, &locs[k], scratch);
+			continue;
+		}
+		jobs[n].dst = dst[k];
+		jobs[n].raw_len = locs[k].raw_len;
+		jobs[n].src = set->mem + set->at[i];
+		jobs[n].stored_len = locs[k].stored_len;
+		jobs[n++].codec = locs[k].codec;
+	}
+	return error ? error : mvm_codec_decode_many(jobs, n);
 }
 
 int mvm_store_read_delta_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, size_t i,
