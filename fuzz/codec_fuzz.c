@@ -1,7 +1,8 @@
 /*
  * codec_fuzz.c: decoding a stored chunk must never crash or write past
  * its output, whatever the bytes and the codec the index claims, and a
- * chunk that decodes must do so the same way twice.
+ * chunk that decodes must do so the same way twice, and the same way
+ * again decoded together with a copy of itself (mvm_codec_decode_many).
  *
  * Input: u8 codec  u8 kind-or-pad  u16 raw_len/2 (little-endian), then
  * the stored bytes. Delta codecs decode against a fixed BF16-like base.
@@ -38,6 +39,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			? mvm_codec_decode_xor(again, raw_len, data + 4, size - 4, codec, base)
 			: mvm_codec_decode(again, raw_len, data + 4, size - 4, codec);
 		if (again_error || memcmp(out, again, raw_len))
+			abort();
+	}
+	if (!mvm_codec_is_delta(codec)) { /* twice in one call, the entropy decoding of both together: the same */
+		mvm_codec_job jobs[2] = { { again, raw_len, data + 4, size - 4, codec },
+					  { base, raw_len, data + 4, size - 4, codec } };
+		int many_error = mvm_codec_decode_many(jobs, 2);
+
+		if ((many_error == 0) != (error == 0) ||
+		    (error == 0 && (memcmp(out, again, raw_len) || memcmp(out, base, raw_len))))
 			abort();
 	}
 	free(base);

@@ -321,6 +321,73 @@ static void test_store__rans_round_trips(void **state)
 }
 
 /*
+ * rANS blocks decoded together (mvm_rans_decode_many): lengths that end
+ * a group's steps at different places (1 to 40000 symbols, every tail of
+ * the states), 1 to 9 blocks (groups of four and the rest), with and
+ * without the SIMD path: the same symbols as one at a time. A damaged
+ * block fails the call, never a crash, whichever group it is in.
+ */
+static void test_store__rans_blocks_decode_together(void **state)
+{
+	static const size_t lens[] = { 40000, 1, 7, 4001, 8, 131, 39993, 9, 4000 };
+	enum { NB = sizeof(lens) / sizeof(lens[0]), MAX = 40000 };
+	static const mvm_cpu_limit limits[] = { MVM_CPU_ALL, MVM_CPU_PORTABLE };
+	uint16_t *sym[NB], *back[NB];
+	unsigned char *enc[NB];
+	mvm_rans_block b[NB];
+	uint64_t seed = 5;
+	size_t k, i, count, li;
+
+	(void)state;
+	for (k = 0; k < NB; k++) {
+		sym[k] = malloc(MAX * 2);
+		back[k] = malloc(MAX * 2);
+		enc[k] = malloc(4 * MAX + 4096);
+		for (i = 0; i < lens[k]; i++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			/* exponent-like, each block its own spread; block 4 uniform over all 512 */
+			sym[k][i] = k == 4 ? (uint16_t)(seed >> 55) : (uint16_t)(200 + k + __builtin_ctzll(seed | 1ull << (10 + k)));
+		}
+		b[k].sym = back[k];
+		b[k].n = lens[k];
+		b[k].src = enc[k];
+		b[k].len = mvm_rans_encode(enc[k], 4 * MAX + 4096, sym[k], lens[k], MVM_RANS_MAX_SYMBOLS);
+		assert_true(b[k].len > 0);
+	}
+	for (li = 0; li < 2; li++) {
+		mvm_cpu_restrict(limits[li]);
+		for (count = 1; count <= NB; count++) {
+			for (k = 0; k < count; k++)
+				memset(back[k], 0xee, lens[k] * 2);
+			assert_int_equal(mvm_rans_decode_many(b, count, MVM_RANS_MAX_SYMBOLS), 0);
+			for (k = 0; k < count; k++)
+				assert_memory_equal(back[k], sym[k], lens[k] * 2);
+		}
+		/* block 6 (in the second group) one byte short, then asked for one symbol more */
+		b[6].len--;
+		assert_int_equal(mvm_rans_decode_many(b, NB, MVM_RANS_MAX_SYMBOLS), MVM_ECORRUPT);
+		b[6].len++;
+		b[6].n++;
+		assert_int_equal(mvm_rans_decode_many(b, NB, MVM_RANS_MAX_SYMBOLS), MVM_ECORRUPT);
+		b[6].n--;
+		/* flipped bytes in block 3, with three good blocks stepping beside it */
+		for (i = 0; i < b[3].len; i += 3) {
+			enc[3][i] ^= 0x5a;
+			(void)mvm_rans_decode_many(b, 4, MVM_RANS_MAX_SYMBOLS);
+			enc[3][i] ^= 0x5a;
+		}
+		assert_int_equal(mvm_rans_decode_many(b, NB, MVM_RANS_MAX_SYMBOLS), 0);
+		assert_memory_equal(back[3], sym[3], lens[3] * 2);
+	}
+	mvm_cpu_restrict(MVM_CPU_ALL);
+	for (k = 0; k < NB; k++) {
+		free(sym[k]);
+		free(back[k]);
+		free(enc[k]);
+	}
+}
+
+/*
  * The bytes of both block layouts for one fixed input, pinned by their
  * SHA-256: the portable encoder and each path this CPU can take (AVX2,
  * AVX-512) must write them, so a change to either path, or to the
@@ -517,6 +584,58 @@ static void test_store__expcode_round_trips_and_rejects_damage(void **state)
 	free(src);
 	free(enc);
 	free(back);
+}
+
+/*
+ * Chunks decoded together (mvm_codec_decode_many): codec 7 BF16 and F32
+ * chunks of different lengths mixed with zstd and raw ones, more codec 7
+ * chunks than one group takes: each the bytes it was made from. A damaged
+ * codec 7 chunk among them fails the call.
+ */
+static void test_store__chunks_decode_together(void **state)
+{
+	enum { NJ = 9, MAXLEN = 262144 };
+	mvm_codec_job jobs[NJ];
+	unsigned char *src[NJ], *enc[NJ], *back[NJ];
+	size_t k;
+	int seen7 = 0;
+
+	(void)state;
+	for (k = 0; k < NJ; k++) {
+		unsigned int elem = k % 3 == 2 ? 4 : 2;
+		size_t len = k == 4 ? 1000 : MAXLEN - 4096 * k; /* chunk 4: zstd or raw, too small for a table */
+		mvm_codec_hint hint = { elem, 0, elem == 2 ? MVM_FLOAT_BF16 : MVM_FLOAT_F32 };
+		size_t n;
+		uint32_t codec;
+
+		src[k] = malloc(len);
+		enc[k] = malloc(mvm_codec_bound(len));
+		back[k] = malloc(len);
+		if (k == 7)
+			memset(src[k], 7, len); /* zstd */
+		else
+			weights_with_specials(src[k], len, elem, 40 + k);
+		assert_int_equal(mvm_codec_encode(enc[k], &n, &codec, src[k], len, 1, k == 7 ? NULL : &hint), 0);
+		seen7 += codec == MVM_CODEC_EXPCODE8;
+		jobs[k].dst = back[k];
+		jobs[k].raw_len = len;
+		jobs[k].src = enc[k];
+		jobs[k].stored_len = n;
+		jobs[k].codec = codec;
+	}
+	assert_true(seen7 > 4);
+	assert_int_not_equal(jobs[7].codec, MVM_CODEC_EXPCODE8);
+	assert_int_equal(mvm_codec_decode_many(jobs, NJ), 0);
+	for (k = 0; k < NJ; k++)
+		assert_memory_equal(back[k], src[k], jobs[k].raw_len);
+	enc[5][40] ^= 0x21; /* inside chunk 5's rANS table or states */
+	assert_int_equal(jobs[5].codec, MVM_CODEC_EXPCODE8);
+	assert_int_equal(mvm_codec_decode_many(jobs, NJ), MVM_ECORRUPT);
+	for (k = 0; k < NJ; k++) {
+		free(src[k]);
+		free(enc[k]);
+		free(back[k]);
+	}
 }
 
 /* F16 of bell-shaped weights (all in F16's normal range), as the top bits of the F32 value. */
@@ -1719,6 +1838,8 @@ int main(void)
 		cmocka_unit_test(test_store__unknown_floats_are_guessed),
 		cmocka_unit_test(test_store__rans_round_trips),
 		cmocka_unit_test(test_store__rans_blocks_are_pinned),
+		cmocka_unit_test(test_store__rans_blocks_decode_together),
+		cmocka_unit_test(test_store__chunks_decode_together),
 		cmocka_unit_test(test_store__expcode_round_trips_and_rejects_damage),
 		cmocka_unit_test(test_store__xor_deltas_round_trip),
 		cmocka_unit_test(test_store__fdelta_rejects_damage),
