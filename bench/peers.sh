@@ -245,7 +245,17 @@ rm -f "$W/lim.copy"
 sync
 DWRITE=$(rate $LIMSZ "$(timeit dd if="$LIMF" of="$W/lim.copy" bs=8M oflag=direct conv=fsync status=none)")
 rm -f "$W/lim.copy"
-log "sha256 $SHA MB/s, zstd -1 $ZC1/$ZC2 MB/s (T1/T2) at $ZRATIO%, zstd -d $ZD MB/s, read cold $COLD / cached $READ MB/s, fsync write $WRITE MB/s, O_DIRECT write $DWRITE MB/s"
+# reading and writing at once, as an add (model in, packs out) and a checkout
+# (packs in, model out) do: one disk serves both, and less than each alone
+RW=n/a
+if [ "$CACHE" = cold ]; then
+	prepare
+	RWMB=$((LIMSZ >> 20))
+	RW=$(rate $((LIMSZ + (RWMB << 20))) "$(timeit sh -c "cat '$LIMF' >/dev/null & \
+		dd if=/dev/zero of='$W/lim.copy' bs=1M count=$RWMB oflag=direct conv=fsync status=none; wait")")
+	rm -f "$W/lim.copy"
+fi
+log "sha256 $SHA MB/s, zstd -1 $ZC1/$ZC2 MB/s (T1/T2) at $ZRATIO%, zstd -d $ZD MB/s, read cold $COLD / cached $READ MB/s, fsync write $WRITE MB/s, O_DIRECT write $DWRITE MB/s, cold read + O_DIRECT write at once $RW MB/s"
 
 # ---------------------------------------------------------------- tools
 # Each tool works in $W/repos/TOOL: working tree (mvm, git) or backup source
@@ -564,8 +574,12 @@ if ok mvm; then
 	L_WRITE="restore incl. sync $MVMDUR MB/s = $(pct $MVMDUR $WRITE)"
 	PACKRATE=$(calc "\"%.0f\", $(get mvm store.base) / $(get mvm add.base) / 1e6")
 	L_DWRITE="restore incl. sync = $(pct $MVMDUR $DWRITE); add base writes packs at $PACKRATE MB/s = $(pct $PACKRATE $DWRITE)"
+	MOVED=$(calc "\"%.0f\", ($SIZE_base + $(get mvm store.base)) / 1e6")
+	ADDIO=$(calc "\"%.0f\", $MOVED / $(get mvm add.base)")
+	RESIO=$(calc "\"%.0f\", $MOVED / ($MVMRES + $(get mvm restore.sync))")
+	L_RW="add base and restore (incl. sync) each move $MOVED MB (model + store): $ADDIO MB/s = $([ "$RW" = n/a ] && echo n/a || pct $ADDIO $RW) and $RESIO MB/s = $([ "$RW" = n/a ] && echo n/a || pct $RESIO $RW)"
 else
-	L_SHA=n/a L_ZC=n/a L_ZD=n/a L_READ=n/a L_WRITE=n/a L_DWRITE=n/a
+	L_SHA=n/a L_ZC=n/a L_ZD=n/a L_READ=n/a L_WRITE=n/a L_DWRITE=n/a L_RW=n/a
 fi
 RUNS_NOTE="median of $RUNS_DONE runs"
 [ "$RUNS_DONE" -eq 1 ] && RUNS_NOTE="1 run"
@@ -615,6 +629,7 @@ RUNS_NOTE="median of $RUNS_DONE runs"
 	echo "| read, cold / page cache (best of 3) | $COLD / $READ MB/s | $L_READ |"
 	echo "| fsync'd write (dd conv=fsync) | $WRITE MB/s | $L_WRITE |"
 	echo "| O_DIRECT write + fsync (dd oflag=direct conv=fsync), as mvm writes packs and files | $DWRITE MB/s | $L_DWRITE |"
+	echo "| cold read and O_DIRECT write at once (cat of the shard while dd writes as much), bytes in + out per second | $RW MB/s | $L_RW |"
 	for v in $VERSIONS; do
 		ok mvm || break
 		x=$(get mvm store.$v)

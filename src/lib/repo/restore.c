@@ -114,26 +114,37 @@ static int locate_chunks(rbatch *b, mvm_store *st)
 }
 
 /*
- * Decode chunks from i on, *n of them: a delta against its base from the
- * batch's base set alone, else up to MVM_STORE_DECODE_GROUP neighbours that are
- * not, together (their entropy decoding interleaved).
+ * Decode chunks from i on, *n of them: up to MVM_STORE_DECODE_GROUP
+ * neighbours, their entropy decoding interleaved; deltas whose bases the
+ * batch's base set holds apart from the others, their bases decoded together.
  */
 static int decode_chunks(rbatch *b, mvm_store *st, size_t i, size_t *n)
 {
 	unsigned char *dst[MVM_STORE_DECODE_GROUP];
+	size_t idx[MVM_STORE_DECODE_GROUP], k, off = 0;
 	int error;
 
-	if (b->has_base[i]) {
-		*n = 1;
-		if ((error = mvm_buf_grow(&b->base, b->base_locs[i].raw_len)) < 0 ||
-		    (error = mvm_store_read_in_set(b->base.ptr, st, &b->bases, i, &b->base_locs[i], &b->scratch)) < 0)
-			return error;
-		return mvm_store_read_delta_in_set(b->buf + chunk_start(b, i), st, &b->stored, i, &b->locs[i],
-						   &b->base_locs[i], b->base.ptr, &b->scratch);
-	}
-	for (*n = 0; *n < MVM_STORE_DECODE_GROUP && i + *n < b->count && !b->has_base[i + *n]; (*n)++)
+	for (*n = 0; *n < MVM_STORE_DECODE_GROUP && i + *n < b->count && b->has_base[i + *n] == b->has_base[i]; (*n)++) {
+		idx[*n] = i + *n;
 		dst[*n] = b->buf + chunk_start(b, i + *n);
-	return mvm_store_read_many_in_set(dst, st, &b->stored, i, &b->locs[i], *n, &b->scratch);
+	}
+	if (!b->has_base[i])
+		return mvm_store_read_many_in_set(dst, st, &b->stored, idx, b->locs, *n, &b->scratch);
+	/* deltas: their bases decoded together, then each delta against its own */
+	for (k = 0; k < *n; k++)
+		off += b->base_locs[i + k].raw_len;
+	if ((error = mvm_buf_grow(&b->base, off)) < 0)
+		return error;
+	for (k = 0, off = 0; k < *n; k++) {
+		dst[k] = (unsigned char *)b->base.ptr + off;
+		off += b->base_locs[i + k].raw_len;
+	}
+	if ((error = mvm_store_read_many_in_set(dst, st, &b->bases, idx, b->base_locs, *n, &b->scratch)) < 0)
+		return error;
+	for (k = 0; k < *n && !error; k++)
+		error = mvm_store_read_delta_in_set(b->buf + chunk_start(b, i + k), st, &b->stored, i + k, &b->locs[i + k],
+						    &b->base_locs[i + k], dst[k], &b->scratch);
+	return error;
 }
 
 /*

@@ -90,7 +90,9 @@ typedef struct {
 	unsigned char *reads_base;    /* new, and its base was found: pass 2 reads and encodes it */
 	mvm_chunk_loc *base_locs;     /* where the root of bases[i] is stored */
 	mvm_stored_set base_set;      /* worker: the stored bases of pass 2, read together */
-	mvm_buf base_bytes;           /* worker scratch: decoded base */
+	mvm_buf base_bytes;           /* worker scratch: decoded bases, of the chunks in base_group */
+	size_t base_group[MVM_STORE_DECODE_GROUP], base_off[MVM_STORE_DECODE_GROUP], nbase_group;
+	unsigned char base_ok[MVM_STORE_DECODE_GROUP];
 	mvm_buf base_stored;          /* worker scratch: the base as stored */
 	mvm_buf full;                 /* worker scratch: the chunk's own encoding */
 	unsigned char *is_new;
@@ -153,6 +155,53 @@ static void batch_fail(int *code_out, char *msg, int code)
  */
 #define DELTA_GOOD_ENOUGH 0.62
 
+/* Decode the bases of pass 2's chunks from i on, up to MVM_STORE_DECODE_GROUP, together. */
+static void decode_bases(batch *b, size_t i)
+{
+	mvm_store *store = b->s->scan->store;
+	unsigned char *dst[MVM_STORE_DECODE_GROUP];
+	size_t k, off = 0, n = 0;
+
+	for (; i < b->nchunks && n < MVM_STORE_DECODE_GROUP; i++)
+		if (b->is_new[i] && b->has_base[i] && b->base_locs[i].raw_len == b->lens[i]) {
+			b->base_off[n] = off;
+			b->base_group[n++] = i;
+			off += b->lens[i];
+		}
+	b->nbase_group = n;
+	memset(b->base_ok, 0, sizeof(b->base_ok));
+	if (mvm_buf_grow(&b->base_bytes, off) < 0) {
+		mvm_error_clear(); /* their chunks are coded on their own */
+		return;
+	}
+	for (k = 0; k < n; k++)
+		dst[k] = (unsigned char *)b->base_bytes.ptr + b->base_off[k];
+	if (mvm_store_read_many_in_set(dst, store, &b->base_set, b->base_group, b->base_locs, n, &b->base_stored) == 0) {
+		memset(b->base_ok, 1, n);
+		return;
+	}
+	for (k = 0; k < n; k++) /* one that fails must not cost the others their delta */
+		b->base_ok[k] = mvm_store_read_in_set(dst[k], store, &b->base_set, b->base_group[k],
+						      &b->base_locs[b->base_group[k]], &b->base_stored) == 0;
+}
+
+/*
+ * The decoded base of new chunk i of pass 2, or NULL when it cannot be
+ * read (the chunk is then coded on its own). Decoded with the bases of
+ * the next chunks pass 2 encodes: their entropy decoding runs together.
+ */
+static const unsigned char *base_of(batch *b, size_t i)
+{
+	size_t k;
+
+	if (!b->nbase_group || b->base_group[b->nbase_group - 1] < i)
+		decode_bases(b, i);
+	for (k = 0; k < b->nbase_group; k++)
+		if (b->base_group[k] == i)
+			return b->base_ok[k] ? (const unsigned char *)b->base_bytes.ptr + b->base_off[k] : NULL;
+	return NULL;
+}
+
 /*
  * Encode chunk i at b->out + b->out_off[i]: as an XOR delta against the
  * parent's chunk when there is one and it pays, else on its own. The base
@@ -163,15 +212,12 @@ static void batch_fail(int *code_out, char *msg, int code)
  */
 static int encode_chunk(batch *b, size_t i, const unsigned char *p, size_t *n)
 {
-	mvm_store *store = b->s->scan->store;
 	unsigned char *dst = b->out + b->out_off[i];
+	const unsigned char *base;
 	size_t cap = mvm_codec_bound(b->lens[i]), dn = 0;
 
-	if (b->has_base[i] && b->base_locs[i].raw_len == b->lens[i] &&
-	    mvm_buf_grow(&b->base_bytes, b->lens[i]) == 0 &&
-	    mvm_store_read_in_set(b->base_bytes.ptr, store, &b->base_set, i, &b->base_locs[i], &b->base_stored) == 0 &&
-	    mvm_codec_encode_xor(dst, cap, &dn, &b->codec[i], p, b->base_bytes.ptr, &b->bases[i], b->lens[i],
-				 &b->hints[i]) == 0 &&
+	if (b->has_base[i] && b->base_locs[i].raw_len == b->lens[i] && (base = base_of(b, i)) &&
+	    mvm_codec_encode_xor(dst, cap, &dn, &b->codec[i], p, base, &b->bases[i], b->lens[i], &b->hints[i]) == 0 &&
 	    dn && dn < DELTA_GOOD_ENOUGH * b->lens[i]) {
 		b->is_delta[i] = 1;
 		*n = dn;
@@ -290,6 +336,7 @@ static void chunk_job_run(mvm_job *job)
 		return;
 	error = identify_chunks(b, b->s->scan->store, &later);
 	/* a base that cannot be read is read alone, or its chunk is coded on its own (encode_chunk) */
+	b->nbase_group = 0;
 	if (!error && later && mvm_store_read_set(&b->base_set, b->s->scan->store, b->base_locs, b->reads_base,
 						  b->nchunks) < 0)
 		mvm_error_clear();

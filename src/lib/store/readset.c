@@ -203,7 +203,7 @@ int mvm_store_read_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, s
 	return mvm_store_decode(dst, st, loc, stored);
 }
 
-int mvm_store_read_many_in_set(unsigned char *const *dst, mvm_store *st, const mvm_stored_set *set, size_t first,
+int mvm_store_read_many_in_set(unsigned char *const *dst, mvm_store *st, const mvm_stored_set *set, const size_t *idx,
 			       const mvm_chunk_loc *locs, size_t count, mvm_buf *scratch)
 {
 	mvm_codec_job jobs[MVM_CODEC_GROUP];
@@ -214,17 +214,17 @@ int mvm_store_read_many_in_set(unsigned char *const *dst, mvm_store *st, const m
 		return mvm_error_set(MVM_ERROR, "%zu chunks to decode together, more than %d", count,
 				     MVM_STORE_DECODE_GROUP);
 	for (k = 0; k < count && !error; k++) {
-		size_t i = first + k;
+		size_t i = idx[k];
 
-		if (mvm_codec_is_delta(locs[k].codec) || i >= set->count || set->at[i] == MVM_STORED_ALONE) {
-			error = mvm_store_read_in_set(dst[k], st, set, i, &locs[k], scratch);
+		if (mvm_codec_is_delta(locs[i].codec) || i >= set->count || set->at[i] == MVM_STORED_ALONE) {
+			error = mvm_store_read_in_set(dst[k], st, set, i, &locs[i], scratch);
 			continue;
 		}
 		jobs[n].dst = dst[k];
-		jobs[n].raw_len = locs[k].raw_len;
+		jobs[n].raw_len = locs[i].raw_len;
 		jobs[n].src = set->mem + set->at[i];
-		jobs[n].stored_len = locs[k].stored_len;
-		jobs[n++].codec = locs[k].codec;
+		jobs[n].stored_len = locs[i].stored_len;
+		jobs[n++].codec = locs[i].codec;
 	}
 	return error ? error : mvm_codec_decode_many(jobs, n);
 }

@@ -83,13 +83,13 @@ int mvm_store_read_set(mvm_stored_set *set, mvm_store *st, const mvm_chunk_loc *
 int mvm_store_read_in_set(void *dst, mvm_store *st, const mvm_stored_set *set, size_t i, const mvm_chunk_loc *loc,
 			  mvm_buf *scratch);
 /*
- * Decode chunks first .. first + count - 1 of the set (at locs[0, count),
- * count <= MVM_STORE_DECODE_GROUP) into dst[0, count), as mvm_store_read_in_set
+ * Decode chunks idx[0, count) of the set (chunk i at locs[i]; count <=
+ * MVM_STORE_DECODE_GROUP) into dst[0, count), as mvm_store_read_in_set
  * each, with their entropy decoding run together (mvm_codec_decode_many).
  * Deltas, and chunks the set has not got, are decoded alone.
  */
 #define MVM_STORE_DECODE_GROUP 4 /* MVM_CODEC_GROUP, for callers outside the store */
-int mvm_store_read_many_in_set(unsigned char *const *dst, mvm_store *st, const mvm_stored_set *set, size_t first,
+int mvm_store_read_many_in_set(unsigned char *const *dst, mvm_store *st, const mvm_stored_set *set, const size_t *idx,
 			       const mvm_chunk_loc *locs, size_t count, mvm_buf *scratch);
 /*
  * Decode delta chunk i of the set (loc) against `base`, the decoded bytes
