@@ -98,3 +98,34 @@ PY
 printf 'old' > model.safetensors
 expect_error_in "1 3" "model.safetensors: " mvm checkout -q HEAD -- model.safetensors
 assert_eq "$(cat model.safetensors)" old "failed checkout left the working file"
+
+# an add decodes its chunks' bases in groups: a base that no longer decodes (its header byte
+# damaged) costs only its own chunk the delta, coded on its own; the group's others stay deltas
+ft_add_codec7() { # $1: damage a base first (1) or not (0); prints the codec-7 chunks the add wrote
+	rm -rf "$SCRATCH/g$1"
+	mvm init -q "$SCRATCH/g$1"
+	cd "$SCRATCH/g$1"
+	cp "$SCRATCH/base.safetensors" model.safetensors
+	mvm add model.safetensors
+	mvm commit -q -m base
+	if [ "$1" = 1 ]; then
+		/usr/bin/python3 - <<'PY'
+import sqlite3
+c = sqlite3.connect('.mvm/mvm.db')
+pack, off = c.execute("select packs.name, offset from chunks join packs on packs.id = chunks.pack where codec = 7 order by chunks.pack, offset limit 1 offset 20").fetchone()
+with open('.mvm/packs/' + pack, 'r+b') as f:
+    f.seek(off)
+    f.write(b'\x03')  # codec 7's element size: 2 or 4
+PY
+	fi
+	n7=$(codec_count 7)
+	cp "$SCRATCH/ft.safetensors" model.safetensors
+	mvm commit -q -a -m ft
+	rm model.safetensors
+	mvm checkout -q HEAD -- model.safetensors
+	cmp -s model.safetensors "$SCRATCH/ft.safetensors" || fail "fine-tune over a damaged base is not bit-exact"
+	echo $(($(codec_count 7) - n7))
+}
+clean=$(ft_add_codec7 0)
+damaged=$(ft_add_codec7 1)
+assert_eq "$damaged" "$((clean + 1))" "codec-7 chunks a fine-tune wrote with one base damaged (clean: $clean)"
