@@ -463,3 +463,35 @@ grep -q "$(basename "$pack")" "$SCRATCH/out" "$SCRATCH/err" || fail "fsck does n
 checkout_or_nothing "missing pack"
 expect_error_in "1 3" "" mvm checkout HEAD -- model.safetensors
 cd "$SCRATCH"
+
+# --- (f) several damaged chunks side by side: fsck decodes chunks in groups (their entropy
+# decoding together) on several threads; each bad chunk is named on its own, in pack order, and
+# no good one is: a header byte that cannot decode, a byte in the middle (other bytes, or no
+# decode), and a good chunk between them
+mvm init -q groups >/dev/null
+cd groups
+"$STGEN" --size-mb 16 --seed 7 model.safetensors
+mvm add -q model.safetensors
+mvm commit -q -m v1
+expect_fsck_ok "fsck before damaging a group"
+bad=$($PY - .mvm/mvm.db <<'PYEOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT hex(chunks.id), packs.name, offset, stored_len FROM chunks JOIN packs ON packs.id = chunks.pack"
+                  " WHERE codec = 7 ORDER BY chunks.pack, offset").fetchall()
+assert len(rows) > 12, len(rows)
+picked = [rows[9], rows[11], rows[12]]  # two neighbours, and one with a good chunk before it
+for n, (cid, pack, off, stored) in enumerate(picked):
+    with open('.mvm/packs/' + pack, 'r+b') as f:
+        at = off if n == 0 else off + stored // 2  # codec 7's element size byte; a byte of its planes
+        f.seek(at)
+        b = f.read(1)
+        f.seek(at)
+        f.write(bytes([3 if n == 0 else b[0] ^ 0x5a]))
+print(" ".join(c.lower() for c, _, _, _ in picked))
+PYEOF
+)
+expect_exit 3 mvm fsck --json
+named=$(json_get "$SCRATCH/out" '" ".join(p["id"] for p in j["problems"] if p["kind"] == "chunk")')
+assert_eq "$named" "$bad" "chunks fsck named in a damaged group"
+cd "$SCRATCH"

@@ -24,6 +24,7 @@
 #include "store/codec.h"
 #include "store/pack.h"
 #include "util/hash.h"
+#include "fsck_internal.h"
 #include "repo_internal.h"
 
 typedef struct {
@@ -89,53 +90,71 @@ static const mvm_pack_entry *find_entry(const mvm_pack_entry *e, size_t n, const
 	return bsearch(&key, e, n, sizeof(*e), mvm_pack_entry_cmp);
 }
 
-/* One chunk row: in its pack's index, decodes, hashes to its id. */
-static void check_chunk(fsck_ctx *c, sqlite3_stmt *q, const mvm_pack_entry *idx, size_t nidx,
-			mvm_buf *raw, mvm_buf *scratch)
+static void chunk_problem(void *arg, const mvm_oid *id, const char *problem)
 {
-	mvm_chunk_loc loc = { .pack = sqlite3_column_int64(q, 1),
-			      .offset = (uint64_t)sqlite3_column_int64(q, 2),
-			      .stored_len = (uint32_t)sqlite3_column_int64(q, 3),
-			      .raw_len = (uint32_t)sqlite3_column_int64(q, 4),
-			      .codec = (uint32_t)sqlite3_column_int64(q, 5) };
-	const mvm_pack_entry *e;
-	mvm_oid id, got;
+	report_oid(arg, "chunk", id, problem);
+}
 
-	if (mvm_db_column_oid(&id, q, 0) < 0)
-		return;
-	c->stats->chunks++;
-	e = find_entry(idx, nidx, &id);
-	if (!e || e->offset != loc.offset || e->stored_len != loc.stored_len || e->raw_len != loc.raw_len ||
-	    e->codec != loc.codec) {
-		report_oid(c, "chunk", &id, "not where the index says in its pack");
-		return;
-	}
-	mvm_buf_clear(raw);
-	if (loc.raw_len > MVM_PACK_MAX_RAW || mvm_buf_grow(raw, loc.raw_len) < 0 ||
-	    mvm_store_read(raw->ptr, c->repo->store, &loc, scratch) < 0) {
-		report_oid(c, "chunk", &id, mvm_error_last());
-		return;
-	}
-	if (mvm_sha256_buf(&got, raw->ptr, loc.raw_len) < 0 || mvm_oid_cmp(&got, &id))
-		report_oid(c, "chunk", &id, "content does not match its id (damaged pack)");
-	c->done += loc.raw_len;
+static void chunk_done(void *arg, uint64_t bytes)
+{
+	fsck_ctx *c = arg;
+
+	c->done += bytes;
 	if (c->progress)
 		c->progress("fsck", c->done, c->total, c->progress_payload);
 }
 
+/* One chunk row: where it is stored, when that is where its pack's index says (else reported). */
+static int chunk_row(fsck_ctx *c, mvm_chunk_loc *loc, sqlite3_stmt *q, const mvm_pack_entry *idx, size_t nidx)
+{
+	const mvm_pack_entry *e;
+
+	memset(loc, 0, sizeof(*loc));
+	if (mvm_db_column_oid(&loc->id, q, 0) < 0)
+		return 0;
+	loc->pack = sqlite3_column_int64(q, 1);
+	loc->offset = (uint64_t)sqlite3_column_int64(q, 2);
+	loc->stored_len = (uint32_t)sqlite3_column_int64(q, 3);
+	loc->raw_len = (uint32_t)sqlite3_column_int64(q, 4);
+	loc->codec = (uint32_t)sqlite3_column_int64(q, 5);
+	c->stats->chunks++;
+	e = find_entry(idx, nidx, &loc->id);
+	if (!e || e->offset != loc->offset || e->stored_len != loc->stored_len || e->raw_len != loc->raw_len ||
+	    e->codec != loc->codec) {
+		report_oid(c, "chunk", &loc->id, "not where the index says in its pack");
+		return 0;
+	}
+	if (loc->raw_len > MVM_PACK_MAX_RAW) {
+		report_oid(c, "chunk", &loc->id, "longer than a chunk can be");
+		return 0;
+	}
+	return 1;
+}
+
+/* The pack's chunk rows against its index, then each chunk decoded and hashed (fsck_chunks.c). */
 static void check_pack_chunks(fsck_ctx *c, int64_t pack, const mvm_pack_entry *idx, size_t nidx)
 {
-	mvm_buf raw = MVM_BUF_INIT, scratch = MVM_BUF_INIT;
+	mvm_chunk_loc *locs = NULL, *more;
+	size_t n = 0, cap = 0;
 	sqlite3_stmt *q = NULL;
 
 	if (!(q = query(c, "SELECT id, pack, offset, stored_len, raw_len, codec FROM chunks WHERE pack = ? ORDER BY offset")))
 		return;
 	sqlite3_bind_int64(q, 1, pack);
-	while (next_row(c, q))
-		check_chunk(c, q, idx, nidx, &raw, &scratch);
+	while (next_row(c, q)) {
+		if (n == cap) {
+			if (!(more = realloc(locs, (cap = cap ? 2 * cap : 256) * sizeof(*locs)))) {
+				report(c, "database", "mvm.db", "out of memory for a pack's chunk rows");
+				break;
+			}
+			locs = more;
+		}
+		n += chunk_row(c, &locs[n], q, idx, nidx);
+	}
 	sqlite3_finalize(q);
-	mvm_buf_dispose(&raw);
-	mvm_buf_dispose(&scratch);
+	if (mvm_fsck__chunks(c->repo->store, locs, n, chunk_problem, chunk_done, c) < 0)
+		report(c, "database", "mvm.db", mvm_error_last());
+	free(locs);
 }
 
 static void check_packs(fsck_ctx *c)

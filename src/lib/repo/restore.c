@@ -65,29 +65,28 @@ static size_t chunk_start(const rbatch *b, size_t i)
 	return (size_t)(b->m->chunk_offsets[b->first + i] - b->m->chunk_offsets[b->first]);
 }
 
-/* Chunks [first, end) of the batch, decoded, against their ids, in pairs (SHA-NI runs two streams at ~1.5x the speed of one). */
+/* Chunks [first, end) of the batch, decoded, against their ids (hashed in pairs: SHA-NI runs two streams faster than one). */
 static int verify_chunks(rbatch *b, size_t first, size_t end)
 {
 	const mvm_chunk_ref *c = b->m->chunks + b->first;
-	mvm_oid got[2];
-	size_t i, k;
+	const unsigned char *p[MVM_STORE_DECODE_GROUP + 1];
+	size_t n[MVM_STORE_DECODE_GROUP + 1], i, k;
+	mvm_oid got[MVM_STORE_DECODE_GROUP + 1];
 	int error = 0;
 
-	for (i = first; i < end && !error; i += 2) {
-		const unsigned char *p = b->buf + chunk_start(b, i);
-		size_t n = end - i > 1 ? 2 : 1;
-
-		error = n == 2 ? mvm_sha256_update2(b->hash[0], p, c[i].len, b->hash[1], p + c[i].len, c[i + 1].len)
-			       : mvm_sha256_update(b->hash[0], p, c[i].len);
-		for (k = 0; k < n; k++) { /* both finished, whatever happens: the contexts serve the next batch */
-			int final = mvm_sha256_final(&got[k], b->hash[k]);
-
-			if (!error && !(error = final) && mvm_oid_cmp(&got[k], &c[i + k].id))
+	for (i = first; i < end && !error; i += k) {
+		for (k = 0; k < MVM_STORE_DECODE_GROUP + 1 && i + k < end; k++) {
+			p[k] = b->buf + chunk_start(b, i + k);
+			n[k] = c[i + k].len;
+		}
+		if ((error = mvm_sha256_pairs(got, p, n, k, b->hash)) < 0)
+			break;
+		for (k = 0; k < MVM_STORE_DECODE_GROUP + 1 && i + k < end && !error; k++)
+			if (mvm_oid_cmp(&got[k], &c[i + k].id))
 				error = mvm_error_set(MVM_ECORRUPT, "bytes %" PRIu64 "-%" PRIu64
 						      " decode to something else than their chunk id; run 'mvm fsck'",
 						      b->m->chunk_offsets[b->first + i + k],
 						      b->m->chunk_offsets[b->first + i + k] + c[i + k].len);
-		}
 	}
 	return error;
 }

@@ -157,6 +157,25 @@ int mvm_sha256_update2(mvm_sha256 *a, const void *pa, size_t na, mvm_sha256 *b, 
 	return 0;
 }
 
+int mvm_sha256_pairs(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count, mvm_sha256 *const *h)
+{
+	size_t i, k;
+	int error = 0;
+
+	for (i = 0; i < count && !error; i += 2) {
+		size_t two = count - i > 1;
+
+		error = two ? mvm_sha256_update2(h[0], p[i], n[i], h[1], p[i + 1], n[i + 1])
+			    : mvm_sha256_update(h[0], p[i], n[i]);
+		for (k = 0; k <= two; k++) { /* both finished, whatever happens: the contexts are left reset */
+			int final = mvm_sha256_final(&out[i + k], h[k]);
+
+			error = error ? error : final;
+		}
+	}
+	return error;
+}
+
 int mvm_sha256_final(mvm_oid *out, mvm_sha256 *h)
 {
 	unsigned int len = 0;

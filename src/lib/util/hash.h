@@ -18,6 +18,12 @@ int mvm_sha256_update(mvm_sha256 *h, const void *p, size_t n);
  * about 1.5x the bytes per second of one stream on one core.
  */
 int mvm_sha256_update2(mvm_sha256 *a, const void *pa, size_t na, mvm_sha256 *b, const void *pb, size_t nb);
+/**
+ * The SHA-256 of each of count buffers (p[k], n[k] bytes) into out[k],
+ * two at a time through the contexts h[0] and h[1] (mvm_sha256_update2),
+ * which are left reset.
+ */
+int mvm_sha256_pairs(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count, mvm_sha256 *const *h);
 /** Finish into `out`; the context is reset and can hash again. */
 int mvm_sha256_final(mvm_oid *out, mvm_sha256 *h);
 void mvm_sha256_free(mvm_sha256 *h);
