@@ -120,3 +120,19 @@ expect_error 2 "" mvm cat "$v1:model.safetensors" "HEAD:blob.bin"
 expect_error 2 "" mvm cat ":model.safetensors"
 expect_error 2 "" mvm cat "$v1:"
 mvm fsck -q
+
+# --- a model large enough that reads of 4 MiB and more decode on the pool, in batches, as a
+# checkout does: the whole file, and every tensor, which starts and ends mid-chunk and mid-batch ---
+"$STGEN" --size-mb 40 --seed 9 big.safetensors
+cp big.safetensors "$SCRATCH/big.orig"
+mvm add -q big.safetensors
+mvm commit -q -m big
+rm big.safetensors
+mvm cat HEAD:big.safetensors | cmp -s - "$SCRATCH/big.orig" || fail "cat of a 40 MiB file"
+large=0
+for t in $(tensors_by_offset "$SCRATCH/big.orig"); do
+	check_tensor HEAD big.safetensors "$SCRATCH/big.orig" "$t"
+	[ "$(wc -c <"$SCRATCH/t.out")" -lt 4194304 ] || large=$((large + 1))
+done
+[ "$large" -ge 2 ] || fail "only $large tensors of 4 MiB or more: the pooled reads went untested"
+mvm checkout -q HEAD -- big.safetensors

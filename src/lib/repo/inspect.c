@@ -8,6 +8,7 @@
 #include "object/object.h"
 #include "util/hash.h"
 #include "repo_internal.h"
+#include "restore.h"
 
 int mvm_version_lookup(mvm_version **out, mvm_repo *repo, const mvm_oid *id)
 {
@@ -56,6 +57,39 @@ static int verify_chunk(const mvm_chunk_ref *ref, const mvm_buf *chunk)
 	return mvm_error_set(MVM_ECORRUPT, "chunk %s is damaged; run 'mvm fsck'", hex);
 }
 
+/* Ranges from this size on decode on the pool, as a checkout does (restore.c). */
+#define READ_RANGE_POOLED (4u << 20)
+
+typedef struct {
+	int (*sink)(const void *p, size_t n, void *payload);
+	void *payload;
+	uint64_t at, lo, hi; /* file offset of the next byte handed in; the range wanted */
+} range_sink;
+
+/* Whole batches in, the part of them inside the range out. */
+static int range_put(const unsigned char *p, size_t n, void *payload)
+{
+	range_sink *r = payload;
+	uint64_t start = r->at, lo = r->lo > start ? r->lo : start, hi = r->hi < start + n ? r->hi : start + n;
+
+	r->at = start + n;
+	return lo < hi ? r->sink(p + (lo - start), (size_t)(hi - lo), r->payload) : 0;
+}
+
+static int read_range_pooled(mvm_repo *repo, const mvm_manifest *m, uint64_t offset, uint64_t end,
+			     int (*sink)(const void *p, size_t n, void *payload), void *payload)
+{
+	size_t first = mvm_manifest_chunk_at(m, offset), last = mvm_manifest_chunk_at(m, end - 1) + 1;
+	range_sink r = { sink, payload, m->chunk_offsets[first], offset, end };
+	mvm_restore rs;
+	int error;
+
+	if ((error = mvm_restore_init(&rs, repo)) == 0)
+		error = mvm_restore_read(&rs, m, first, last, "stored file", range_put, &r);
+	mvm_restore_dispose(&rs);
+	return error;
+}
+
 int mvm_manifest_read_range(mvm_repo *repo, const mvm_manifest *m, uint64_t offset, uint64_t length,
 			    int (*sink)(const void *p, size_t n, void *payload), void *payload)
 {
@@ -70,6 +104,8 @@ int mvm_manifest_read_range(mvm_repo *repo, const mvm_manifest *m, uint64_t offs
 				     (unsigned long long)m->size);
 	if (!length)
 		return 0;
+	if (length >= READ_RANGE_POOLED)
+		return read_range_pooled(repo, m, offset, end, sink, payload);
 	for (i = mvm_manifest_chunk_at(m, offset); i < m->nchunks && m->chunk_offsets[i] < end && !error; i++) {
 		uint64_t cs = m->chunk_offsets[i], ce = cs + m->chunks[i].len;
 		uint64_t lo = offset > cs ? offset : cs, hi = end < ce ? end : ce;

@@ -188,12 +188,12 @@ static size_t batch_target(const mvm_manifest *m)
 	       : quarter > RESTORE_BATCH_MAX ? RESTORE_BATCH_MAX : (size_t)quarter;
 }
 
-/* Plan the next batch starting at chunk `*next`, of at most `target` bytes (or one chunk). */
-static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next, size_t target)
+/* Plan the next batch starting at chunk `*next`, before `last`, of at most `target` bytes (or one chunk). */
+static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next, size_t last, size_t target)
 {
 	b->first = *next;
 	b->len = 0;
-	while (*next < m->nchunks && (b->len == 0 || b->len + m->chunks[*next].len <= target))
+	while (*next < last && (b->len == 0 || b->len + m->chunks[*next].len <= target))
 		b->len += m->chunks[(*next)++].len;
 	b->count = *next - b->first;
 	if (b->count > b->locs_cap) {
@@ -215,20 +215,21 @@ static int batch_plan(rbatch *b, const mvm_manifest *m, size_t *next, size_t tar
 	return 0;
 }
 
-static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name)
+int mvm_restore_read(mvm_restore *r, const mvm_manifest *m, size_t first, size_t last, const char *name,
+		     mvm_restore_sink sink, void *payload)
 {
 	rbatch *b = r->batches;
-	size_t next = 0, k, head = 0, tail = 0, target = batch_target(m);
+	size_t next = first, k, head = 0, tail = 0, target = batch_target(m);
 	int error = 0;
 
-	/* keep up to RESTORE_BATCHES decodes in flight; write the oldest when it is done */
-	while (!error && (next < m->nchunks || head != tail)) {
-		while (next < m->nchunks && tail - head < RESTORE_BATCHES) {
+	/* keep up to RESTORE_BATCHES decodes in flight; hand on the oldest when it is done */
+	while (!error && (next < last || head != tail)) {
+		while (next < last && tail - head < RESTORE_BATCHES) {
 			rbatch *nb = &b[tail % RESTORE_BATCHES];
 			nb->repo = r->repo;
 			nb->m = m;
 			nb->error = 0;
-			if ((error = batch_plan(nb, m, &next, target)) < 0)
+			if ((error = batch_plan(nb, m, &next, last, target)) < 0)
 				break;
 			nb->decode_job.fn = decode_run;
 			mvm_pool_submit(r->pool, &nb->decode_job);
@@ -242,7 +243,7 @@ static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name)
 			error = mvm_error_set(b[k].error, "%s: %s", name, b[k].msg);
 			break;
 		}
-		if ((error = mvm_seqfile_append(&r->out, b[k].buf, b[k].len)) < 0)
+		if ((error = sink(b[k].buf, b[k].len, payload)) < 0)
 			break;
 		if (r->progress) {
 			r->done += b[k].len;
@@ -252,6 +253,11 @@ static int write_chunks(mvm_restore *r, const mvm_manifest *m, const char *name)
 	for (; head != tail; head++)
 		mvm_pool_wait(r->pool, &b[head % RESTORE_BATCHES].decode_job);
 	return error;
+}
+
+static int seqfile_sink(const unsigned char *p, size_t n, void *payload)
+{
+	return mvm_seqfile_append(payload, p, n);
 }
 
 /*
@@ -271,7 +277,7 @@ static int write_small(mvm_restore *r, int fd, const mvm_manifest *m, const char
 	b->repo = r->repo;
 	b->m = m;
 	b->error = 0;
-	if ((error = batch_plan(b, m, &next, RESTORE_BATCH_MIN)) < 0)
+	if ((error = batch_plan(b, m, &next, m->nchunks, RESTORE_BATCH_MIN)) < 0)
 		return error;
 	b->decode_job.fn = decode_run;
 	mvm_job_run_here(&b->decode_job);
@@ -370,7 +376,8 @@ int mvm_restore_write(mvm_restore_temp *t, mvm_restore *r, const mvm_manifest *m
 	t->created = 1;
 	if (m->size <= RESTORE_BATCH_MIN)
 		return write_small(r, t->fd, m, rel);
-	if ((error = mvm_seqfile_start(&r->out, t->fd, rel)) == 0 && (error = write_chunks(r, m, rel)) == 0)
+	if ((error = mvm_seqfile_start(&r->out, t->fd, rel)) == 0 &&
+	    (error = mvm_restore_read(r, m, 0, m->nchunks, rel, seqfile_sink, &r->out)) == 0)
 		error = mvm_seqfile_finish(&r->out, 0);
 	mvm_seqfile_cancel(&r->out); /* no write may still use the fd */
 	return error;

@@ -25,6 +25,17 @@ void mvm_restore_dispose(mvm_restore *r);
 int mvm_restore_file(struct stat *st_out, mvm_restore *r, const mvm_manifest *m, const char *abs,
 		     const char *rel, uint32_t mode);
 
+/* Receives the decoded bytes of mvm_restore_read, in order. */
+typedef int (*mvm_restore_sink)(const unsigned char *p, size_t n, void *payload);
+
+/*
+ * Decode chunks [first, last) of m, in batches on the pool as a checkout
+ * does, every chunk checked against its id, and hand their bytes in file
+ * order to sink; errors name `name`.
+ */
+int mvm_restore_read(mvm_restore *r, const mvm_manifest *m, size_t first, size_t last, const char *name,
+		     mvm_restore_sink sink, void *payload);
+
 /*
  * The same in three steps, so a caller writing many files can write a
  * group, make it durable at once, then move it into place (20k small
