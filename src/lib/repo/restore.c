@@ -1,25 +1,27 @@
 /*
- * restore.c: write one stored file into the working tree.
+ * restore.c: write one stored file into the working tree (and hand the
+ * bytes of a stored range to a reader, mvm_restore_read).
  *
  * Chunks are decoded on the pool in batches, four in flight: a quarter of
  * the file each, from 1 MiB (so a file of a few MiB still decodes on all
  * cores) to 8 MiB (large pack reads). A batch's chunks and, apart, the
- * bases of its deltas are each read in runs of pack neighbours. With 64
- * KiB chunks 1 MiB batches had served as well (8 MiB took ~15% more CPU
- * for the same time); with 256 KiB ones a 1 MiB batch is four chunks and
- * its pack reads too small: the cold 4-shard checkout took 4.90-5.12 s
- * with 8 x 1 MiB, 4.49-4.52 s with 4 x 4 MiB and 4.11-4.42 s with 4 x 8
- * MiB (peak RSS 50, 55, 79 MB). Each batch in
- * flight has a worker of its own (a worker waiting on a pack read leaves
- * the core to the others); batches are written in order by the calling
- * thread through the sequential writer (O_DIRECT where the file system
- * allows: no page-cache copy). Each worker checks every chunk it decoded
- * against its id (two SHA-256 streams interleaved), before the temp file
- * can be renamed over the destination, so a damaged store never yields a
- * wrong file: the manifest was checked against its own id when read, so
- * the file is the bytes that were added. A whole-file SHA-256 would be
- * one stream in file order, which paced the whole checkout (~0.7 core-s
- * per GB, on one core).
+ * bases of its deltas are each read in runs of pack neighbours, then
+ * decoded four at a time, their rANS blocks together (store/ransgroup.c).
+ * With 64 KiB chunks 1 MiB batches had served as well (8 MiB took ~15%
+ * more CPU for the same time); with 256 KiB ones a 1 MiB batch is four
+ * chunks and its pack reads too small: the cold 4-shard checkout took
+ * 4.90-5.12 s with 8 x 1 MiB, 4.49-4.52 s with 4 x 4 MiB and 4.11-4.42 s
+ * with 4 x 8 MiB (peak RSS 50, 55, 79 MB). Each batch in flight has a
+ * worker of its own (a worker waiting on a pack read leaves the core to
+ * the others); batches are written in order by the calling thread
+ * through the sequential writer (O_DIRECT where the file system allows:
+ * no page-cache copy). Each worker checks every chunk it decoded against
+ * its id (two SHA-256 streams interleaved) while the chunk is still in
+ * its cache, before the temp file can be renamed over the destination,
+ * so a damaged store never yields a wrong file: the manifest was checked
+ * against its own id when read, so the file is the bytes that were
+ * added. A whole-file SHA-256 would be one stream in file order, which
+ * paced the whole checkout (~0.7 core-s per GB, on one core).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -65,7 +67,7 @@ static size_t chunk_start(const rbatch *b, size_t i)
 	return (size_t)(b->m->chunk_offsets[b->first + i] - b->m->chunk_offsets[b->first]);
 }
 
-/* Chunks [first, end) of the batch, decoded, against their ids (hashed in pairs: SHA-NI runs two streams faster than one). */
+/* Chunks [first, end) of the batch, decoded, against their ids (hashed in pairs: two SHA-NI streams beat one). */
 static int verify_chunks(rbatch *b, size_t first, size_t end)
 {
 	const mvm_chunk_ref *c = b->m->chunks + b->first;
