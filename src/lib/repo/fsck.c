@@ -23,6 +23,7 @@
 #include "object/object.h"
 #include "store/codec.h"
 #include "store/pack.h"
+#include "util/array.h"
 #include "util/hash.h"
 #include "fsck_internal.h"
 #include "repo_internal.h"
@@ -134,7 +135,7 @@ static int chunk_row(fsck_ctx *c, mvm_chunk_loc *loc, sqlite3_stmt *q, const mvm
 /* The pack's chunk rows against its index, then each chunk decoded and hashed (fsck_chunks.c). */
 static void check_pack_chunks(fsck_ctx *c, int64_t pack, const mvm_pack_entry *idx, size_t nidx)
 {
-	mvm_chunk_loc *locs = NULL, *more;
+	mvm_chunk_loc *locs = NULL;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *q = NULL;
 
@@ -142,12 +143,9 @@ static void check_pack_chunks(fsck_ctx *c, int64_t pack, const mvm_pack_entry *i
 		return;
 	sqlite3_bind_int64(q, 1, pack);
 	while (next_row(c, q)) {
-		if (n == cap) {
-			if (!(more = realloc(locs, (cap = cap ? 2 * cap : 256) * sizeof(*locs)))) {
-				report(c, "database", "mvm.db", "out of memory for a pack's chunk rows");
-				break;
-			}
-			locs = more;
+		if (mvm_array_grow(&locs, &cap, n, sizeof(*locs), 256) < 0) {
+			report(c, "database", "mvm.db", "out of memory for a pack's chunk rows");
+			break;
 		}
 		n += chunk_row(c, &locs[n], q, idx, nidx);
 	}

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "util/array.h"
 #include "util/hash.h"
 #include "util/pool.h"
 #include "fsck_internal.h"
@@ -30,6 +31,7 @@ typedef struct {
 	unsigned char *buf;           /* their decoded bytes, one after the other */
 	size_t cap, *start, start_cap;
 	unsigned char *bad;           /* per chunk: a problem was found, its text next in problems */
+	size_t bad_cap;
 	mvm_buf problems;             /* NUL-terminated, in chunk order */
 	mvm_stored_set set;
 	mvm_buf scratch;
@@ -99,32 +101,19 @@ static void batch_run(mvm_job *job)
 	}
 }
 
-static int grow(void **p, size_t *cap, size_t n, size_t size)
-{
-	void *q;
-
-	if (n <= *cap)
-		return 0;
-	if (!(q = realloc(*p, n * size)))
-		return mvm_error_set(MVM_ERROR, "out of memory for fsck's chunk buffers");
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 /* The next batch: chunks from *next on, up to FSCK_BATCH_BYTES decoded (at least one). */
 static int batch_plan(fbatch *b, const mvm_chunk_loc *locs, size_t n, size_t *next)
 {
-	size_t bytes = 0, k, bad_cap = b->start_cap;
+	size_t bytes = 0, k;
 
 	b->locs = locs + *next;
 	for (k = *next; k < n && (k == *next || bytes + locs[k].raw_len <= FSCK_BATCH_BYTES); k++)
 		bytes += locs[k].raw_len;
 	b->count = k - *next;
 	*next = k;
-	if (grow((void **)&b->start, &b->start_cap, b->count, sizeof(size_t)) < 0 ||
-	    grow((void **)&b->bad, &bad_cap, b->count, 1) < 0 || grow((void **)&b->buf, &b->cap, bytes, 1) < 0)
-		return MVM_ERROR;
+	if (mvm_array_reserve(&b->start, &b->start_cap, b->count, sizeof(size_t)) < 0 ||
+	    mvm_array_reserve(&b->bad, &b->bad_cap, b->count, 1) < 0 || mvm_array_reserve(&b->buf, &b->cap, bytes, 1) < 0)
+		return mvm_error_set(MVM_ERROR, "out of memory for fsck's chunk buffers");
 	for (k = 0, bytes = 0; k < b->count; bytes += b->locs[k++].raw_len)
 		b->start[k] = bytes;
 	memset(b->bad, 0, b->count);

@@ -5,10 +5,12 @@
  *                 forced at tensor boundaries) -> submit -> emit in order
  *   hash thread   in order: the whole-file SHA-256, with each chunk's id
  *                 (its SHA-256) computed next to the same bytes, the two
- *                 streams interleaved (SHA-NI runs two at ~1.5x the speed
- *                 of one)
- *   chunk pool    once the batch is hashed: dedup lookups (one read
- *                 transaction), then compress each new chunk
+ *                 streams interleaved (SHA-NI runs two at 1.2-1.5x the
+ *                 speed of one), unless the batch's worker got there first
+ *   chunk pool    the chunk ids in pairs when the hash thread has not
+ *                 started on the batch (claim_ids), else wait for them;
+ *                 then dedup lookups (one read transaction), and compress
+ *                 each new chunk
  *
  * A tensor's digest is the SHA-256 of its chunk ids (cuts are forced at
  * every tensor's start and end, so its chunks cover exactly its bytes):
@@ -95,6 +97,8 @@ typedef struct {
 	unsigned char base_ok[MVM_STORE_DECODE_GROUP];
 	mvm_buf base_stored;          /* worker scratch: the base as stored */
 	mvm_buf full;                 /* worker scratch: the chunk's own encoding */
+	mvm_sha256 *id_hash[2];       /* worker: chunk ids, two at a time */
+	int ids_by;                   /* who hashes the chunk ids: 0 not yet decided, or an IDS_BY_* */
 	unsigned char *is_new;
 	unsigned char *stored_now;    /* emit: found stored or pending by a later lookup */
 	uint64_t seal_gen;            /* the store's seal count when is_new was last checked */
@@ -116,7 +120,7 @@ struct scan_state {
 	uint64_t *cuts;               /* forced boundaries, sorted */
 	size_t ncuts;
 	mvm_cdc cdc;
-	mvm_sha256 *file_hash;
+	mvm_sha256 *file_hash;        /* the hash thread's */
 	mvm_sha256 *chunk_hash;       /* the hash thread's, for chunk ids */
 	size_t hint_next;             /* main thread: tensor at or after the cut point */
 	mvm_manifest *base;           /* the file's previous version (delta bases), or NULL; owned */
@@ -325,16 +329,56 @@ static int identify_chunks(batch *b, mvm_store *store, int *later)
 	return error;
 }
 
+/*
+ * Who hashes a batch's chunk ids: the hash thread, next to the same bytes
+ * of the file hash (two streams interleaved, the least CPU), or the
+ * batch's worker, in pairs, when it gets to the batch first: when the
+ * workers have little to compress (most chunks stored already, as in a
+ * fine-tune of a few layers), the hash thread alone would set the pace.
+ * Whichever claims the batch first does it.
+ */
+enum { IDS_BY_HASHER = 1, IDS_BY_WORKER = 2 };
+
+static int claim_ids(batch *b, int who)
+{
+	int none = 0;
+
+	return __atomic_compare_exchange_n(&b->ids_by, &none, who, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* The batch's chunk ids, hashed in pairs (two SHA-NI streams beat one). */
+static int chunk_ids(batch *b)
+{
+	const unsigned char *p[2];
+	size_t n[2], i, k, off = 0;
+	int error = 0;
+
+	for (i = 0; i < b->nchunks && !error; i += k) {
+		for (k = 0; k < 2 && i + k < b->nchunks; off += b->lens[i + k++]) {
+			p[k] = b->buf + off;
+			n[k] = b->lens[i + k];
+		}
+		error = mvm_sha256_pairs(&b->ids[i], p, n, k, b->id_hash);
+	}
+	return error;
+}
+
 static void chunk_job_run(mvm_job *job)
 {
 	batch *b = (batch *)job;
 	size_t i, off = 0;
 	int later, error;
 
-	mvm_pool_wait(b->s->pipe->hasher, &b->hash_job); /* the ids */
-	if (b->hash_error)
-		return;
-	error = identify_chunks(b, b->s->scan->store, &later);
+	if (claim_ids(b, IDS_BY_WORKER)) {
+		error = chunk_ids(b);
+	} else {
+		mvm_pool_wait(b->s->pipe->hasher, &b->hash_job); /* the ids */
+		if (b->hash_error)
+			return;
+		error = 0;
+	}
+	if (!error)
+		error = identify_chunks(b, b->s->scan->store, &later);
 	/* a base that cannot be read is read alone, or its chunk is coded on its own (encode_chunk) */
 	b->nbase_group = 0;
 	if (!error && later && mvm_store_read_set(&b->base_set, b->s->scan->store, b->base_locs, b->reads_base,
@@ -352,17 +396,18 @@ static void chunk_job_run(mvm_job *job)
 
 /*
  * The batch's new bytes (after the carry, which the previous batch
- * hashed) into the file hash, chunk by chunk: the span of the file stream
- * that ends where a chunk ends, interleaved with the chunk's own hash.
+ * hashed) into the file hash; when the chunk ids are this thread's, chunk
+ * by chunk: the span of the file stream that ends where a chunk ends,
+ * interleaved with the chunk's own hash.
  */
 static void hash_job_run(mvm_job *job)
 {
 	batch *b = (batch *)((char *)job - offsetof(batch, hash_job));
 	scan_state *s = b->s;
 	size_t i, off = 0, fpos = b->carry, fend;
-	int error = 0;
+	int ids = claim_ids(b, IDS_BY_HASHER), error = 0;
 
-	for (i = 0; i < b->nchunks && !error; i++) {
+	for (i = 0; ids && i < b->nchunks && !error; i++) {
 		fend = off + b->lens[i] > fpos ? off + b->lens[i] : fpos;
 		if ((error = mvm_sha256_update2(s->file_hash, b->buf + fpos, fend - fpos, s->chunk_hash, b->buf + off,
 						b->lens[i])) == 0)
@@ -724,7 +769,7 @@ static int push_batches(scan_state *s)
 
 		b->s = s;
 		b->file_off = off;
-		b->error = b->hash_error = 0;
+		b->error = b->hash_error = b->ids_by = 0;
 		if ((error = batch_fill(s, b, prev, carry)) < 0 || (error = read_ahead(s, p)) < 0 ||
 		    (error = batch_cut(&consumed, s, b)) < 0)
 			return error;
@@ -796,9 +841,14 @@ static int pipe_new(struct mvm_scan_pipe **out)
 
 	if (!(*out = p))
 		return mvm_error_set(MVM_ERROR, "out of memory");
-	for (i = 0; i < SCAN_BATCHES; i++)
-		if (!(p->batches[i].mem = mvm_bulk_alloc(SCAN_BATCH_IN)))
+	for (i = 0; i < SCAN_BATCHES; i++) {
+		batch *b = &p->batches[i];
+
+		if (!(b->mem = mvm_bulk_alloc(SCAN_BATCH_IN)))
 			return mvm_error_set(MVM_ERROR, "out of memory for read buffers");
+		if ((error = mvm_sha256_new(&b->id_hash[0])) < 0 || (error = mvm_sha256_new(&b->id_hash[1])) < 0)
+			return error;
+	}
 	if ((error = mvm_pool_new(&p->pool, 0)) < 0 || (error = mvm_pool_new(&p->hasher, 1)) < 0)
 		return error;
 	return 0;
@@ -931,6 +981,8 @@ void mvm_scan_dispose(mvm_scan *scan)
 	for (i = 0; i < SCAN_BATCHES; i++) {
 		batch *b = &p->batches[i];
 		mvm_bulk_free(b->mem, SCAN_BATCH_IN);
+		mvm_sha256_free(b->id_hash[0]);
+		mvm_sha256_free(b->id_hash[1]);
 		free(b->lens);
 		free(b->ids);
 		free(b->out_off);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/bulkmem.h"
 #include "util/fs.h"
 #include "codec.h"
@@ -43,19 +44,6 @@ static int by_place(const void *a, const void *b, void *arg)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static int grow(void **p, size_t *cap, size_t n, size_t size)
-{
-	void *q;
-
-	if (n <= *cap)
-		return 0;
-	if (!(q = realloc(*p, n * size)))
-		return mvm_error_set(MVM_ERROR, "out of memory for a read set");
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 /* The chunks wanted, in pack order, in set->order[0, *n). */
 static int sort_wanted(mvm_stored_set *set, const mvm_chunk_loc *locs, const unsigned char *want, size_t count,
 		       size_t *n)
@@ -64,8 +52,8 @@ static int sort_wanted(mvm_stored_set *set, const mvm_chunk_loc *locs, const uns
 	int error;
 
 	set->count = 0; /* nothing of an earlier call is valid any more */
-	if ((error = grow((void **)&set->order, &set->order_cap, count, sizeof(size_t))) < 0 ||
-	    (error = grow((void **)&set->at, &set->at_cap, count, sizeof(size_t))) < 0)
+	if ((error = mvm_array_reserve(&set->order, &set->order_cap, count, sizeof(size_t))) < 0 ||
+	    (error = mvm_array_reserve(&set->at, &set->at_cap, count, sizeof(size_t))) < 0)
 		return error;
 	set->count = count;
 	for (i = 0, *n = 0; i < count; i++) {
@@ -138,7 +126,7 @@ static int plan_runs(mvm_stored_set *set, const mvm_chunk_loc *locs, size_t n, s
 		}
 		if (r)
 			*bytes += (size_t)(r->end - r->start);
-		if ((error = grow((void **)&set->runs, &set->runs_cap, *nruns + 1, sizeof(readset_run))) < 0)
+		if ((error = mvm_array_reserve(&set->runs, &set->runs_cap, *nruns + 1, sizeof(readset_run))) < 0)
 			return error;
 		r = &((readset_run *)set->runs)[(*nruns)++];
 		r->pack = loc->pack;

@@ -15,4 +15,11 @@
  */
 int mvm_array_grow(void *items, size_t *cap, size_t count, size_t elem_size, size_t first);
 
+/**
+ * Make room for `n` elements in all: the array at `*items` (a `T **`) is
+ * reallocated to exactly n when `*cap` is less, its elements kept. 0, or
+ * MVM_ERROR when out of memory (the array is then left as it was).
+ */
+int mvm_array_reserve(void *items, size_t *cap, size_t n, size_t elem_size);
+
 #endif
