@@ -48,3 +48,19 @@ lv19=$(cat lv19/.mvm/packs/*.pack | wc -c)
 # WAL mode is set when the schema is made, and is in the file from then on
 assert_eq "$($PY -c "import sqlite3; print(sqlite3.connect('lv1/.mvm/mvm.db').execute('PRAGMA journal_mode').fetchone()[0])")" wal \
 	"journal mode of a new repository"
+
+# the first process to open mvm.db resets its wal-index (mvm.db-shm) in place (dbvfs.c): a
+# commit left in the WAL by a killed process, with a -shm full of other bytes, is still read
+rc=0
+$PY - lv1/.mvm/mvm.db <<'PYEOF' || rc=$?
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT OR REPLACE INTO config VALUES ('user.name', 'left in the wal')")
+db.commit()
+os.kill(os.getpid(), 9)  # no close: the commit stays in mvm.db-wal, not checkpointed
+PYEOF
+assert_eq "$rc" 137 "the writer killing itself"
+[ -s lv1/.mvm/mvm.db-wal ] || fail "the killed writer left no WAL"
+head -c 32768 /dev/urandom > lv1/.mvm/mvm.db-shm
+assert_eq "$(cd lv1 && mvm config user.name)" "left in the wal" "a commit in the WAL after the -shm was garbled"
+(cd lv1 && mvm fsck -q) || fail "fsck after a garbled -shm"
