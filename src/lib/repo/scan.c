@@ -8,9 +8,10 @@
  *                 streams interleaved (SHA-NI runs two at 1.2-1.5x the
  *                 speed of one), unless the batch's worker got there first
  *   chunk pool    the chunk ids in pairs when the hash thread has not
- *                 started on the batch (claim_ids), else wait for them;
- *                 then dedup lookups (one read transaction), and compress
- *                 each new chunk
+ *                 started on the batch and the last batch was mostly
+ *                 stored already (claim_ids), else wait for them; then
+ *                 dedup lookups (one read transaction), and compress each
+ *                 new chunk
  *
  * A tensor's digest is the SHA-256 of its chunk ids (cuts are forced at
  * every tensor's start and end, so its chunks cover exactly its bytes):
@@ -143,6 +144,7 @@ struct mvm_scan_pipe {
 	mvm_pool *pool, *hasher;
 	size_t next;                  /* the slot of the next batch (all earlier ones are older) */
 	scan_state *first, *last;     /* files with batches in flight, oldest first */
+	int workers_idle;             /* the last batch a worker looked up was mostly stored already */
 };
 
 /* Each job of a batch has its own error slot: they may fail at the same time. */
@@ -332,10 +334,12 @@ static int identify_chunks(batch *b, mvm_store *store, int *later)
 /*
  * Who hashes a batch's chunk ids: the hash thread, next to the same bytes
  * of the file hash (two streams interleaved, the least CPU), or the
- * batch's worker, in pairs, when it gets to the batch first: when the
- * workers have little to compress (most chunks stored already, as in a
- * fine-tune of a few layers), the hash thread alone would set the pace.
- * Whichever claims the batch first does it.
+ * batch's worker, in pairs, when it gets to the batch first while the
+ * workers have little to compress (most chunks of the last batch looked
+ * up were stored already, as in a fine-tune of a few layers): then the
+ * hash thread alone would set the pace. While they compress, a worker
+ * that took the ids would cost CPU (pairs on it and one stream for the
+ * file instead of two interleaved) the hash thread has no need of.
  */
 enum { IDS_BY_HASHER = 1, IDS_BY_WORKER = 2 };
 
@@ -363,13 +367,23 @@ static int chunk_ids(batch *b)
 	return error;
 }
 
+/* Whether most of the batch's bytes were stored already (its worker has little to compress). */
+static void note_idle(batch *b)
+{
+	size_t i, fresh = 0;
+
+	for (i = 0; i < b->nchunks; i++)
+		fresh += b->is_new[i] ? b->lens[i] : 0;
+	__atomic_store_n(&b->s->pipe->workers_idle, fresh < b->len / 2, __ATOMIC_RELAXED);
+}
+
 static void chunk_job_run(mvm_job *job)
 {
 	batch *b = (batch *)job;
 	size_t i, off = 0;
 	int later, error;
 
-	if (claim_ids(b, IDS_BY_WORKER)) {
+	if (__atomic_load_n(&b->s->pipe->workers_idle, __ATOMIC_RELAXED) && claim_ids(b, IDS_BY_WORKER)) {
 		error = chunk_ids(b);
 	} else {
 		mvm_pool_wait(b->s->pipe->hasher, &b->hash_job); /* the ids */
@@ -379,6 +393,8 @@ static void chunk_job_run(mvm_job *job)
 	}
 	if (!error)
 		error = identify_chunks(b, b->s->scan->store, &later);
+	if (!error)
+		note_idle(b);
 	/* a base that cannot be read is read alone, or its chunk is coded on its own (encode_chunk) */
 	b->nbase_group = 0;
 	if (!error && later && mvm_store_read_set(&b->base_set, b->s->scan->store, b->base_locs, b->reads_base,
