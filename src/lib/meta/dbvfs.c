@@ -45,9 +45,10 @@ static int ftruncate_shm_in_place(int fd, off_t size)
 		size_t n = st.st_size - at < (off_t)sizeof(zeros) ? (size_t)(st.st_size - at) : sizeof(zeros);
 		ssize_t w = pwrite(fd, zeros, n, at);
 
-		if (w < 0 && errno != EINTR)
-			return -1;
-		at += w > 0 ? w : 0;
+		if (w > 0)
+			at += w;
+		else if (w == 0 || errno != EINTR)
+			return -1; /* SQLite reports the reset as failed */
 	}
 	return 0;
 }
