@@ -8,7 +8,9 @@
  * the next map grows it again. On ext4 mounted with `discard` the cut
  * waits for the device to discard the blocks it frees, and every one
  * changes the inode. Zeroing the bytes past the third instead reads the
- * same to SQLite (a cut file reads back as zeros) and frees nothing.
+ * same to SQLite (a cut file reads back as zeros) and frees nothing; a
+ * file of more than one 32 KiB region is still cut, so one large WAL does
+ * not leave every later open zeroing a large file.
  * A process running as root also gives the -wal and -shm files the
  * database's owner on every open, which dirties their inodes even when
  * they are that owner's already: it is skipped when nothing would change.
@@ -23,6 +25,7 @@
 #include "db.h"
 
 #define SHM_RESET_SIZE 3 /* what SQLite cuts a -shm file to when it resets it (unixLockSharedMemory) */
+#define SHM_REGION 32768 /* one wal-index region: what a WAL of up to 4096 frames needs */
 
 static int fchown_if_changed(int fd, uid_t uid, gid_t gid)
 {
@@ -39,7 +42,8 @@ static int ftruncate_shm_in_place(int fd, off_t size)
 	struct stat st;
 	off_t at = size;
 
-	if (size != SHM_RESET_SIZE || fstat(fd, &st) < 0 || st.st_size <= size)
+	/* a -shm grown past one region (a WAL that once grew large) is cut, once, rather than zeroed every open */
+	if (size != SHM_RESET_SIZE || fstat(fd, &st) < 0 || st.st_size <= size || st.st_size > SHM_REGION)
 		return ftruncate(fd, size);
 	while (at < st.st_size) {
 		size_t n = st.st_size - at < (off_t)sizeof(zeros) ? (size_t)(st.st_size - at) : sizeof(zeros);

@@ -71,19 +71,18 @@ static size_t chunk_start(const rbatch *b, size_t i)
 static int verify_chunks(rbatch *b, size_t first, size_t end)
 {
 	const mvm_chunk_ref *c = b->m->chunks + b->first;
-	const unsigned char *p[MVM_STORE_DECODE_GROUP + 1];
-	size_t n[MVM_STORE_DECODE_GROUP + 1], i, k;
-	mvm_oid got[MVM_STORE_DECODE_GROUP + 1];
+	const unsigned char *p[2];
+	size_t n[2], i, k;
+	mvm_oid got[2];
 	int error = 0;
 
 	for (i = first; i < end && !error; i += k) {
-		for (k = 0; k < MVM_STORE_DECODE_GROUP + 1 && i + k < end; k++) {
+		for (k = 0; k < 2 && i + k < end; k++) {
 			p[k] = b->buf + chunk_start(b, i + k);
 			n[k] = c[i + k].len;
 		}
-		if ((error = mvm_sha256_pairs(got, p, n, k, b->hash)) < 0)
-			break;
-		for (k = 0; k < MVM_STORE_DECODE_GROUP + 1 && i + k < end && !error; k++)
+		error = mvm_sha256_pairs(got, p, n, k, b->hash);
+		for (k = 0; k < 2 && i + k < end && !error; k++)
 			if (mvm_oid_cmp(&got[k], &c[i + k].id))
 				error = mvm_error_set(MVM_ECORRUPT, "bytes %" PRIu64 "-%" PRIu64
 						      " decode to something else than their chunk id; run 'mvm fsck'",

@@ -391,32 +391,28 @@ int mvm_expcode_decode_many(const mvm_codec_job *jobs, size_t count)
 {
 	exp_layout l[MVM_CODEC_GROUP];
 	mvm_rans_block b[MVM_CODEC_GROUP];
-	size_t k, first, n, symbols;
+	size_t k, symbols = 0;
 	uint16_t *sym;
-	int error = 0;
+	int error;
 
-	for (first = 0; first < count && !error; first += n) {
-		n = count - first < MVM_CODEC_GROUP ? count - first : MVM_CODEC_GROUP;
-		for (k = 0, symbols = 0; k < n; k++) {
-			const mvm_codec_job *j = &jobs[first + k];
-
-			if ((error = exp_layout_get(&l[k], j->raw_len, j->src, j->stored_len)) < 0)
-				return error;
-			symbols += l[k].count;
-		}
-		if (!(sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * symbols)))
-			return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
-		for (k = 0; k < n; k++) {
-			b[k].sym = sym;
-			b[k].n = l[k].count;
-			b[k].src = (const unsigned char *)jobs[first + k].src + EXP_HEADER;
-			b[k].len = l[k].rans;
-			sym += l[k].count;
-		}
-		error = mvm_rans_decode_many(b, n, EXP_SYMBOLS);
-		for (k = 0; k < n && !error; k++)
-			error = exp_elements(jobs[first + k].dst, jobs[first + k].raw_len, jobs[first + k].src, &l[k],
-					     b[k].sym);
+	if (count > MVM_CODEC_GROUP)
+		return mvm_error_set(MVM_ERROR, "%zu chunks to decode together, more than %d", count, MVM_CODEC_GROUP);
+	for (k = 0; k < count; k++) {
+		if ((error = exp_layout_get(&l[k], jobs[k].raw_len, jobs[k].src, jobs[k].stored_len)) < 0)
+			return error;
+		symbols += l[k].count;
 	}
+	if (!(sym = (uint16_t *)(void *)mvm_codec_scratch(MVM_SCRATCH_CLASSES, 2 * symbols)))
+		return mvm_error_set(MVM_ERROR, "out of memory for byte planes");
+	for (k = 0; k < count; k++) {
+		b[k].sym = sym;
+		b[k].n = l[k].count;
+		b[k].src = (const unsigned char *)jobs[k].src + EXP_HEADER;
+		b[k].len = l[k].rans;
+		sym += l[k].count;
+	}
+	error = mvm_rans_decode_many(b, count, EXP_SYMBOLS);
+	for (k = 0; k < count && !error; k++)
+		error = exp_elements(jobs[k].dst, jobs[k].raw_len, jobs[k].src, &l[k], b[k].sym);
 	return error;
 }

@@ -22,7 +22,7 @@ int mvm_expcode_encode(unsigned char *dst, size_t cap, size_t *out_len, const un
 /** Decode exactly n bytes stored with codec; anything else is MVM_ECORRUPT. */
 int mvm_expcode_decode(unsigned char *dst, size_t n, const unsigned char *src, size_t stored, unsigned int codec);
 
-/** Decode count codec 7 chunks (jobs[k].codec is MVM_CODEC_EXPCODE8), their rANS blocks together. */
+/** Decode count (<= MVM_CODEC_GROUP) codec 7 chunks (jobs[k].codec is MVM_CODEC_EXPCODE8), their rANS blocks together. */
 int mvm_expcode_decode_many(const mvm_codec_job *jobs, size_t count);
 
 #endif
