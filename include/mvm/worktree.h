@@ -71,6 +71,14 @@ typedef struct {
  * another process commits). Free with mvm_status_free.
  */
 int mvm_status_get(mvm_status **out, mvm_repo *repo);
+
+/*
+ * mvm_status_get on the repository at or above `path`, opened only when
+ * the status cache (.mvm/status-cache, which mvm_status_get keeps) cannot
+ * answer: when the database files changed since it was written, or a
+ * tracked file of the size it had changed its stat and must be hashed.
+ */
+int mvm_status_at(mvm_status **out, const char *path);
 void mvm_status_free(mvm_status *st);
 
 /*

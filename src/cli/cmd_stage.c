@@ -171,7 +171,8 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 		return status;
 	if (first < argc)
 		return cli_usage(cmd, "status takes no paths");
-	if ((error = mvm_status_get(&st, ctx->repo)) < 0)
+	(void)ctx; /* no repository opened: mvm_status_at opens it only when its cache cannot answer */
+	if ((error = mvm_status_at(&st, ".")) < 0)
 		return cli_fail(error);
 	if (common.json) {
 		json_t *o = json_object();

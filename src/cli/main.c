@@ -39,7 +39,7 @@ static const cli_command commands[] = {
 	  "values become the version's (--param and --metric win).\n"
 	  "--kind dataset marks a dataset version and records the rows (lines) of each\n"
 	  ".jsonl file (mvm lineage shows them)." },
-	{ "status", cmd_status, CMD_NEED_REPO, "mvm status [--json]", "Show staged, modified and untracked files",
+	{ "status", cmd_status, 0, "mvm status [--json]", "Show staged, modified and untracked files",
 	  "Unchanged files are recognized by their size, mtime and inode and never re-read." },
 	{ "log", cmd_log, CMD_NEED_REPO, "mvm log [REV] [-n N] [--json]", "List versions, newest first",
 	  "Follows first parents from REV (default HEAD)." },

@@ -196,23 +196,35 @@ static int discover(mvm_buf *out, const char *start)
 	return error;
 }
 
-int mvm_repo_open(mvm_repo **out, const char *path)
+int mvm_repo_find(mvm_repo **out, const char *path)
 {
 	mvm_buf dir = MVM_BUF_INIT;
+	int error;
+
+	*out = NULL;
+	if ((error = discover(&dir, path)) == 0)
+		error = repo_alloc(out, dir.ptr);
+	mvm_buf_dispose(&dir);
+	return error;
+}
+
+int mvm_repo_connect(mvm_repo *repo)
+{
+	return repo->db ? 0 : repo_connect(repo, 0);
+}
+
+int mvm_repo_open(mvm_repo **out, const char *path)
+{
 	mvm_repo *repo = NULL;
 	int error;
 
 	*out = NULL;
-	if ((error = discover(&dir, path)) < 0 ||
-	    (error = repo_alloc(&repo, dir.ptr)) < 0 ||
-	    (error = repo_connect(repo, 0)) < 0)
-		goto done;
+	if ((error = mvm_repo_find(&repo, path)) < 0 || (error = mvm_repo_connect(repo)) < 0) {
+		mvm_repo_free(repo);
+		return error;
+	}
 	*out = repo;
-	repo = NULL;
-done:
-	mvm_repo_free(repo);
-	mvm_buf_dispose(&dir);
-	return error;
+	return 0;
 }
 
 void mvm_repo_free(mvm_repo *repo)

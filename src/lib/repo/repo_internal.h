@@ -100,6 +100,13 @@ size_t mvm_manifest_chunk_at(const mvm_manifest *m, uint64_t off);
 int mvm_manifest_read_range(mvm_repo *repo, const mvm_manifest *m, uint64_t offset, uint64_t length,
 			    int (*sink)(const void *p, size_t n, void *payload), void *payload);
 
+/*
+ * mvm_repo_open in two steps: find the repository at or above path (its
+ * folders only: db and store NULL), then open its database and store.
+ */
+int mvm_repo_find(mvm_repo **out, const char *path);
+int mvm_repo_connect(mvm_repo *repo);
+
 /** Run fn inside BEGIN IMMEDIATE ... COMMIT; roll back when it fails. */
 int mvm_repo_txn(mvm_repo *repo, int (*fn)(mvm_repo *repo, void *payload), void *payload);
 

@@ -2,7 +2,9 @@
  * status.c: stage vs HEAD (staged), working tree vs stage (modified,
  * deleted) and files nobody tracks (untracked). A file whose stat matches
  * its stage row is not read; one whose stat changed is hashed, and when
- * its content turns out unchanged its stat cache row is refreshed.
+ * its content turns out unchanged its stat cache row is refreshed. The
+ * database's part is kept in the status cache (statcache.c), which
+ * answers without opening the database while it holds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "object/object.h"
 #include "util/array.h"
 #include "repo_internal.h"
+#include "statcache.h"
 #include "walk.h"
 
 static int push(char ***list, size_t *n, const char *s)
@@ -65,7 +68,10 @@ static int staged_changes(mvm_status *out, mvm_db *db, const mvm_tree *head, con
 	return error;
 }
 
-/* Content check of a file whose stat changed. */
+/*
+ * Content check of a file whose stat changed. From the status cache
+ * (no database) one of the same size is a miss: MVM_ENOTFOUND.
+ */
 static int content_changed(int *changed, mvm_repo *repo, const mvm_stage_entry *e, const char *abs,
 			   const struct stat *st)
 {
@@ -75,6 +81,8 @@ static int content_changed(int *changed, mvm_repo *repo, const mvm_stage_entry *
 	*changed = 1;
 	if ((uint64_t)st->st_size != e->size || e->mode != ((st->st_mode & 0111) ? 0755u : 0644u))
 		return 0;
+	if (!repo->db)
+		return MVM_ENOTFOUND;
 	if ((error = mvm_manifest_file_sha(&want, repo->db, &e->manifest, e->one_chunk)) == 0 &&
 	    (error = mvm_file_sha256(&sha, abs)) == 0)
 		*changed = mvm_oid_cmp(&sha, &want) != 0;
@@ -236,23 +244,43 @@ static int status_head(mvm_tree **tree, mvm_status *st, mvm_repo *repo)
 	return error;
 }
 
+/*
+ * The snapshot is read under SQLite's write lock when it is free, so that
+ * the status cache can record which database files it came from (no
+ * commit half published meanwhile). When a writer holds it, a plain read.
+ */
+static int begin_snapshot(mvm_dbstamp *stamp, int *cacheable, mvm_repo *repo)
+{
+	*cacheable = 0;
+	if (mvm_db_try_begin(repo->db, 0) < 0) {
+		mvm_error_clear();
+		return mvm_db_begin_read(repo->db);
+	}
+	*cacheable = mvm_dbstamp_take(stamp, repo) == 0 && mvm_dbstamp_settled(stamp);
+	mvm_error_clear();
+	return 0;
+}
+
 int mvm_status_get(mvm_status **out, mvm_repo *repo)
 {
 	mvm_stage_entry *stage = NULL;
 	mvm_tree *head = NULL;
 	mvm_status *st;
+	mvm_dbstamp stamp;
 	size_t n = 0;
-	int error;
+	int error, cacheable;
 
 	*out = NULL;
 	if (!(st = calloc(1, sizeof(*st))))
 		return mvm_error_set(MVM_ERROR, "out of memory");
 	/* HEAD, its tree and the stage from one snapshot, whatever commits meanwhile */
-	if ((error = mvm_db_begin_read(repo->db)) < 0)
+	if ((error = begin_snapshot(&stamp, &cacheable, repo)) < 0)
 		goto done;
 	if ((error = status_head(&head, st, repo)) < 0 || (error = mvm_stage_load(&stage, &n, repo)) < 0 ||
 	    (error = staged_changes(st, repo->db, head, stage, n)) < 0 || (error = mvm_db_commit(repo->db)) < 0)
 		goto done;
+	if (cacheable) /* before the walk: stat rows it refreshes change the stamp */
+		mvm_statcache_save(repo, &stamp, st, stage, n);
 	if ((error = worktree_changes(st, repo, stage, n)) < 0)
 		goto done;
 	*out = st;
@@ -262,6 +290,41 @@ done:
 	mvm_status_free(st);
 	mvm_tree_free(head);
 	mvm_stage_free(stage, n);
+	return error;
+}
+
+/* The status from the cache alone; MVM_ENOTFOUND when it cannot answer. */
+static int status_cached(mvm_status **out, mvm_repo *repo)
+{
+	mvm_stage_entry *stage = NULL;
+	mvm_status *st = NULL;
+	size_t n = 0;
+	int error;
+
+	if ((error = mvm_statcache_load(&st, &stage, &n, repo)) == 0 &&
+	    (error = worktree_changes(st, repo, stage, n)) == 0) {
+		*out = st;
+		st = NULL;
+	}
+	mvm_status_free(st);
+	mvm_stage_free(stage, n);
+	return error;
+}
+
+int mvm_status_at(mvm_status **out, const char *path)
+{
+	mvm_repo *repo = NULL;
+	int error;
+
+	*out = NULL;
+	if ((error = mvm_repo_find(&repo, path)) < 0)
+		return error;
+	if (status_cached(out, repo) < 0) {
+		mvm_error_clear();
+		if ((error = mvm_repo_connect(repo)) == 0)
+			error = mvm_status_get(out, repo);
+	}
+	mvm_repo_free(repo);
 	return error;
 }
 
