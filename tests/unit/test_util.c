@@ -139,6 +139,53 @@ static void test_util__sha256_two_streams_match_openssl(void **state)
 	free(data);
 }
 
+/*
+ * Many buffers at once (sixteen AVX-512 lanes where the CPU has them, else
+ * pairs) give what OpenSSL gives for each: counts from 0 to 40 (whole
+ * sixteens, rests below and above the lanes' minimum), lengths at every
+ * padding edge, empty ones, equal 256 KiB ones and mixed ones, so lanes
+ * end at different blocks and take the next buffer; on both paths.
+ */
+static void test_util__sha256_many_match_openssl(void **state)
+{
+	static const size_t edges[] = { 0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000, 262144, 16384 + 3 };
+	size_t big = 600 * 1024, count, i, round;
+	unsigned char *data = malloc(big);
+	const unsigned char *p[40];
+	size_t n[40];
+	mvm_oid got[40], want;
+	mvm_sha256 *h[2] = { NULL, NULL };
+	int portable;
+
+	(void)state;
+	assert_non_null(data);
+	for (i = 0; i < big; i++)
+		data[i] = (unsigned char)((i * 2654435761u) >> 11);
+	for (portable = 0; portable < 2; portable++) {
+		mvm_cpu_restrict(portable ? MVM_CPU_PORTABLE : MVM_CPU_ALL);
+		assert_int_equal(mvm_sha256_new(&h[0]), 0);
+		assert_int_equal(mvm_sha256_new(&h[1]), 0);
+		for (round = 0; round < 3; round++)
+			for (count = 0; count <= 40; count++) {
+				for (i = 0; i < count; i++) {
+					size_t r = (i * 7919 + count * 104729 + round * 31) % 1000;
+					n[i] = round == 0 ? edges[(i + count) % (sizeof(edges) / sizeof(edges[0]))]
+					       : round == 1 ? 262144 : r * r % 300000;
+					p[i] = data + (i * 4099 + count) % (big - 300000);
+				}
+				assert_int_equal(mvm_sha256_many(got, p, n, count, h), 0);
+				for (i = 0; i < count; i++) {
+					openssl_sha256(&want, p[i], n[i]);
+					assert_memory_equal(got[i].id, want.id, MVM_OID_RAWSZ);
+				}
+			}
+		mvm_sha256_free(h[0]);
+		mvm_sha256_free(h[1]);
+	}
+	mvm_cpu_restrict(MVM_CPU_ALL);
+	free(data);
+}
+
 static void test_util__oid_parse_roundtrip(void **state)
 {
 	const char *hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
@@ -537,6 +584,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_util__sha256_vectors),
 		cmocka_unit_test(test_util__sha256_two_streams_match_openssl),
+		cmocka_unit_test(test_util__sha256_many_match_openssl),
 		cmocka_unit_test(test_util__oid_parse_roundtrip),
 		cmocka_unit_test(test_util__buf_grows_and_caps),
 		cmocka_unit_test(test_util__array_grows),

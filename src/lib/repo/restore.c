@@ -16,8 +16,8 @@
  * the others); batches are written in order by the calling thread
  * through the sequential writer (O_DIRECT where the file system allows:
  * no page-cache copy). Each worker checks every chunk it decoded against
- * its id (two SHA-256 streams interleaved) while the chunk is still in
- * its cache, before the temp file can be renamed over the destination,
+ * its id (sixteen in AVX-512 lanes, else two SHA-NI streams interleaved),
+ * before the temp file can be renamed over the destination,
  * so a damaged store never yields a wrong file: the manifest was checked
  * against its own id when read, so the file is the bytes that were
  * added. A whole-file SHA-256 would be one stream in file order, which
@@ -67,22 +67,23 @@ static size_t chunk_start(const rbatch *b, size_t i)
 	return (size_t)(b->m->chunk_offsets[b->first + i] - b->m->chunk_offsets[b->first]);
 }
 
-/* Chunks [first, end) of the batch, decoded, against their ids (hashed in pairs: two SHA-NI streams beat one). */
-static int verify_chunks(rbatch *b, size_t first, size_t end)
+/* The batch's chunks, decoded, against their ids (many at once: mvm_sha256_many). */
+static int verify_chunks(rbatch *b)
 {
 	const mvm_chunk_ref *c = b->m->chunks + b->first;
-	const unsigned char *p[2];
-	size_t n[2], i, k;
-	mvm_oid got[2];
+	const unsigned char *p[MVM_SHA256_MANY];
+	size_t n[MVM_SHA256_MANY], i, k, w;
+	mvm_oid got[MVM_SHA256_MANY];
 	int error = 0;
 
-	for (i = first; i < end && !error; i += k) {
-		for (k = 0; k < 2 && i + k < end; k++) {
+	for (i = 0; i < b->count && !error; i += w) {
+		w = b->count - i < MVM_SHA256_MANY ? b->count - i : MVM_SHA256_MANY;
+		for (k = 0; k < w; k++) {
 			p[k] = b->buf + chunk_start(b, i + k);
 			n[k] = c[i + k].len;
 		}
-		error = mvm_sha256_pairs(got, p, n, k, b->hash);
-		for (k = 0; k < 2 && i + k < end && !error; k++)
+		error = mvm_sha256_many(got, p, n, w, b->hash);
+		for (k = 0; k < w && !error; k++)
 			if (mvm_oid_cmp(&got[k], &c[i + k].id))
 				error = mvm_error_set(MVM_ECORRUPT, "bytes %" PRIu64 "-%" PRIu64
 						      " decode to something else than their chunk id; run 'mvm fsck'",
@@ -148,16 +149,16 @@ static int decode_chunks(rbatch *b, mvm_store *st, size_t i, size_t *n)
 }
 
 /*
- * Decode the batch, and check each chunk against its id while its bytes
- * are still in this core's cache (checked after the whole batch, they had
- * been read back from memory). Checks go in pairs; an odd chunk waits for
- * the next group.
+ * Decode the batch, then check its chunks against their ids, sixteen at
+ * a time where the CPU has AVX-512 lanes for them. (Checked two at a time
+ * right after each group was decoded, while its bytes were in this
+ * core's cache, they were no cheaper.)
  */
 static void decode_run(mvm_job *job)
 {
 	rbatch *b = (rbatch *)job;
 	mvm_store *st = b->repo->store;
-	size_t i, n, checked = 0;
+	size_t i, n;
 	int error;
 
 	/* the chunks and, apart, their bases, each read in runs of pack neighbours; then decoded in order */
@@ -165,15 +166,10 @@ static void decode_run(mvm_job *job)
 	    (error = mvm_store_read_set(&b->stored, st, b->locs, NULL, b->count)) == 0 &&
 	    mvm_store_read_set(&b->bases, st, b->base_locs, b->has_base, b->count) < 0)
 		mvm_error_clear(); /* bases the set could not read are read alone */
-	for (i = 0; i < b->count && !error; i += n) {
-		size_t upto;
-
-		if ((error = decode_chunks(b, st, i, &n)) < 0)
-			break;
-		upto = i + n == b->count ? b->count : checked + ((i + n - checked) & ~(size_t)1);
-		error = verify_chunks(b, checked, upto);
-		checked = upto;
-	}
+	for (i = 0; i < b->count && !error; i += n)
+		error = decode_chunks(b, st, i, &n);
+	if (!error)
+		error = verify_chunks(b);
 	if (error < 0) {
 		b->error = error;
 		snprintf(b->msg, sizeof(b->msg), "%s", mvm_error_last());

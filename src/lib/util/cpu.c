@@ -17,7 +17,7 @@
 #define MVM_CPUID 1
 #endif
 
-static int has_avx2, has_avx512, has_sha_ni;
+static int has_avx2, has_avx512bw, has_avx512, has_sha_ni;
 static mvm_cpu_limit limited;
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 
@@ -48,8 +48,9 @@ static void probe(void)
 
 	has_sha_ni = active(x86_cpu_SHA) && active(x86_cpu_SSSE3) && active(x86_cpu_SSE4_1);
 	has_avx2 = popcnt && active(x86_cpu_AVX2);
-	has_avx512 = popcnt && active(x86_cpu_AVX512F) && active(x86_cpu_AVX512BW) && active(x86_cpu_AVX512VL) &&
-		     active(x86_cpu_AVX512_VBMI2) && active(x86_cpu_AVX512_IFMA);
+	has_avx512bw = active(x86_cpu_AVX512F) && active(x86_cpu_AVX512BW);
+	has_avx512 = popcnt && has_avx512bw && active(x86_cpu_AVX512VL) && active(x86_cpu_AVX512_VBMI2) &&
+		     active(x86_cpu_AVX512_IFMA);
 #elif defined(MVM_CPUID)
 	unsigned int a, b, c, d, xcr0 = 0, xcr0_hi;
 	int popcnt, ssse3_sse41, osxsave;
@@ -67,8 +68,8 @@ static void probe(void)
 		return;
 	/* XCR0: SSE and AVX state (bits 1, 2); opmask and both ZMM halves (5, 6, 7) */
 	has_avx2 = (xcr0 & 0x06) == 0x06 && popcnt && (b & bit_AVX2);
-	has_avx512 = (xcr0 & 0xe6) == 0xe6 && popcnt && (b & bit_AVX512F) && (b & bit_AVX512BW) &&
-		     (b & bit_AVX512VL) && (c & bit_AVX512VBMI2) && (b & bit_AVX512IFMA);
+	has_avx512bw = (xcr0 & 0xe6) == 0xe6 && (b & bit_AVX512F) && (b & bit_AVX512BW);
+	has_avx512 = has_avx512bw && popcnt && (b & bit_AVX512VL) && (c & bit_AVX512VBMI2) && (b & bit_AVX512IFMA);
 #endif
 }
 
@@ -82,6 +83,12 @@ int mvm_cpu_avx512(void)
 {
 	pthread_once(&probe_once, probe);
 	return has_avx512 && limited == MVM_CPU_ALL;
+}
+
+int mvm_cpu_avx512bw(void)
+{
+	pthread_once(&probe_once, probe);
+	return has_avx512bw && limited == MVM_CPU_ALL;
 }
 
 int mvm_cpu_sha_ni(void)

@@ -18,6 +18,9 @@ int mvm_cpu_avx2(void);
  */
 int mvm_cpu_avx512(void);
 
+/** AVX-512 F and BW with the OS saving the ZMM registers: Skylake-SP on (sha256mb.c needs no more). */
+int mvm_cpu_avx512bw(void);
+
 /** The SHA extensions (SHA-NI), with SSSE3 and SSE4.1 for the code around them. */
 int mvm_cpu_sha_ni(void);
 

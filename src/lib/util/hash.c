@@ -4,7 +4,9 @@
  * their rounds interleaved (mvm_sha256_update2), which no OpenSSL
  * interface offers, and one stream alone runs as fast as OpenSSL's.
  * Elsewhere hashes go through OpenSSL EVP, loaded on first use
- * (libcrypto.h), so a process that hashes nothing never loads it. OpenSSL
+ * (libcrypto.h), so a process that hashes nothing never loads it. Many
+ * independent buffers (chunk ids) go sixteen at a time through AVX-512
+ * lanes where the CPU has them (sha256mb.c). OpenSSL
  * errors are translated into mvm errors here, once.
  */
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "cpu.h"
 #include "hash.h"
 #include "libcrypto.h"
+#include "sha256mb.h"
 #include "sha256ni.h"
 
 struct mvm_sha256 {
@@ -157,7 +160,8 @@ int mvm_sha256_update2(mvm_sha256 *a, const void *pa, size_t na, mvm_sha256 *b, 
 	return 0;
 }
 
-int mvm_sha256_pairs(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count, mvm_sha256 *const *h)
+/* Two at a time through h[0] and h[1]. */
+static int sha256_pairs(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count, mvm_sha256 *const *h)
 {
 	size_t i, k;
 	int error = 0;
@@ -174,6 +178,32 @@ int mvm_sha256_pairs(mvm_oid *out, const unsigned char *const *p, const size_t *
 		}
 	}
 	return error;
+}
+
+/*
+ * Sixteen lanes pay for all sixteen whatever their use: below eleven
+ * messages two SHA-NI streams (or two OpenSSL ones) are faster. The lanes
+ * take whole sixteens, a large enough rest too.
+ */
+#define MB_LANES 16
+#define MB_MIN_REST 11
+
+int mvm_sha256_lanes(void)
+{
+	return mvm_cpu_avx512bw() ? MB_LANES : 2;
+}
+
+int mvm_sha256_many(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count, mvm_sha256 *const *h)
+{
+	size_t lanes = count / MB_LANES * MB_LANES;
+
+	if (mvm_sha256_lanes() != MB_LANES)
+		return sha256_pairs(out, p, n, count, h);
+	if (count - lanes >= MB_MIN_REST)
+		lanes = count;
+	if (lanes)
+		mvm_sha256mb(out, p, n, lanes);
+	return sha256_pairs(out + lanes, p + lanes, n + lanes, count - lanes, h);
 }
 
 int mvm_sha256_final(mvm_oid *out, mvm_sha256 *h)

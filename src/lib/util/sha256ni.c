@@ -9,26 +9,12 @@
 #include <string.h>
 
 #include "sha256ni.h"
+#include "sha256k.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
 #define SHA_TARGET __attribute__((target("sha,sse4.1,ssse3")))
-
-static const uint32_t K[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-static const uint32_t H0[8] = {
-	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-};
 
 SHA_TARGET static inline __m128i big_endian_words(const unsigned char *p)
 {
@@ -64,7 +50,7 @@ SHA_TARGET void mvm_sha256ni_blocks(mvm_sha256ni_state *st, const unsigned char 
 
 		_Pragma("GCC unroll 16") for (i = 0; i < 16; i++) {
 			w[i & 3] = i < 4 ? big_endian_words(p + 16 * i) : schedule(w, i);
-			m = _mm_add_epi32(w[i & 3], _mm_loadu_si128((const __m128i *)(const void *)&K[4 * i]));
+			m = _mm_add_epi32(w[i & 3], _mm_loadu_si128((const __m128i *)(const void *)&mvm_sha256_k[4 * i]));
 			cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);
 			abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(m, 0x0e));
 		}
@@ -88,7 +74,7 @@ SHA_TARGET void mvm_sha256ni_blocks2(mvm_sha256ni_state *a, const unsigned char 
 		_Pragma("GCC unroll 16") for (i = 0; i < 16; i++) {
 			wa[i & 3] = i < 4 ? big_endian_words(pa + 16 * i) : schedule(wa, i);
 			wb[i & 3] = i < 4 ? big_endian_words(pb + 16 * i) : schedule(wb, i);
-			k = _mm_loadu_si128((const __m128i *)(const void *)&K[4 * i]);
+			k = _mm_loadu_si128((const __m128i *)(const void *)&mvm_sha256_k[4 * i]);
 			ma = _mm_add_epi32(wa[i & 3], k);
 			mb = _mm_add_epi32(wb[i & 3], k);
 			a_cdgh = _mm_sha256rnds2_epu32(a_cdgh, a_abef, ma);
@@ -110,8 +96,8 @@ SHA_TARGET void mvm_sha256ni_blocks2(mvm_sha256ni_state *a, const unsigned char 
 /* (a, b, c, d), (e, f, g, h) <-> (f, e, b, a), (h, g, d, c) as the rounds want them */
 SHA_TARGET void mvm_sha256ni_init(mvm_sha256ni_state *st)
 {
-	__m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)H0), 0xb1);
-	__m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)(H0 + 4)), 0x1b);
+	__m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)mvm_sha256_h0), 0xb1);
+	__m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)(mvm_sha256_h0 + 4)), 0x1b);
 
 	store_state(st, 0, _mm_alignr_epi8(abcd, efgh, 8));
 	store_state(st, 1, _mm_blend_epi16(efgh, abcd, 0xf0));
