@@ -207,6 +207,7 @@ static int decode_staged(cursor *c, mvm_status *st)
 		return -1;
 	for (i = 0; i < n && !c->bad; i++) {
 		get(c, &st->staged_change[i], 1);
+		c->bad |= !memchr("AMD", st->staged_change[i], 3);
 		if ((st->staged[i] = get_str(c, get_u32(c))))
 			st->nstaged++;
 	}
@@ -251,39 +252,51 @@ static int decode(cursor *c, mvm_status *st, mvm_stage_entry **stage, size_t *n)
 	return c->bad || c->p != c->end || memcmp(end, endmark, sizeof(end)) ? -1 : 0;
 }
 
+int mvm_statcache_parse(mvm_dbstamp *stamp, mvm_status **out, mvm_stage_entry **stage, size_t *n, const void *buf,
+			size_t len)
+{
+	mvm_status *st = NULL;
+	char head[sizeof(magic)];
+	cursor c = { buf, (const char *)buf + len, 0 };
+
+	*out = NULL;
+	*stage = NULL;
+	*n = 0;
+	get(&c, head, sizeof(head));
+	get(&c, stamp, sizeof(*stamp));
+	if (!c.bad && !memcmp(head, magic, sizeof(magic)) && (st = calloc(1, sizeof(*st))) &&
+	    decode(&c, st, stage, n) == 0) {
+		*out = st;
+		return 0;
+	}
+	mvm_status_free(st);
+	mvm_stage_free(*stage, *n);
+	*stage = NULL;
+	*n = 0;
+	return MVM_ENOTFOUND;
+}
+
 int mvm_statcache_load(mvm_status **out, mvm_stage_entry **stage, size_t *n, const mvm_repo *repo)
 {
 	mvm_buf b = MVM_BUF_INIT, path = MVM_BUF_INIT;
 	mvm_dbstamp now, saved;
-	mvm_status *st = NULL;
-	char head[sizeof(magic)];
-	cursor c;
 	int error;
 
 	*out = NULL;
 	*stage = NULL;
 	*n = 0;
-	if ((error = mvm_buf_printf(&path, "%s/status-cache", repo->mvmdir)) < 0 ||
-	    (error = mvm_fs_readfile(&b, path.ptr, CACHE_MAX)) < 0 || (error = mvm_dbstamp_take(&now, repo)) < 0)
-		goto done;
-	c.p = b.ptr;
-	c.end = b.ptr + b.size;
-	c.bad = 0;
-	get(&c, head, sizeof(head));
-	get(&c, &saved, sizeof(saved));
-	error = MVM_ENOTFOUND;
-	if (c.bad || memcmp(head, magic, sizeof(magic)) || memcmp(&saved, &now, sizeof(now)) ||
-	    !(st = calloc(1, sizeof(*st))) || decode(&c, st, stage, n) < 0)
-		goto done;
-	*out = st;
-	st = NULL;
-	error = 0;
-done:
-	if (error < 0) {
-		mvm_status_free(st);
+	if ((error = mvm_buf_printf(&path, "%s/status-cache", repo->mvmdir)) == 0 &&
+	    (error = mvm_fs_readfile(&b, path.ptr, CACHE_MAX)) == 0 && (error = mvm_dbstamp_take(&now, repo)) == 0 &&
+	    (error = mvm_statcache_parse(&saved, out, stage, n, b.ptr, b.size)) == 0 &&
+	    memcmp(&saved, &now, sizeof(now))) {
+		mvm_status_free(*out);
 		mvm_stage_free(*stage, *n);
+		*out = NULL;
 		*stage = NULL;
 		*n = 0;
+		error = MVM_ENOTFOUND;
+	}
+	if (error < 0) {
 		mvm_error_clear();
 		error = MVM_ENOTFOUND;
 	}

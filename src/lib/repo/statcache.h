@@ -42,4 +42,8 @@ void mvm_statcache_save(const mvm_repo *repo, const mvm_dbstamp *s, const mvm_st
  */
 int mvm_statcache_load(mvm_status **st, mvm_stage_entry **stage, size_t *n, const mvm_repo *repo);
 
+/** A cache file's bytes, whatever its stamp (fuzzed); MVM_ENOTFOUND when they are not a whole cache. */
+int mvm_statcache_parse(mvm_dbstamp *stamp, mvm_status **st, mvm_stage_entry **stage, size_t *n, const void *buf,
+			size_t len);
+
 #endif
