@@ -137,6 +137,7 @@ typedef struct {
 	mvm_buf abs;
 	mvm_stage_entry *fresh;       /* unchanged files with a new stat (paths borrowed) */
 	size_t nfresh, capfresh;
+	size_t next;                  /* the stage entry after the last one the walk met */
 } worktree_ctx;
 
 static int push_fresh(worktree_ctx *c, const mvm_stage_entry *e, const struct stat *st)
@@ -173,10 +174,25 @@ static int compare_file(worktree_ctx *c, const mvm_stage_entry *e, const struct 
  * staged files apart from the walk stat-ed each file twice: half of `mvm
  * status` on 20k files.)
  */
+/*
+ * The stage entry of a path the walk met. The walk goes in nearly the
+ * stage's order (not quite: it takes folder "a" before file "a.b"), so
+ * the entry after the last one found is tried before a binary search.
+ */
+static const mvm_stage_entry *find_staged(worktree_ctx *c, const char *rel)
+{
+	const mvm_stage_entry *e = c->next < c->n && !strcmp(c->stage[c->next].path, rel)
+				   ? &c->stage[c->next] : mvm_stage_find(c->stage, c->n, rel);
+
+	if (e)
+		c->next = (size_t)(e - c->stage) + 1;
+	return e;
+}
+
 static int worktree_cb(const char *rel, const struct stat *st, void *payload)
 {
 	worktree_ctx *c = payload;
-	const mvm_stage_entry *e = mvm_stage_find(c->stage, c->n, rel);
+	const mvm_stage_entry *e = find_staged(c, rel);
 
 	if (!e)
 		return push(&c->out->untracked, &c->out->nuntracked, rel);
@@ -202,7 +218,7 @@ static int check_unmet(worktree_ctx *c, const mvm_stage_entry *e)
 
 static int worktree_changes(mvm_status *out, mvm_repo *repo, const mvm_stage_entry *stage, size_t n)
 {
-	worktree_ctx c = { repo, out, stage, n, calloc(n ? n : 1, 1), MVM_BUF_INIT, NULL, 0, 0 };
+	worktree_ctx c = { repo, out, stage, n, calloc(n ? n : 1, 1), MVM_BUF_INIT, NULL, 0, 0, 0 };
 	size_t i;
 	int error;
 
