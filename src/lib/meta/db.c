@@ -231,6 +231,11 @@ int mvm_db_column_oid(mvm_oid *out, sqlite3_stmt *st, int col)
 	return 0;
 }
 
+int mvm_db_schema_version(void)
+{
+	return SCHEMA_VERSION;
+}
+
 static int user_version(mvm_db *db, int *out)
 {
 	sqlite3_stmt *st = NULL;

@@ -23,6 +23,8 @@ typedef struct mvm_db {
 
 /** Open (creating when `create` is set) and migrate the database at path. */
 int mvm_db_open(mvm_db **out, const char *path, int create);
+/** The schema version this build makes and reads (PRAGMA user_version). */
+int mvm_db_schema_version(void);
 /* Replace two file calls of SQLite's unix VFS (dbvfs.c); once, before the first open. */
 void mvm_db__setup_vfs(void);
 void mvm_db_free(mvm_db *db);

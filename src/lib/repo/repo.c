@@ -210,7 +210,17 @@ int mvm_repo_find(mvm_repo **out, const char *path)
 
 int mvm_repo_connect(mvm_repo *repo)
 {
-	return repo->db ? 0 : repo_connect(repo, 0);
+	int error;
+
+	if (repo->db)
+		return 0;
+	if ((error = repo_connect(repo, 0)) < 0) { /* half open is not open: the next call tries again */
+		mvm_store_free(repo->store);
+		mvm_db_free(repo->db);
+		repo->store = NULL;
+		repo->db = NULL;
+	}
+	return error;
 }
 
 int mvm_repo_open(mvm_repo **out, const char *path)

@@ -16,7 +16,7 @@
  * the others); batches are written in order by the calling thread
  * through the sequential writer (O_DIRECT where the file system allows:
  * no page-cache copy). Each worker checks every chunk it decoded against
- * its id (sixteen in AVX-512 lanes, else two SHA-NI streams interleaved),
+ * its id (mvm_sha256_many: sixteen in AVX-512 lanes where the CPU has them),
  * before the temp file can be renamed over the destination,
  * so a damaged store never yields a wrong file: the manifest was checked
  * against its own id when read, so the file is the bytes that were

@@ -98,7 +98,7 @@ typedef struct {
 	unsigned char base_ok[MVM_STORE_DECODE_GROUP];
 	mvm_buf base_stored;          /* worker scratch: the base as stored */
 	mvm_buf full;                 /* worker scratch: the chunk's own encoding */
-	mvm_sha256 *id_hash[2];       /* worker: chunk ids, two at a time */
+	mvm_sha256 *id_hash[2];       /* worker: chunk ids, when not in vector lanes two at a time */
 	int ids_by;                   /* who hashes the chunk ids: 0 not yet decided, or an IDS_BY_* */
 	unsigned char *is_new;
 	unsigned char *stored_now;    /* emit: found stored or pending by a later lookup */
@@ -332,11 +332,12 @@ static int identify_chunks(batch *b, mvm_store *store, int *later)
 }
 
 /*
- * Who hashes a batch's chunk ids. Where the CPU hashes sixteen at once
- * (mvm_sha256_lanes), always the batch's worker: 3.0 GB/s a core against
- * 2.0 for the file's and the chunks' streams interleaved, and the hash
- * thread, left the file alone, no longer sets the pace of a fresh add
- * (4.3 GB: 8.6 GB hashed on it took ~4.3 s). Elsewhere the hash thread,
+ * Who hashes a batch's chunk ids. Where the CPU hashes them sixteen at
+ * once (mvm_sha256_many_wide), the batch's worker: 3.0 GB/s a core
+ * against 2.0 for the file's and the chunks' streams interleaved, and the
+ * hash thread is left the file alone (a fresh 4.3 GB add hashed 8.6 GB on
+ * it, ~4.3 s of its ~4.5). Otherwise (no lanes, or too few chunks for
+ * them) the hash thread,
  * next to the same bytes of the file hash (two streams interleaved, the
  * least CPU), or the worker, in pairs, when it gets to the batch first
  * while the workers have little to compress (most chunks of the last
@@ -355,10 +356,22 @@ static int claim_ids(batch *b, int who)
 	return __atomic_compare_exchange_n(&b->ids_by, &none, who, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Whether the batch's worker hashes its chunk ids: decided so when the
+ * batch was cut (vector lanes, enough chunks for them), or claimed now,
+ * before the hash thread, while the workers have little to compress.
+ */
+static int worker_takes_ids(batch *b)
+{
+	if (__atomic_load_n(&b->ids_by, __ATOMIC_ACQUIRE) == IDS_BY_WORKER)
+		return 1;
+	return __atomic_load_n(&b->s->pipe->workers_idle, __ATOMIC_RELAXED) && claim_ids(b, IDS_BY_WORKER);
+}
+
 /* The batch's chunk ids, many at once (mvm_sha256_many). */
 static int chunk_ids(batch *b)
 {
-	enum { WINDOW = 4 * MVM_SHA256_MANY }; /* the lanes take the next chunk as one ends */
+	enum { WINDOW = MVM_SHA256_MANY };
 	const unsigned char *p[WINDOW];
 	size_t n[WINDOW], i, k, off = 0;
 	int error = 0;
@@ -389,8 +402,7 @@ static void chunk_job_run(mvm_job *job)
 	size_t i, off = 0;
 	int later, error;
 
-	if ((mvm_sha256_lanes() > 2 || __atomic_load_n(&b->s->pipe->workers_idle, __ATOMIC_RELAXED)) &&
-	    claim_ids(b, IDS_BY_WORKER)) {
+	if (worker_takes_ids(b)) {
 		error = chunk_ids(b);
 	} else {
 		mvm_pool_wait(b->s->pipe->hasher, &b->hash_job); /* the ids */
@@ -428,7 +440,7 @@ static void hash_job_run(mvm_job *job)
 	batch *b = (batch *)((char *)job - offsetof(batch, hash_job));
 	scan_state *s = b->s;
 	size_t i, off = 0, fpos = b->carry, fend;
-	int ids = mvm_sha256_lanes() <= 2 && claim_ids(b, IDS_BY_HASHER), error = 0;
+	int ids = claim_ids(b, IDS_BY_HASHER), error = 0;
 
 	for (i = 0; ids && i < b->nchunks && !error; i++) {
 		fend = off + b->lens[i] > fpos ? off + b->lens[i] : fpos;
@@ -801,6 +813,7 @@ static int push_batches(scan_state *s)
 		b->ends_file = off == s->size;
 		b->chunk_job.fn = chunk_job_run;
 		b->hash_job.fn = hash_job_run;
+		b->ids_by = mvm_sha256_many_wide(b->nchunks) ? IDS_BY_WORKER : 0; /* decided once, before either job runs */
 		b->busy = 1;
 		if (s->size <= SCAN_INLINE_MAX) {
 			mvm_job_run_here(&b->hash_job);

@@ -4,19 +4,20 @@
  * schema's 35 tables and setting up the WAL and its index, before a row
  * was read. The cache keeps what status reads from the database, with a
  * stamp of the files it came from (inode, size, mtime and ctime of
- * mvm.db and mvm.db-wal).
+ * mvm.db and mvm.db-wal, the boot, the schema).
  *
  * Every change to the database writes one of those files, and a write
  * sets their times to the clock's current tick. So a stamp is only saved
  * when it was taken under SQLite's write lock (no commit can be half
- * published) and its times are older than the tick current then: any
- * later commit stamps a later time. A checkpoint also changes the stamp
- * and only costs a slow status. As with git's index, this trusts the
- * clock not to step back.
+ * published), with an empty WAL, and with times older than the tick
+ * current then (mvm_dbstamp_cacheable): any later commit stamps a later
+ * time. A checkpoint also changes the stamp and only costs a slow
+ * status. As with git's index, this trusts the clock not to step back.
  *
  * The file is native-endian (it never leaves the machine): a magic line,
  * the stamp, HEAD, the staged list, the stage rows, an end line. It is
- * written to tmp/ and renamed over, so a reader sees one whole cache.
+ * written to a temp file in tmp/ and renamed over, so a reader sees one
+ * whole cache.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "meta/db.h"
 #include "util/fs.h"
 #include "statcache.h"
 
@@ -41,18 +43,32 @@ static int64_t ns(const struct timespec *t)
 
 static int stamp_file(mvm_dbstamp *out, int i, const char *mvmdir, const char *name)
 {
-	char path[4096];
+	mvm_buf path = MVM_BUF_INIT;
 	struct stat st;
+	int error;
 
-	if (snprintf(path, sizeof(path), "%s/%s", mvmdir, name) >= (int)sizeof(path))
-		return mvm_error_set(MVM_ERROR, "repository path too long");
-	if (stat(path, &st) < 0)
-		return errno == ENOENT ? 0 : mvm_error_set(MVM_ERROR, "cannot stat %s: %s", path, strerror(errno));
-	out->file[i].ino = (uint64_t)st.st_ino;
-	out->file[i].size = (uint64_t)st.st_size;
-	out->file[i].mtime_ns = ns(&st.st_mtim);
-	out->file[i].ctime_ns = ns(&st.st_ctim);
-	return 0;
+	if ((error = mvm_buf_printf(&path, "%s/%s", mvmdir, name)) == 0 && stat(path.ptr, &st) == 0) {
+		out->file[i].ino = (uint64_t)st.st_ino;
+		out->file[i].size = (uint64_t)st.st_size;
+		out->file[i].mtime_ns = ns(&st.st_mtim);
+		out->file[i].ctime_ns = ns(&st.st_ctim);
+	} else if (!error && errno != ENOENT) {
+		error = mvm_error_set(MVM_ERROR, "cannot stat %s: %s", path.ptr, strerror(errno));
+	}
+	mvm_buf_dispose(&path);
+	return error;
+}
+
+/* This boot's id: after a crash, times that were never written to disk could repeat. */
+static void stamp_boot(mvm_dbstamp *out)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, out->boot, sizeof(out->boot)) < 0)
+			memset(out->boot, 0, sizeof(out->boot));
+		close(fd);
+	}
 }
 
 int mvm_dbstamp_take(mvm_dbstamp *out, const mvm_repo *repo)
@@ -60,23 +76,34 @@ int mvm_dbstamp_take(mvm_dbstamp *out, const mvm_repo *repo)
 	int error;
 
 	memset(out, 0, sizeof(*out));
+	stamp_boot(out);
+	out->schema = (uint32_t)mvm_db_schema_version();
 	if ((error = stamp_file(out, 0, repo->mvmdir, "mvm.db")) == 0)
 		error = stamp_file(out, 1, repo->mvmdir, "mvm.db-wal");
 	return error;
 }
 
-int mvm_dbstamp_settled(const mvm_dbstamp *s)
+/* The coarsest power of ten, up to a second, that both times are multiples of: the file system's step. */
+static int64_t time_step(int64_t m, int64_t c)
 {
-	const int64_t second = 1000000000;
+	int64_t step = 1;
+
+	while (step < 1000000000 && m % (step * 10) == 0 && c % (step * 10) == 0)
+		step *= 10;
+	return step;
+}
+
+int mvm_dbstamp_cacheable(const mvm_dbstamp *s)
+{
 	struct timespec now;
 	int i;
 
+	if (s->file[1].size)
+		return 0;
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	for (i = 0; i < 2; i++) {
 		int64_t m = s->file[i].mtime_ns, c = s->file[i].ctime_ns, t = m > c ? m : c;
-		if (!s->file[i].ino)
-			continue;
-		if (t >= ns(&now) || (m % second == 0 && c % second == 0 && t + 2 * second >= ns(&now)))
+		if (s->file[i].ino && t + 2 * time_step(m, c) > ns(&now))
 			return 0;
 	}
 	return 1;
@@ -140,12 +167,12 @@ void mvm_statcache_save(const mvm_repo *repo, const mvm_dbstamp *s, const mvm_st
 	int fd, error;
 
 	if ((error = encode(&b, s, st, stage, n)) < 0 ||
-	    (error = mvm_buf_printf(&tmp, "%s/tmp/status-cache.%ld", repo->mvmdir, (long)getpid())) < 0 ||
-	    (error = mvm_buf_printf(&path, "%s/status-cache", repo->mvmdir)) < 0)
+	    (error = mvm_buf_printf(&tmp, "%s/tmp/status-cache.XXXXXX", repo->mvmdir)) < 0 ||
+	    (error = mvm_buf_printf(&path, "%s/status-cache", repo->mvmdir)) < 0 ||
+	    (fd = mkostemp(tmp.ptr, O_CLOEXEC)) < 0)
 		goto done;
-	if ((fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		goto done;
-	error = mvm_fs_write_all(fd, b.ptr, b.size, tmp.ptr);
+	if ((error = mvm_fs_write_all(fd, b.ptr, b.size, tmp.ptr)) == 0)
+		error = fchmod(fd, 0644);
 	if (close(fd) < 0 || error < 0 || rename(tmp.ptr, path.ptr) < 0)
 		unlink(tmp.ptr);
 done:
@@ -198,29 +225,33 @@ static char *get_str(cursor *c, uint32_t len)
 	return s;
 }
 
-static int decode_staged(cursor *c, mvm_status *st)
+static void decode_staged(cursor *c, mvm_status *st)
 {
 	uint32_t n = get_u32(c), i;
 
 	if (c->bad || n > (size_t)(c->end - c->p) / 5 || !(st->staged = calloc(n ? n : 1, sizeof(char *))) ||
-	    !(st->staged_change = malloc(n ? n : 1)))
-		return -1;
+	    !(st->staged_change = malloc(n ? n : 1))) {
+		c->bad = 1;
+		return;
+	}
 	for (i = 0; i < n && !c->bad; i++) {
 		get(c, &st->staged_change[i], 1);
 		c->bad |= !memchr("AMD", st->staged_change[i], 3);
 		if ((st->staged[i] = get_str(c, get_u32(c))))
 			st->nstaged++;
 	}
-	return c->bad ? -1 : 0;
 }
 
-static int decode_rows(cursor *c, mvm_stage_entry **out, size_t *count)
+/* Rows of at least 40 bytes: a length, a mode, four 64-bit fields. */
+static void decode_rows(cursor *c, mvm_stage_entry **out, size_t *count)
 {
 	uint32_t n = get_u32(c), i;
 	mvm_stage_entry *e;
 
-	if (c->bad || n > (size_t)(c->end - c->p) / 36 || !(e = calloc(n ? n : 1, sizeof(*e))))
-		return -1;
+	if (c->bad || n > (size_t)(c->end - c->p) / 40 || !(e = calloc(n ? n : 1, sizeof(*e)))) {
+		c->bad = 1;
+		return;
+	}
 	*out = e;
 	for (i = 0; i < n && !c->bad; i++) {
 		if (!(e[i].path = get_str(c, get_u32(c))))
@@ -234,22 +265,21 @@ static int decode_rows(cursor *c, mvm_stage_entry **out, size_t *count)
 		if (i && strcmp(e[i - 1].path, e[i].path) >= 0) /* mvm_stage_find's binary search needs the order */
 			c->bad = 1;
 	}
-	return c->bad ? -1 : 0;
 }
 
-static int decode(cursor *c, mvm_status *st, mvm_stage_entry **stage, size_t *n)
+static void decode(cursor *c, mvm_status *st, mvm_stage_entry **stage, size_t *n)
 {
 	char end[sizeof(endmark)];
 	uint32_t len;
 
 	st->has_head = get_u32(c) != 0;
 	get(c, &st->head, sizeof(st->head));
-	if ((len = get_u32(c)) != NO_BRANCH && !(st->branch = get_str(c, len)))
-		return -1;
-	if (decode_staged(c, st) < 0 || decode_rows(c, stage, n) < 0)
-		return -1;
+	if ((len = get_u32(c)) != NO_BRANCH)
+		st->branch = get_str(c, len);
+	decode_staged(c, st);
+	decode_rows(c, stage, n);
 	get(c, end, sizeof(end));
-	return c->bad || c->p != c->end || memcmp(end, endmark, sizeof(end)) ? -1 : 0;
+	c->bad |= c->p != c->end || memcmp(end, endmark, sizeof(end)) != 0;
 }
 
 int mvm_statcache_parse(mvm_dbstamp *stamp, mvm_status **out, mvm_stage_entry **stage, size_t *n, const void *buf,
@@ -264,8 +294,10 @@ int mvm_statcache_parse(mvm_dbstamp *stamp, mvm_status **out, mvm_stage_entry **
 	*n = 0;
 	get(&c, head, sizeof(head));
 	get(&c, stamp, sizeof(*stamp));
-	if (!c.bad && !memcmp(head, magic, sizeof(magic)) && (st = calloc(1, sizeof(*st))) &&
-	    decode(&c, st, stage, n) == 0) {
+	c.bad |= memcmp(head, magic, sizeof(magic)) != 0 || !(st = calloc(1, sizeof(*st)));
+	if (!c.bad)
+		decode(&c, st, stage, n);
+	if (!c.bad) {
 		*out = st;
 		return 0;
 	}
@@ -273,7 +305,7 @@ int mvm_statcache_parse(mvm_dbstamp *stamp, mvm_status **out, mvm_stage_entry **
 	mvm_stage_free(*stage, *n);
 	*stage = NULL;
 	*n = 0;
-	return MVM_ENOTFOUND;
+	return mvm_error_set(MVM_ECORRUPT, "the status cache is damaged");
 }
 
 int mvm_statcache_load(mvm_status **out, mvm_stage_entry **stage, size_t *n, const mvm_repo *repo)

@@ -92,7 +92,9 @@ static int content_changed(int *changed, mvm_repo *repo, const mvm_stage_entry *
 /*
  * Files found unchanged after their stat changed get their new stat cached,
  * all in one transaction at the end, unsynced (a cache: a crash only costs
- * a re-hash). A transaction per file made the first status after a
+ * a re-hash). A status answered from the status cache never gets here with
+ * rows (it gives up on the first file it would have to hash), so it needs
+ * no database. A transaction per file made the first status after a
  * restore from backup or a hard-linked copy of 20k files take 9 s instead
  * of 0.5. Best effort: a busy database skips it.
  */
@@ -170,11 +172,6 @@ static int compare_file(worktree_ctx *c, const mvm_stage_entry *e, const struct 
 }
 
 /*
- * One walk of the tree finds modified and untracked files. (Stat-ing the
- * staged files apart from the walk stat-ed each file twice: half of `mvm
- * status` on 20k files.)
- */
-/*
  * The stage entry of a path the walk met. The walk goes in nearly the
  * stage's order (not quite: it takes folder "a" before file "a.b"), so
  * the entry after the last one found is tried before a binary search.
@@ -189,6 +186,11 @@ static const mvm_stage_entry *find_staged(worktree_ctx *c, const char *rel)
 	return e;
 }
 
+/*
+ * One walk of the tree finds modified and untracked files. (Stat-ing the
+ * staged files apart from the walk stat-ed each file twice: half of `mvm
+ * status` on 20k files.)
+ */
 static int worktree_cb(const char *rel, const struct stat *st, void *payload)
 {
 	worktree_ctx *c = payload;
@@ -261,18 +263,24 @@ static int status_head(mvm_tree **tree, mvm_status *st, mvm_repo *repo)
 }
 
 /*
- * The snapshot is read under SQLite's write lock when it is free, so that
- * the status cache can record which database files it came from (no
- * commit half published meanwhile). When a writer holds it, a plain read.
+ * When the database files could be cached (mvm_dbstamp_cacheable), the
+ * snapshot is read under SQLite's write lock if it is free, so that the
+ * status cache can record which files it came from (no commit half
+ * published meanwhile). Otherwise, and while a writer holds the lock, a
+ * plain read: a status does not take the lock from writers it cannot
+ * cache for anyway.
  */
 static int begin_snapshot(mvm_dbstamp *stamp, int *cacheable, mvm_repo *repo)
 {
+	mvm_dbstamp before;
+
 	*cacheable = 0;
-	if (mvm_db_try_begin(repo->db, 0) < 0) {
+	if (mvm_dbstamp_take(&before, repo) < 0 || !mvm_dbstamp_cacheable(&before) ||
+	    mvm_db_try_begin(repo->db, 0) < 0) {
 		mvm_error_clear();
 		return mvm_db_begin_read(repo->db);
 	}
-	*cacheable = mvm_dbstamp_take(stamp, repo) == 0 && mvm_dbstamp_settled(stamp);
+	*cacheable = mvm_dbstamp_take(stamp, repo) == 0 && !memcmp(stamp, &before, sizeof(before));
 	mvm_error_clear();
 	return 0;
 }

@@ -181,25 +181,30 @@ static int sha256_pairs(mvm_oid *out, const unsigned char *const *p, const size_
 }
 
 /*
- * Sixteen lanes pay for all sixteen whatever their use: below eleven
- * messages two SHA-NI streams (or two OpenSSL ones) are faster. The lanes
- * take whole sixteens, a large enough rest too.
+ * Sixteen lanes cost as much as all sixteen used: below eleven buffers
+ * two SHA-NI streams are faster, so the lanes take whole sixteens and a
+ * rest of eleven or more. Without SHA-NI (Skylake-SP, Cascade Lake) the
+ * other path is OpenSSL one stream at a time: the lanes take any rest of two.
  */
 #define MB_LANES 16
-#define MB_MIN_REST 11
 
-int mvm_sha256_lanes(void)
+static size_t lanes_min(void)
 {
-	return mvm_cpu_avx512bw() ? MB_LANES : 2;
+	return mvm_cpu_sha_ni() ? 11 : 2;
+}
+
+int mvm_sha256_many_wide(size_t count)
+{
+	return mvm_sha256mb_available() && (count >= MB_LANES || count >= lanes_min());
 }
 
 int mvm_sha256_many(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count, mvm_sha256 *const *h)
 {
 	size_t lanes = count / MB_LANES * MB_LANES;
 
-	if (mvm_sha256_lanes() != MB_LANES)
+	if (!mvm_sha256mb_available())
 		return sha256_pairs(out, p, n, count, h);
-	if (count - lanes >= MB_MIN_REST)
+	if (count - lanes >= lanes_min())
 		lanes = count;
 	if (lanes)
 		mvm_sha256mb(out, p, n, lanes);

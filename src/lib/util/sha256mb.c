@@ -10,8 +10,10 @@
  * sixteen blocks of a step are loaded as rows and transposed, so that
  * vector t holds word t of every lane's block.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "sha256k.h"
 #include "sha256mb.h"
 
@@ -20,6 +22,11 @@
 
 #define MB_TARGET __attribute__((target("avx512f,avx512bw")))
 #define LANES 16
+
+int mvm_sha256mb_available(void)
+{
+	return mvm_cpu_avx512bw();
+}
 
 typedef struct {
 	const unsigned char *p;   /* the message's next full block */
@@ -221,7 +228,7 @@ static size_t common_full(const lane *l)
 MB_TARGET void mvm_sha256mb(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count)
 {
 	const unsigned char *blk[LANES];
-	lane l[LANES];
+	lane l[LANES] = { { 0 } };
 	__m512i s[8];
 	size_t next = 0, m;
 	int i, busy = 0;
@@ -267,11 +274,17 @@ MB_TARGET void mvm_sha256mb(mvm_oid *out, const unsigned char *const *p, const s
 	}
 }
 
-#else /* never called: mvm_cpu_avx512bw() is 0 off x86-64 */
+#else
+
+int mvm_sha256mb_available(void)
+{
+	return 0;
+}
 
 void mvm_sha256mb(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count)
 {
 	(void)out, (void)p, (void)n, (void)count;
+	abort(); /* mvm_sha256mb_available() said no */
 }
 
 #endif

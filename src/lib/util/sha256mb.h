@@ -8,7 +8,7 @@
  * instruction each) do sixteen blocks in the time of ~5 SHA-NI ones. It
  * suits many independent messages of similar size, as chunk ids are; a
  * single long stream (a file's id) stays with SHA-NI. Call only where
- * mvm_cpu_avx512bw() says yes.
+ * mvm_sha256mb_available() says yes.
  */
 #ifndef MVM_UTIL_SHA256MB_H
 #define MVM_UTIL_SHA256MB_H
@@ -16,6 +16,9 @@
 #include <stddef.h>
 
 #include "mvm/common.h"
+
+/** Whether this build and CPU have the lanes (AVX-512 F and BW, x86-64). */
+int mvm_sha256mb_available(void);
 
 /* The digests of `count` messages (p[i], n[i] bytes) into out[i], any count, any lengths. */
 void mvm_sha256mb(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count);
