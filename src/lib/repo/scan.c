@@ -337,15 +337,14 @@ static int identify_chunks(batch *b, mvm_store *store, int *later)
  * against 2.0 for the file's and the chunks' streams interleaved, and the
  * hash thread is left the file alone (a fresh 4.3 GB add hashed 8.6 GB on
  * it, ~4.3 s of its ~4.5). Otherwise (no lanes, or too few chunks for
- * them) the hash thread,
- * next to the same bytes of the file hash (two streams interleaved, the
- * least CPU), or the worker, in pairs, when it gets to the batch first
- * while the workers have little to compress (most chunks of the last
- * batch looked up were stored already, as in a fine-tune of a few
- * layers): then the hash thread alone would set the pace. While they
- * compress, a worker that took the ids would cost CPU (pairs on it and
- * one stream for the file instead of two interleaved) the hash thread
- * has no need of.
+ * them) the hash thread, next to the same bytes of the file hash (two
+ * streams interleaved, the least CPU), or the worker, in pairs, when it
+ * gets to the batch first while the workers have little to compress
+ * (most chunks of the last batch looked up were stored already, as in a
+ * fine-tune of a few layers): then the hash thread alone would set the
+ * pace. While they compress, a worker that took the ids would cost CPU
+ * (pairs on it and one stream for the file instead of two interleaved)
+ * the hash thread has no need of.
  */
 enum { IDS_BY_HASHER = 1, IDS_BY_WORKER = 2 };
 
