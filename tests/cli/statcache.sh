@@ -143,7 +143,14 @@ touch .mvm/mvm.db
 
 # 11. statuses racing commits of another process: once the commits are
 # done, every status shows the last one (no cache saved mid-commit survives)
-( i=0; while [ $i -lt 15 ]; do printf 'lr: 1.%02d\n' $i > config.yaml; mvm commit -q -a -m "race $i"; i=$((i + 1)); done ) &
+(
+	i=0
+	while [ $i -lt 15 ]; do
+		printf 'lr: 1.%02d\n' $i > config.yaml
+		mvm commit -q -a -m "race $i"
+		i=$((i + 1))
+	done
+) &
 writer=$!
 while kill -0 $writer 2>/dev/null; do mvm status >/dev/null 2>&1 || true; done
 wait $writer || fail "the racing commits failed"

@@ -116,7 +116,8 @@ static int batch_plan(fbatch *b, const mvm_chunk_loc *locs, size_t n, size_t *ne
 	b->count = k - *next;
 	*next = k;
 	if (mvm_array_reserve(&b->start, &b->start_cap, b->count, sizeof(size_t)) < 0 ||
-	    mvm_array_reserve(&b->bad, &b->bad_cap, b->count, sizeof(size_t)) < 0 || mvm_array_reserve(&b->buf, &b->cap, bytes, 1) < 0)
+	    mvm_array_reserve(&b->bad, &b->bad_cap, b->count, sizeof(size_t)) < 0 ||
+	    mvm_array_reserve(&b->buf, &b->cap, bytes, 1) < 0)
 		return mvm_error_set(MVM_ERROR, "out of memory for fsck's chunk buffers");
 	for (k = 0, bytes = 0; k < b->count; bytes += b->locs[k++].raw_len)
 		b->start[k] = bytes;

@@ -812,7 +812,8 @@ static int push_batches(scan_state *s)
 		b->ends_file = off == s->size;
 		b->chunk_job.fn = chunk_job_run;
 		b->hash_job.fn = hash_job_run;
-		b->ids_by = mvm_sha256_many_wide(b->nchunks) ? IDS_BY_WORKER : 0; /* decided once, before either job runs */
+		/* decided once, before either job runs */
+		b->ids_by = mvm_sha256_many_wide(b->nchunks) ? IDS_BY_WORKER : 0;
 		b->busy = 1;
 		if (s->size <= SCAN_INLINE_MAX) {
 			mvm_job_run_here(&b->hash_job);

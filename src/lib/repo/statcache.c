@@ -146,7 +146,8 @@ static int encode(mvm_buf *b, const mvm_dbstamp *s, const mvm_status *st, const 
 	if (st->nstaged > NO_BRANCH - 1 || n > NO_BRANCH - 1)
 		return mvm_error_set(MVM_ETOOLARGE, "too many paths to cache");
 	if ((error = mvm_buf_put(b, magic, sizeof(magic))) < 0 || (error = mvm_buf_put(b, s, sizeof(*s))) < 0 ||
-	    (error = put_u32(b, (uint32_t)st->has_head)) < 0 || (error = mvm_buf_put(b, &st->head, sizeof(st->head))) < 0 ||
+	    (error = put_u32(b, (uint32_t)st->has_head)) < 0 ||
+	    (error = mvm_buf_put(b, &st->head, sizeof(st->head))) < 0 ||
 	    (error = st->branch ? put_str(b, st->branch) : put_u32(b, NO_BRANCH)) < 0 ||
 	    (error = put_u32(b, (uint32_t)st->nstaged)) < 0)
 		return error;

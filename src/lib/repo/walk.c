@@ -73,7 +73,8 @@ static int walk_dir(int fd, const char *rel, mvm_walk_cb cb, void *payload)
 
 		if (!*rel && !strcmp(names[i], ".mvm"))
 			continue;
-		mvm_buf_truncate(&child, prefix); /* "rel/" then the name: no printf per entry (6% of a status of 20k files) */
+		/* "rel/" then the name: no printf per entry (6% of a status of 20k files) */
+		mvm_buf_truncate(&child, prefix);
 		if ((error = mvm_buf_puts(&child, names[i])) < 0)
 			break;
 		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)

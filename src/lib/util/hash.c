@@ -161,7 +161,8 @@ int mvm_sha256_update2(mvm_sha256 *a, const void *pa, size_t na, mvm_sha256 *b, 
 }
 
 /* Two at a time through h[0] and h[1]. */
-static int sha256_pairs(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count, mvm_sha256 *const *h)
+static int sha256_pairs(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count,
+			mvm_sha256 *const *h)
 {
 	size_t i, k;
 	int error = 0;

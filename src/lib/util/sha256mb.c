@@ -103,8 +103,10 @@ MB_TARGET static inline void load_words(__m512i *w, const unsigned char *const *
 		transpose4(v[g], r[4 * g], r[4 * g + 1], r[4 * g + 2], r[4 * g + 3]);
 	/* lane j of v[g][k] holds word 4j+k of rows 4g..4g+3: gather the four groups' lane j */
 	for (k = 0; k < 4; k++) {
-		__m512i x0 = _mm512_shuffle_i32x4(v[0][k], v[1][k], 0x44), x1 = _mm512_shuffle_i32x4(v[0][k], v[1][k], 0xee);
-		__m512i y0 = _mm512_shuffle_i32x4(v[2][k], v[3][k], 0x44), y1 = _mm512_shuffle_i32x4(v[2][k], v[3][k], 0xee);
+		__m512i x0 = _mm512_shuffle_i32x4(v[0][k], v[1][k], 0x44);
+		__m512i x1 = _mm512_shuffle_i32x4(v[0][k], v[1][k], 0xee);
+		__m512i y0 = _mm512_shuffle_i32x4(v[2][k], v[3][k], 0x44);
+		__m512i y1 = _mm512_shuffle_i32x4(v[2][k], v[3][k], 0xee);
 
 		w[k] = _mm512_shuffle_i32x4(x0, y0, 0x88);
 		w[4 + k] = _mm512_shuffle_i32x4(x0, y0, 0xdd);
@@ -122,15 +124,15 @@ MB_TARGET static inline void load_words(__m512i *w, const unsigned char *const *
 #define SIGMA_SHR(x, r1, r2, s) _mm512_ternarylogic_epi32(ROR(x, r1), ROR(x, r2), _mm512_srli_epi32((x), (s)), XOR3)
 
 /* Round t: d and h take their new values, the other six move by name in the caller. */
-#define ROUND(a, b, c, d, e, f, g, h, t)                                                                       \
-	do {                                                                                                   \
-		__m512i t1 = _mm512_add_epi32(_mm512_add_epi32(h, SIGMA3(e, 6, 11, 25)),                       \
-					      _mm512_add_epi32(_mm512_ternarylogic_epi32(e, f, g, CH),         \
-							       _mm512_add_epi32(w[(t) & 15],                   \
-										_mm512_set1_epi32((int)mvm_sha256_k[t])))); \
-		d = _mm512_add_epi32(d, t1);                                                                   \
-		h = _mm512_add_epi32(t1, _mm512_add_epi32(SIGMA3(a, 2, 13, 22),                                \
-							  _mm512_ternarylogic_epi32(a, b, c, MAJ)));           \
+#define ROUND(a, b, c, d, e, f, g, h, t)                                                          \
+	do {                                                                                      \
+		__m512i kw = _mm512_add_epi32(w[(t) & 15], _mm512_set1_epi32((int)mvm_sha256_k[t])); \
+		__m512i ch = _mm512_ternarylogic_epi32(e, f, g, CH);                              \
+		__m512i maj = _mm512_ternarylogic_epi32(a, b, c, MAJ);                            \
+		__m512i t1 = _mm512_add_epi32(_mm512_add_epi32(h, SIGMA3(e, 6, 11, 25)),          \
+					      _mm512_add_epi32(ch, kw));                          \
+		d = _mm512_add_epi32(d, t1);                                                      \
+		h = _mm512_add_epi32(t1, _mm512_add_epi32(SIGMA3(a, 2, 13, 22), maj));            \
 	} while (0)
 
 /* Schedule word t (>= 16) into the ring of sixteen. */
