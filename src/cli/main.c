@@ -40,7 +40,8 @@ static const cli_command commands[] = {
 	  "--kind dataset marks a dataset version and records the rows (lines) of each\n"
 	  ".jsonl file (mvm lineage shows them)." },
 	{ "status", cmd_status, 0, "mvm status [--json]", "Show staged, modified and untracked files",
-	  "Unchanged files are recognized by their size, mtime and inode and never re-read." },
+	  "Unchanged files are recognized by their size, mtime and inode and never re-read.\n"
+	  "What status reads from the database is cached in .mvm/status-cache (safe to delete)." },
 	{ "log", cmd_log, CMD_NEED_REPO, "mvm log [REV] [-n N] [--json]", "List versions, newest first",
 	  "Follows first parents from REV (default HEAD)." },
 	{ "show", cmd_show, CMD_NEED_REPO, "mvm show REV [--json]", "Show one version and its files", "" },
