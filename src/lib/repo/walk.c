@@ -4,11 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util/array.h"
+#include "util/pool.h"
 #include "walk.h"
 
 int mvm_is_checkout_temp(const char *name)
@@ -16,48 +18,129 @@ int mvm_is_checkout_temp(const char *name)
 	return name[0] == '.' && strstr(name, ".mvm-tmp-") != NULL;
 }
 
-static int cmp_str(const void *a, const void *b)
+/*
+ * A walk lists the tree first (readdir, each entry's type from d_type,
+ * no stat), then stats its files in windows, a window's folders split
+ * between the calling thread and a pool, then calls back in order. The
+ * stat calls were most of a status on a tree of many files (20k files in
+ * 100 folders: 14 ms of stats on one thread, 8 on two). Two threads in
+ * one folder contend in the kernel (each lookup takes the folder's
+ * dentry), so a window is split only between folders.
+ */
+#define STAT_WINDOW 4096
+#define STAT_PAR_MIN 256
+
+/* An entry of a listed folder. */
+typedef struct {
+	char *name;
+	unsigned char type;           /* readdir's DT_*; DT_UNKNOWN where the file system gives none */
+} wentry;
+
+typedef struct {
+	char *rel;                    /* relative to the working tree ("" for it) */
+	size_t sub;                   /* where the part of rel below the walk's root starts (past its end: the root) */
+	wentry *e;
+	size_t n;
+} wfolder;
+
+/* A file to stat and hand to the callback: entry i of folder f. */
+typedef struct {
+	size_t f, i;
+} witem;
+
+typedef struct {
+	mvm_walk_cb cb;
+	void *payload;
+	int root;                     /* the walk's root folder */
+	wfolder *folders;
+	size_t nfolders, capfolders;
+	witem *items;
+	size_t nitems, capitems;
+	mvm_pool *pool;
+	int pool_tried;
+} walker;
+
+static int cmp_entry(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const wentry *)a)->name, ((const wentry *)b)->name);
 }
 
-/* The sorted names of an open folder, but for ".", ".." and checkout temp files. */
-static int list_dir(char ***out, size_t *n, DIR *d, const char *rel)
+/* The sorted entries of an open folder, but for ".", ".." and checkout temp files. */
+static int list_dir(wentry **out, size_t *n, DIR *d, const char *rel)
 {
 	struct dirent *e;
 	size_t cap = 0;
-	char **names = NULL;
+	wentry *list = NULL;
 
 	*n = 0;
 	for (errno = 0; (e = readdir(d)); errno = 0) { /* errno tells readdir's end from its failure */
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || mvm_is_checkout_temp(e->d_name))
 			continue;
-		if (mvm_array_grow(&names, &cap, *n, sizeof(char *), 32) < 0)
+		if (mvm_array_grow(&list, &cap, *n, sizeof(*list), 32) < 0)
 			break;
-		if (!(names[*n] = strdup(e->d_name)))
+		if (!(list[*n].name = strdup(e->d_name)))
 			break;
-		(*n)++;
+		list[(*n)++].type = e->d_type;
 	}
-	*out = names;
+	*out = list;
 	if (e || errno) /* out of memory, or readdir failed */
 		return mvm_error_set(MVM_ERROR, "cannot read folder %s: %s", *rel ? rel : ".",
 				     e ? "out of memory" : strerror(errno));
 	if (*n)
-		qsort(names, *n, sizeof(char *), cmp_str);
+		qsort(list, *n, sizeof(*list), cmp_entry);
 	return 0;
 }
 
-/*
- * Walk the folder open at fd (taken: closed here), named rel. Entries are
- * looked up relative to it, not by whole paths: on a tree of 20k files
- * the kernel's path walk was the largest cost of `mvm status`.
- */
-static int walk_dir(int fd, const char *rel, mvm_walk_cb cb, void *payload)
+static int add_folder(walker *w, size_t *f, const char *rel, size_t sub)
+{
+	int error;
+
+	if ((error = mvm_array_grow(&w->folders, &w->capfolders, w->nfolders, sizeof(*w->folders), 16)) < 0)
+		return error;
+	if (!(w->folders[w->nfolders].rel = strdup(rel)))
+		return mvm_error_set(MVM_ERROR, "out of memory");
+	w->folders[w->nfolders].sub = sub;
+	w->folders[w->nfolders].e = NULL;
+	w->folders[w->nfolders].n = 0;
+	*f = w->nfolders++;
+	return 0;
+}
+
+static int list_tree(walker *w, int fd, const char *rel, size_t sub);
+
+/* Entry i of folder f, open at dirfd: a file to stat later, or a folder listed now. */
+static int list_entry(walker *w, int dirfd, size_t f, size_t i, mvm_buf *child)
+{
+	const wentry *e = &w->folders[f].e[i];
+	unsigned char type = e->type;
+	struct stat st;
+	int fd, error;
+
+	if (type == DT_UNKNOWN)
+		type = fstatat(dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? DT_UNKNOWN
+		     : S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+	if (type == DT_REG) {
+		if ((error = mvm_array_grow(&w->items, &w->capitems, w->nitems, sizeof(*w->items), 256)) < 0)
+			return error;
+		w->items[w->nitems++] = (witem){ f, i };
+		return 0;
+	}
+	if (type != DT_DIR)
+		return 0;
+	mvm_buf_clear(child);
+	if ((error = *w->folders[f].rel ? mvm_buf_printf(child, "%s/%s", w->folders[f].rel, e->name)
+					 : mvm_buf_puts(child, e->name)) < 0)
+		return error;
+	if ((fd = openat(dirfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return mvm_error_set(MVM_ERROR, "cannot read folder %s: %s", child->ptr, strerror(errno));
+	return list_tree(w, fd, child->ptr, w->folders[f].sub);
+}
+
+/* List the folder open at fd (taken: closed here), named rel, and the folders under it. */
+static int list_tree(walker *w, int fd, const char *rel, size_t sub)
 {
 	mvm_buf child = MVM_BUF_INIT;
-	char **names = NULL;
-	size_t n = 0, i, prefix;
-	struct stat st;
+	size_t f = 0, i;
 	DIR *d;
 	int error;
 
@@ -65,49 +148,154 @@ static int walk_dir(int fd, const char *rel, mvm_walk_cb cb, void *payload)
 		close(fd);
 		return mvm_error_set(MVM_ERROR, "cannot read folder %s: %s", *rel ? rel : ".", strerror(errno));
 	}
-	if ((error = list_dir(&names, &n, d, rel)) < 0 || (*rel && (error = mvm_buf_printf(&child, "%s/", rel)) < 0))
-		goto done;
-	prefix = child.size;
-	for (i = 0; i < n && !error; i++) {
-		int sub;
-
-		if (!*rel && !strcmp(names[i], ".mvm"))
-			continue;
-		/* "rel/" then the name: no printf per entry (6% of a status of 20k files) */
-		mvm_buf_truncate(&child, prefix);
-		if ((error = mvm_buf_puts(&child, names[i])) < 0)
-			break;
-		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISREG(st.st_mode))
-			error = cb(child.ptr, &st, payload);
-		else if (!S_ISDIR(st.st_mode))
-			continue;
-		else if ((sub = openat(dirfd(d), names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-			error = mvm_error_set(MVM_ERROR, "cannot read folder %s: %s", child.ptr, strerror(errno));
-		else
-			error = walk_dir(sub, child.ptr, cb, payload);
-	}
-done:
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	if ((error = add_folder(w, &f, rel, sub)) == 0)
+		error = list_dir(&w->folders[f].e, &w->folders[f].n, d, rel);
+	for (i = 0; !error && i < w->folders[f].n; i++)
+		if (*rel || strcmp(w->folders[f].e[i].name, ".mvm"))
+			error = list_entry(w, dirfd(d), f, i, &child);
 	closedir(d);
 	mvm_buf_dispose(&child);
 	return error;
 }
 
+/* Files [0, n) of a window, stat-ed on one thread: each run of one folder through that folder, opened once. */
+typedef struct {
+	mvm_job job;
+	const walker *w;
+	const witem *it;
+	size_t n;
+	struct stat *st;
+	unsigned char *ok;
+} stat_part;
+
+static void stat_part_run(mvm_job *job)
+{
+	const stat_part *p = (const stat_part *)job;
+	size_t k = 0, end;
+
+	while (k < p->n) {
+		const wfolder *f = &p->w->folders[p->it[k].f];
+		const char *below = strlen(f->rel) > f->sub ? f->rel + f->sub : ""; /* "" for the root itself */
+		int fd = *below ? openat(p->w->root, below, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : p->w->root;
+
+		for (end = k; end < p->n && p->it[end].f == p->it[k].f; end++)
+			;
+		for (; k < end; k++) /* a file or folder gone since it was listed is left out */
+			p->ok[k] = fd >= 0 && fstatat(fd, f->e[p->it[k].i].name, &p->st[k], AT_SYMLINK_NOFOLLOW) == 0;
+		if (fd >= 0 && fd != p->w->root)
+			close(fd);
+	}
+}
+
+/* Where to cut a window between two threads: the folder change nearest its middle, 0 for none. */
+static size_t window_cut(const witem *it, size_t n)
+{
+	size_t up = n / 2, down = n / 2;
+
+	for (; up < n || down > 0; up++, down--) {
+		if (up < n && up > 0 && it[up].f != it[up - 1].f)
+			return up;
+		if (down > 0 && down < n && it[down].f != it[down - 1].f)
+			return down;
+	}
+	return 0;
+}
+
+static void stat_window(walker *w, const witem *it, size_t n, struct stat *st, unsigned char *ok)
+{
+	stat_part part[2] = { { { stat_part_run, NULL, 0 }, w, it, n, st, ok },
+			      { { stat_part_run, NULL, 0 }, w, NULL, 0, NULL, NULL } };
+	size_t cut = n >= STAT_PAR_MIN && mvm_ncpu() > 1 ? window_cut(it, n) : 0;
+
+	if (cut && !w->pool && !w->pool_tried) {
+		w->pool_tried = 1;
+		if (mvm_pool_new(&w->pool, 1) < 0)
+			mvm_error_clear(); /* no helper: the calling thread stats alone */
+	}
+	if (cut && w->pool) {
+		part[0].n = cut;
+		part[1].it = it + cut;
+		part[1].n = n - cut;
+		part[1].st = st + cut;
+		part[1].ok = ok + cut;
+		mvm_pool_submit(w->pool, &part[1].job);
+	}
+	stat_part_run(&part[0].job);
+	if (part[1].n)
+		mvm_pool_wait(w->pool, &part[1].job);
+}
+
+/* Stat the listed files window by window and hand the regular ones to the callback, in order. */
+static int visit_files(walker *w)
+{
+	mvm_buf path = MVM_BUF_INIT;
+	size_t win = w->nitems < STAT_WINDOW ? w->nitems : STAT_WINDOW, i, k, folder = SIZE_MAX, prefix = 0;
+	struct stat *st = malloc((win ? win : 1) * sizeof(*st));
+	unsigned char *ok = malloc(win ? win : 1);
+	int error = 0;
+
+	if (!st || !ok)
+		error = mvm_error_set(MVM_ERROR, "out of memory walking the working tree");
+	for (i = 0; !error && i < w->nitems; i += win) {
+		win = w->nitems - i < STAT_WINDOW ? w->nitems - i : STAT_WINDOW;
+		stat_window(w, w->items + i, win, st, ok);
+		for (k = 0; !error && k < win; k++) {
+			const witem *it = &w->items[i + k];
+			const wfolder *f = &w->folders[it->f];
+
+			if (!ok[k] || !S_ISREG(st[k].st_mode))
+				continue;
+			if (it->f != folder) { /* "rel/" once per run of a folder's files, then each name after it */
+				mvm_buf_clear(&path);
+				if ((error = *f->rel ? mvm_buf_printf(&path, "%s/", f->rel) : 0) < 0)
+					break;
+				folder = it->f;
+				prefix = path.size;
+			}
+			mvm_buf_truncate(&path, prefix);
+			if ((error = mvm_buf_puts(&path, f->e[it->i].name)) == 0)
+				error = w->cb(path.ptr, &st[k], w->payload);
+		}
+	}
+	free(st);
+	free(ok);
+	mvm_buf_dispose(&path);
+	return error;
+}
+
+static void walker_dispose(walker *w)
+{
+	size_t f, i;
+
+	mvm_pool_free(w->pool);
+	for (f = 0; f < w->nfolders; f++) {
+		for (i = 0; i < w->folders[f].n; i++)
+			free(w->folders[f].e[i].name);
+		free(w->folders[f].e);
+		free(w->folders[f].rel);
+	}
+	free(w->folders);
+	free(w->items);
+	if (w->root >= 0)
+		close(w->root);
+}
+
 int mvm_walk(mvm_repo *repo, const char *rel, mvm_walk_cb cb, void *payload)
 {
+	walker w = { cb, payload, -1, NULL, 0, 0, NULL, 0, 0, NULL, 0 };
 	mvm_buf abs = MVM_BUF_INIT;
-	int fd, error;
+	int fd = -1, error;
 
 	if ((error = mvm_repo_abspath(&abs, repo, rel)) < 0)
 		return error;
-	if ((fd = open(abs.ptr, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if ((w.root = open(abs.ptr, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (fd = dup(w.root)) < 0) /* the listing's fdopendir takes its own */
 		error = mvm_error_set(MVM_ERROR, "cannot read folder %s: %s", abs.ptr, strerror(errno));
 	mvm_buf_dispose(&abs);
-	return error < 0 ? error : walk_dir(fd, rel, cb, payload);
+	if (!error && (error = list_tree(&w, fd, rel, *rel ? strlen(rel) + 1 : 0)) == 0)
+		error = visit_files(&w);
+	walker_dispose(&w);
+	return error;
 }
 
 /*
