@@ -107,3 +107,14 @@ assert_eq "$(status_field modified)" "['data/05/2/f005.txt']" "a file changed af
 mvm checkout -q "$v1" -- data/05/2/f005.txt
 assert_eq "$(status_field modified)" "[]" "modified files after the changed file was restored"
 expect_fsck_ok "fsck after the stat refresh"
+
+# one folder of an odd number of files past the walk's two-thread minimum
+# (the cut between the threads must find no folder change and give up)
+mkdir one && i=0 && while [ $i -lt 301 ]; do echo $i > one/f$i; i=$((i + 1)); done
+timeout 60 "$MVM" status --json > "$SCRATCH/one.json" || fail "status on 301 files in one folder"
+assert_eq "$(json_get "$SCRATCH/one.json" 'len(j["untracked"])')" "301" "301 untracked files in one folder"
+timeout 60 "$MVM" add -q one || fail "add of one folder of 301 files (its walk sees that folder alone)"
+mvm commit -q -m one
+timeout 60 "$MVM" status --json > "$SCRATCH/one.json" || fail "status after adding one folder of 301 files"
+assert_eq "$(json_get "$SCRATCH/one.json" '[p for p in j["untracked"] + j["modified"] + j["deleted"] if p.startswith("one/")]')" \
+	"[]" "the folder of 301 files clean once committed"

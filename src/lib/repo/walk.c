@@ -114,7 +114,7 @@ static int list_entry(walker *w, int dirfd, size_t f, size_t i, mvm_buf *child)
 	const wentry *e = &w->folders[f].e[i];
 	unsigned char type = e->type;
 	struct stat st;
-	int fd, error;
+	int fd, open_errno, error;
 
 	if (type == DT_UNKNOWN)
 		type = fstatat(dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? DT_UNKNOWN
@@ -131,9 +131,12 @@ static int list_entry(walker *w, int dirfd, size_t f, size_t i, mvm_buf *child)
 	if ((error = *w->folders[f].rel ? mvm_buf_printf(child, "%s/%s", w->folders[f].rel, e->name)
 					 : mvm_buf_puts(child, e->name)) < 0)
 		return error;
-	if ((fd = openat(dirfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return mvm_error_set(MVM_ERROR, "cannot read folder %s: %s", child->ptr, strerror(errno));
-	return list_tree(w, fd, child->ptr, w->folders[f].sub);
+	if ((fd = openat(dirfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+		return list_tree(w, fd, child->ptr, w->folders[f].sub);
+	open_errno = errno;
+	if (fstatat(dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0; /* in a folder that can be read but not searched: left out, as its files are */
+	return mvm_error_set(MVM_ERROR, "cannot read folder %s: %s", child->ptr, strerror(open_errno));
 }
 
 /* List the folder open at fd (taken: closed here), named rel, and the folders under it. */
@@ -166,18 +169,25 @@ typedef struct {
 	size_t n;
 	struct stat *st;
 	unsigned char *ok;
+	int open_errno;               /* a folder that would not open but is there: its errno */
+	size_t open_folder;
 } stat_part;
 
 static void stat_part_run(mvm_job *job)
 {
-	const stat_part *p = (const stat_part *)job;
+	stat_part *p = (stat_part *)job;
 	size_t k = 0, end;
 
 	while (k < p->n) {
 		const wfolder *f = &p->w->folders[p->it[k].f];
 		const char *below = strlen(f->rel) > f->sub ? f->rel + f->sub : ""; /* "" for the root itself */
-		int fd = *below ? openat(p->w->root, below, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : p->w->root;
+		int fd = !*below ? p->w->root
+			 : openat(p->w->root, below, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
+		if (fd < 0 && errno != ENOENT && errno != ENOTDIR && !p->open_errno) { /* gone since: its files are */
+			p->open_errno = errno;
+			p->open_folder = p->it[k].f;
+		}
 		for (end = k; end < p->n && p->it[end].f == p->it[k].f; end++)
 			;
 		for (; k < end; k++) /* a file or folder gone since it was listed is left out */
@@ -187,29 +197,33 @@ static void stat_part_run(mvm_job *job)
 	}
 }
 
-/* Where to cut a window between two threads: the folder change nearest its middle, 0 for none. */
+/*
+ * Where to cut a window between two threads: the folder change nearest
+ * its middle that leaves each side STAT_PAR_MIN / 2 files, 0 for none.
+ */
 static size_t window_cut(const witem *it, size_t n)
 {
-	size_t up = n / 2, down = n / 2;
+	size_t mid = n / 2, d, lo = STAT_PAR_MIN / 2, hi = n - STAT_PAR_MIN / 2;
 
-	for (; up < n || down > 0; up++, down--) {
-		if (up < n && up > 0 && it[up].f != it[up - 1].f)
-			return up;
-		if (down > 0 && down < n && it[down].f != it[down - 1].f)
-			return down;
+	for (d = 0; d <= mid && (mid + d <= hi || mid - d >= lo); d++) {
+		if (mid + d <= hi && it[mid + d].f != it[mid + d - 1].f)
+			return mid + d;
+		if (mid - d >= lo && it[mid - d].f != it[mid - d - 1].f)
+			return mid - d;
 	}
 	return 0;
 }
 
-static void stat_window(walker *w, const witem *it, size_t n, struct stat *st, unsigned char *ok)
+static int stat_window(walker *w, const witem *it, size_t n, struct stat *st, unsigned char *ok)
 {
-	stat_part part[2] = { { { stat_part_run, NULL, 0 }, w, it, n, st, ok },
-			      { { stat_part_run, NULL, 0 }, w, NULL, 0, NULL, NULL } };
-	size_t cut = n >= STAT_PAR_MIN && mvm_ncpu() > 1 ? window_cut(it, n) : 0;
+	stat_part part[2] = { { { stat_part_run, NULL, 0 }, w, it, n, st, ok, 0, 0 },
+			      { { stat_part_run, NULL, 0 }, w, NULL, 0, NULL, NULL, 0, 0 } };
+	int k;
+	size_t cut = n >= STAT_PAR_MIN && (w->pool || !w->pool_tried) ? window_cut(it, n) : 0;
 
-	if (cut && !w->pool && !w->pool_tried) {
+	if (cut && !w->pool_tried) {
 		w->pool_tried = 1;
-		if (mvm_pool_new(&w->pool, 1) < 0)
+		if (mvm_ncpu() < 2 || mvm_pool_new(&w->pool, 1) < 0)
 			mvm_error_clear(); /* no helper: the calling thread stats alone */
 	}
 	if (cut && w->pool) {
@@ -223,6 +237,11 @@ static void stat_window(walker *w, const witem *it, size_t n, struct stat *st, u
 	stat_part_run(&part[0].job);
 	if (part[1].n)
 		mvm_pool_wait(w->pool, &part[1].job);
+	for (k = 0; k < 2; k++)
+		if (part[k].open_errno)
+			return mvm_error_set(MVM_ERROR, "cannot read folder %s: %s",
+					     w->folders[part[k].open_folder].rel, strerror(part[k].open_errno));
+	return 0;
 }
 
 /* Stat the listed files window by window and hand the regular ones to the callback, in order. */
@@ -238,7 +257,7 @@ static int visit_files(walker *w)
 		error = mvm_error_set(MVM_ERROR, "out of memory walking the working tree");
 	for (i = 0; !error && i < w->nitems; i += win) {
 		win = w->nitems - i < STAT_WINDOW ? w->nitems - i : STAT_WINDOW;
-		stat_window(w, w->items + i, win, st, ok);
+		error = stat_window(w, w->items + i, win, st, ok);
 		for (k = 0; !error && k < win; k++) {
 			const witem *it = &w->items[i + k];
 			const wfolder *f = &w->folders[it->f];
