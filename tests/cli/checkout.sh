@@ -225,3 +225,20 @@ mvm checkout -q "$s2" || fail "checkout back across the swap failed"
 tree_sums | cmp -s - "$SCRATCH/s2.sums" || fail "checkout s2 after the swap is not bit-exact"
 expect_clean "swap s2"
 mvm fsck -q
+
+# A folder in the way of a file to check out, holding a folder that cannot
+# be read: checkout refuses, naming it, and leaves both as they were. As
+# another user (root reads every folder), where runuser exists.
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1; then
+	chmod 755 "$SCRATCH"
+	mkdir "$SCRATCH/perm" && chown nobody "$SCRATCH/perm"
+	runuser -u nobody -- sh -c "
+		cd '$SCRATCH/perm' && export MVM_USER='$MVM_USER' &&
+		'$MVM' init -q . && echo a > x && '$MVM' add x && '$MVM' commit -q -m v1 &&
+		'$MVM' rm x >/dev/null && '$MVM' commit -q -m v2 &&
+		mkdir -p x/sub && echo s > x/sub/s && chmod 000 x/sub &&
+		{ '$MVM' checkout -q HEAD~1 2>err; echo \$? > rc; chmod 755 x/sub; }"
+	assert_eq "$(cat "$SCRATCH/perm/rc")" "1" "checkout over a folder it cannot read"
+	grep -q "cannot read folder x/sub" "$SCRATCH/perm/err" || fail "the unreadable folder is not named"
+	assert_eq "$(cat "$SCRATCH/perm/x/sub/s")" "s" "the folder in the way kept its file"
+fi

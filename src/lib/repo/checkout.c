@@ -102,11 +102,14 @@ static int check_path_free(plan *p, const change *c)
 	if (!error && (error = mvm_repo_abspath(&abs, p->repo, c->path)) == 0 &&
 	    lstat(abs.ptr, &st) == 0 && S_ISDIR(st.st_mode)) {
 		blocker_ctx b = { p->stage, p->nstage, NULL };
-		mvm_walk(p->repo, c->path, find_untracked, &b);
+		int walked = mvm_walk(p->repo, c->path, find_untracked, &b);
+
 		if (b.untracked)
 			error = mvm_error_set(MVM_ECONFLICT,
 				"checkout needs a file at '%s' but that folder holds untracked '%s'; move it first",
 				c->path, b.untracked);
+		else if (walked < 0) /* a folder in it that cannot be read might hold anything: refuse */
+			error = walked;
 		free(b.untracked);
 	}
 	mvm_buf_dispose(&abs);

@@ -184,7 +184,8 @@ static void stat_part_run(mvm_job *job)
 		int fd = !*below ? p->w->root
 			 : openat(p->w->root, below, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-		if (fd < 0 && errno != ENOENT && errno != ENOTDIR && !p->open_errno) { /* gone since: its files are */
+		/* a folder gone since the listing only leaves its files out; any other failure fails the walk */
+		if (fd < 0 && errno != ENOENT && errno != ENOTDIR && !p->open_errno) {
 			p->open_errno = errno;
 			p->open_folder = p->it[k].f;
 		}
