@@ -319,15 +319,12 @@ int mvm_statcache_load(mvm_status **out, mvm_stage_entry **stage, size_t *n, con
 	*stage = NULL;
 	*n = 0;
 	if ((error = mvm_buf_printf(&path, "%s/status-cache", repo->mvmdir)) == 0 &&
-	    (error = mvm_fs_readfile(&b, path.ptr, CACHE_MAX)) == 0 && (error = mvm_dbstamp_take(&now, repo)) == 0 &&
-	    (error = mvm_statcache_parse(&saved, out, stage, n, b.ptr, b.size)) == 0 &&
-	    memcmp(&saved, &now, sizeof(now))) {
-		mvm_status_free(*out);
-		mvm_stage_free(*stage, *n);
-		*out = NULL;
-		*stage = NULL;
-		*n = 0;
-		error = MVM_ENOTFOUND;
+	    (error = mvm_fs_readfile(&b, path.ptr, CACHE_MAX)) == 0 && (error = mvm_dbstamp_take(&now, repo)) == 0) {
+		/* a stale stamp, the common miss, before the rows are parsed */
+		if (b.size < sizeof(magic) + sizeof(now) || memcmp(b.ptr + sizeof(magic), &now, sizeof(now)))
+			error = MVM_ENOTFOUND;
+		else
+			error = mvm_statcache_parse(&saved, out, stage, n, b.ptr, b.size);
 	}
 	if (error < 0) {
 		mvm_error_clear();

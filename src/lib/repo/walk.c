@@ -38,7 +38,6 @@ typedef struct {
 
 typedef struct {
 	char *rel;                    /* relative to the working tree ("" for it) */
-	size_t sub;                   /* where the part of rel below the walk's root starts (past its end: the root) */
 	wentry *e;
 	size_t n;
 } wfolder;
@@ -52,6 +51,7 @@ typedef struct {
 	mvm_walk_cb cb;
 	void *payload;
 	int root;                     /* the walk's root folder */
+	size_t below;                 /* where a folder's rel goes on below the root (past its end: the root) */
 	wfolder *folders;
 	size_t nfolders, capfolders;
 	witem *items;
@@ -91,7 +91,7 @@ static int list_dir(wentry **out, size_t *n, DIR *d, const char *rel)
 	return 0;
 }
 
-static int add_folder(walker *w, size_t *f, const char *rel, size_t sub)
+static int add_folder(walker *w, size_t *f, const char *rel)
 {
 	int error;
 
@@ -99,14 +99,13 @@ static int add_folder(walker *w, size_t *f, const char *rel, size_t sub)
 		return error;
 	if (!(w->folders[w->nfolders].rel = strdup(rel)))
 		return mvm_error_set(MVM_ERROR, "out of memory");
-	w->folders[w->nfolders].sub = sub;
 	w->folders[w->nfolders].e = NULL;
 	w->folders[w->nfolders].n = 0;
 	*f = w->nfolders++;
 	return 0;
 }
 
-static int list_tree(walker *w, int fd, const char *rel, size_t sub);
+static int list_tree(walker *w, int fd, const char *rel);
 
 /* Entry i of folder f, open at dirfd: a file to stat later, or a folder listed now. */
 static int list_entry(walker *w, int dirfd, size_t f, size_t i, mvm_buf *child)
@@ -132,7 +131,7 @@ static int list_entry(walker *w, int dirfd, size_t f, size_t i, mvm_buf *child)
 					 : mvm_buf_puts(child, e->name)) < 0)
 		return error;
 	if ((fd = openat(dirfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
-		return list_tree(w, fd, child->ptr, w->folders[f].sub);
+		return list_tree(w, fd, child->ptr);
 	open_errno = errno;
 	if (fstatat(dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0; /* in a folder that can be read but not searched: left out, as its files are */
@@ -140,7 +139,7 @@ static int list_entry(walker *w, int dirfd, size_t f, size_t i, mvm_buf *child)
 }
 
 /* List the folder open at fd (taken: closed here), named rel, and the folders under it. */
-static int list_tree(walker *w, int fd, const char *rel, size_t sub)
+static int list_tree(walker *w, int fd, const char *rel)
 {
 	mvm_buf child = MVM_BUF_INIT;
 	size_t f = 0, i;
@@ -151,7 +150,7 @@ static int list_tree(walker *w, int fd, const char *rel, size_t sub)
 		close(fd);
 		return mvm_error_set(MVM_ERROR, "cannot read folder %s: %s", *rel ? rel : ".", strerror(errno));
 	}
-	if ((error = add_folder(w, &f, rel, sub)) == 0)
+	if ((error = add_folder(w, &f, rel)) == 0)
 		error = list_dir(&w->folders[f].e, &w->folders[f].n, d, rel);
 	for (i = 0; !error && i < w->folders[f].n; i++)
 		if (*rel || strcmp(w->folders[f].e[i].name, ".mvm"))
@@ -180,7 +179,8 @@ static void stat_part_run(mvm_job *job)
 
 	while (k < p->n) {
 		const wfolder *f = &p->w->folders[p->it[k].f];
-		const char *below = strlen(f->rel) > f->sub ? f->rel + f->sub : ""; /* "" for the root itself */
+		/* the folder's path from the root: "" for the root itself */
+		const char *below = strlen(f->rel) > p->w->below ? f->rel + p->w->below : "";
 		int fd = !*below ? p->w->root
 			 : openat(p->w->root, below, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -302,7 +302,7 @@ static void walker_dispose(walker *w)
 
 int mvm_walk(mvm_repo *repo, const char *rel, mvm_walk_cb cb, void *payload)
 {
-	walker w = { cb, payload, -1, NULL, 0, 0, NULL, 0, 0, NULL, 0 };
+	walker w = { cb, payload, -1, *rel ? strlen(rel) + 1 : 0, NULL, 0, 0, NULL, 0, 0, NULL, 0 };
 	mvm_buf abs = MVM_BUF_INIT;
 	int fd = -1, error;
 
@@ -312,7 +312,7 @@ int mvm_walk(mvm_repo *repo, const char *rel, mvm_walk_cb cb, void *payload)
 	    (fd = dup(w.root)) < 0) /* the listing's fdopendir takes its own */
 		error = mvm_error_set(MVM_ERROR, "cannot read folder %s: %s", abs.ptr, strerror(errno));
 	mvm_buf_dispose(&abs);
-	if (!error && (error = list_tree(&w, fd, rel, *rel ? strlen(rel) + 1 : 0)) == 0)
+	if (!error && (error = list_tree(&w, fd, rel)) == 0)
 		error = visit_files(&w);
 	walker_dispose(&w);
 	return error;

@@ -196,7 +196,7 @@ static size_t lanes_min(void)
 
 int mvm_sha256_many_wide(size_t count)
 {
-	return mvm_sha256mb_available() && (count >= MB_LANES || count >= lanes_min());
+	return mvm_sha256mb_available() && count >= lanes_min();
 }
 
 int mvm_sha256_many(mvm_oid *out, const unsigned char *const *p, const size_t *n, size_t count, mvm_sha256 *const *h)
