@@ -321,6 +321,40 @@ static void test_store__rans_round_trips(void **state)
 }
 
 /*
+ * A block of 16384 symbols or more has its table counted from a sample
+ * (64 of every 256): symbols met only outside it still get a frequency,
+ * and the block round-trips on every path.
+ */
+static void test_store__rans_sample_misses_no_symbol(void **state)
+{
+	enum { N = 20000 };
+	uint16_t *sym = malloc(N * 2), *back = malloc(N * 2);
+	unsigned char *enc = malloc(4 * N + 4096);
+	size_t i, li, z;
+
+	(void)state;
+	assert_non_null(sym);
+	assert_non_null(back);
+	assert_non_null(enc);
+	for (i = 0; i < N; i++)
+		sym[i] = (uint16_t)(250 + i % 3);
+	sym[100] = 400;   /* between the first two runs of the sample */
+	sym[19900] = 7;   /* between its last two */
+	sym[5000] = 260;  /* another, in a vector with none missed before it */
+	sym[5001] = 260;
+	sym[5002] = 261;
+	for (li = 0; li < 2; li++) {
+		z = rans_encode_checked(&rans_layouts[li], enc, 4 * N + 4096, sym, N);
+		assert_int_equal(rans_layouts[li].decode(back, N, enc, z, MVM_RANS_MAX_SYMBOLS), 0);
+		assert_memory_equal(back, sym, N * 2);
+		assert_true(z < N / 4); /* ~1.6 bits a symbol: the rare ones cost little */
+	}
+	free(sym);
+	free(back);
+	free(enc);
+}
+
+/*
  * rANS blocks decoded together (mvm_rans_decode_many): lengths that end
  * a group's steps at different places (1 to 40000 symbols, every tail of
  * the states), 1 to 9 blocks (groups of four and the rest), with and
@@ -1837,6 +1871,7 @@ int main(void)
 		cmocka_unit_test(test_store__bytegroup_rejects_damage),
 		cmocka_unit_test(test_store__unknown_floats_are_guessed),
 		cmocka_unit_test(test_store__rans_round_trips),
+		cmocka_unit_test(test_store__rans_sample_misses_no_symbol),
 		cmocka_unit_test(test_store__rans_blocks_are_pinned),
 		cmocka_unit_test(test_store__rans_blocks_decode_together),
 		cmocka_unit_test(test_store__chunks_decode_together),

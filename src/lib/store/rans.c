@@ -16,7 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
+
 #include "mvm/common.h"
+#include "util/cpu.h"
 #include "codec.h"
 #include "rans_internal.h"
 
@@ -79,23 +84,99 @@ static void normalize(uint32_t *freq, const uint32_t *count, unsigned int nsyms,
 	freq[top] += RANS_M - sum;
 }
 
+/*
+ * Blocks of SAMPLE_MIN symbols or more are counted from a quarter of
+ * them, SAMPLE_RUN in every SAMPLE_STRIDE, and then every symbol of the
+ * block is checked for a count (count_missed): counting all of them was
+ * ~10% of a fresh add's CPU. The cold 4-shard add went from 6.67 to 6.38
+ * CPU-s, its store grew 0.004% (110 KB of 2.8 GB).
+ */
+#define SAMPLE_MIN 16384
+#define SAMPLE_RUN 64
+#define SAMPLE_STRIDE 256
+
 /* Four partial counts, so a run of one symbol does not wait on its own increments. */
-static void histogram(uint32_t *count, const uint16_t *sym, size_t n)
+static void count_into(uint32_t (*part)[MVM_RANS_MAX_SYMBOLS], const uint16_t *sym, size_t n)
 {
-	uint32_t part[3][MVM_RANS_MAX_SYMBOLS] = { { 0 } };
 	size_t i;
-	unsigned int s;
 
 	for (i = 0; i + 4 <= n; i += 4) {
-		count[sym[i]]++;
-		part[0][sym[i + 1]]++;
-		part[1][sym[i + 2]]++;
-		part[2][sym[i + 3]]++;
+		part[0][sym[i]]++;
+		part[1][sym[i + 1]]++;
+		part[2][sym[i + 2]]++;
+		part[3][sym[i + 3]]++;
 	}
 	for (; i < n; i++)
-		count[sym[i]]++;
+		part[0][sym[i]]++;
+}
+
+#ifdef __x86_64__
+/*
+ * count_missed on 32 symbols a step: which symbols have a count is a
+ * bitmap of 512 bits, one register of 32 words; word s >> 4, bit s & 15.
+ */
+__attribute__((target("avx512f,avx512bw"))) static size_t count_missed_avx512(uint32_t *count, const uint16_t *sym,
+									   size_t n)
+{
+	uint16_t bits[32] = { 0 };
+	const __m512i fifteen = _mm512_set1_epi16(15), one = _mm512_set1_epi16(1);
+	__m512i map;
+	size_t i;
+	int s;
+
 	for (s = 0; s < MVM_RANS_MAX_SYMBOLS; s++)
-		count[s] += part[0][s] + part[1][s] + part[2][s];
+		bits[s >> 4] = (uint16_t)(bits[s >> 4] | (count[s] != 0) << (s & 15));
+	map = _mm512_loadu_si512((const void *)bits);
+	for (i = 0; i + 32 <= n; i += 32) {
+		__m512i v = _mm512_loadu_si512((const void *)(sym + i));
+		__m512i word = _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 4), map);
+		__mmask32 missed = _mm512_testn_epi16_mask(word, _mm512_sllv_epi16(one, _mm512_and_si512(v, fifteen)));
+
+		for (; missed; missed &= missed - 1) { /* rare: the symbols the sample did not meet */
+			unsigned int k = sym[i + (unsigned int)__builtin_ctz(missed)];
+
+			count[k] = 1;
+			bits[k >> 4] = (uint16_t)(bits[k >> 4] | 1u << (k & 15));
+			map = _mm512_loadu_si512((const void *)bits);
+		}
+	}
+	return i;
+}
+#endif
+
+/* Every symbol of sym[0, n) that has no count gets 1: it is present and needs a frequency. */
+static void count_missed(uint32_t *count, const uint16_t *sym, size_t n)
+{
+	size_t i = 0;
+
+#ifdef __x86_64__
+	if (mvm_cpu_avx512bw())
+		i = count_missed_avx512(count, sym, n);
+#endif
+	for (; i < n; i++)
+		if (!count[sym[i]])
+			count[sym[i]] = 1;
+}
+
+/* Counts of sym[0, n) into count, all or sampled (see SAMPLE_MIN). @return the counts' sum. */
+static size_t histogram(uint32_t *count, const uint16_t *sym, size_t n, unsigned int nsyms)
+{
+	uint32_t part[4][MVM_RANS_MAX_SYMBOLS] = { { 0 } };
+	unsigned int s;
+	size_t i, total = 0;
+
+	if (n < SAMPLE_MIN)
+		count_into(part, sym, n);
+	else
+		for (i = 0; i < n; i += SAMPLE_STRIDE)
+			count_into(part, sym + i, n - i < SAMPLE_RUN ? n - i : SAMPLE_RUN);
+	for (s = 0; s < nsyms; s++)
+		count[s] = part[0][s] + part[1][s] + part[2][s] + part[3][s];
+	if (n >= SAMPLE_MIN)
+		count_missed(count, sym, n);
+	for (s = 0; s < nsyms; s++)
+		total += count[s];
+	return total;
 }
 
 static void enc_symbol_init(rans_enc_symbol *e, uint32_t start, uint32_t freq)
@@ -142,8 +223,7 @@ size_t mvm_rans__put_table(unsigned char *dst, size_t cap, rans_enc_symbol *enc,
 	uint32_t count[MVM_RANS_MAX_SYMBOLS] = { 0 }, freq[MVM_RANS_MAX_SYMBOLS] = { 0 }, start = 0;
 	unsigned int s;
 
-	histogram(count, sym, n);
-	normalize(freq, count, nsyms, n);
+	normalize(freq, count, nsyms, histogram(count, sym, n, nsyms));
 	memset(enc, 0, nsyms * sizeof(*enc)); /* absent symbols too: the AVX2 encoder packs every entry */
 	for (s = 0; s < nsyms; s++) {
 		if (freq[s])
