@@ -7,11 +7,15 @@
  *                 (its SHA-256) computed next to the same bytes, the two
  *                 streams interleaved (SHA-NI runs two at 1.2-1.5x the
  *                 speed of one), unless the batch's worker got there first
- *   chunk pool    the chunk ids in pairs when the hash thread has not
- *                 started on the batch and the last batch was mostly
- *                 stored already (claim_ids), else wait for them; then
- *                 dedup lookups (one read transaction), and compress each
- *                 new chunk
+ *   chunk pool    the chunk ids (sixteen at once in AVX-512 lanes, or in
+ *                 pairs when the hash thread has not started on the batch
+ *                 and the last batch was mostly stored already:
+ *                 claim_ids), else wait for them; then dedup lookups (one
+ *                 read transaction), and compress each new chunk without
+ *                 a delta base
+ *   base reader   one thread: reads the delta bases of the batch's other
+ *                 new chunks, then hands the batch back to the pool,
+ *                 which codes those chunks against them (encode_job)
  *
  * A tensor's digest is the SHA-256 of its chunk ids (cuts are forced at
  * every tensor's start and end, so its chunks cover exactly its bytes):
@@ -24,7 +28,8 @@
  * tensors, FastCDC cuts.
  *
  * At most SCAN_BATCHES batches are in flight, so memory is about
- * SCAN_BATCHES x 2 x 8 MiB whatever the file size. Bytes past the last cut
+ * SCAN_BATCHES x 2 x 8 MiB whatever the file size, plus each batch's read
+ * set of delta bases (up to its stored size and the gaps between them). Bytes past the last cut
  * of a batch carry over to the front of the next one, whose read follows
  * (SCAN_BATCH_FRONT below): a batch never holds more than SCAN_BATCH_IN
  * bytes (four huge pages). The pipeline runs on from file to

@@ -10,6 +10,7 @@
  * sixteen blocks of a step are loaded as rows and transposed, so that
  * vector t holds word t of every lane's block.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,7 +256,7 @@ MB_TARGET void mvm_sha256mb(mvm_oid *out, const unsigned char *const *p, const s
 			for (i = 0; i < LANES; i++) {
 				blk[i] = lane_block(&l[i]);
 				if (l[i].busy)
-					__builtin_prefetch(l[i].p + PREFETCH_AHEAD);
+					__builtin_prefetch((const void *)((uintptr_t)l[i].p + PREFETCH_AHEAD));
 				l[i].p += l[i].busy ? 64 : 0;
 				l[i].full -= l[i].busy ? 1 : 0;
 			}

@@ -6,6 +6,7 @@
  * W[i] = msg2(msg1(W[i-4], W[i-3]) + alignr(W[i-1], W[i-2], 4), W[i-1]),
  * and each vector of four words plus constants feeds two rnds2 steps.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "sha256ni.h"
@@ -55,7 +56,7 @@ SHA_TARGET void mvm_sha256ni_blocks(mvm_sha256ni_state *st, const unsigned char 
 		__m128i abef0 = abef, cdgh0 = cdgh, w[4], m;
 		int i;
 
-		__builtin_prefetch(p + PREFETCH_AHEAD);
+		__builtin_prefetch((const void *)((uintptr_t)p + PREFETCH_AHEAD)); /* past the end: no pointer formed */
 		_Pragma("GCC unroll 16") for (i = 0; i < 16; i++) {
 			w[i & 3] = i < 4 ? big_endian_words(p + 16 * i) : schedule(w, i);
 			m = _mm_add_epi32(w[i & 3], _mm_loadu_si128((const __m128i *)(const void *)&mvm_sha256_k[4 * i]));
@@ -79,8 +80,8 @@ SHA_TARGET void mvm_sha256ni_blocks2(mvm_sha256ni_state *a, const unsigned char 
 		__m128i a0 = a_abef, a1 = a_cdgh, b0 = b_abef, b1 = b_cdgh, wa[4], wb[4], k, ma, mb;
 		int i;
 
-		__builtin_prefetch(pa + PREFETCH_AHEAD);
-		__builtin_prefetch(pb + PREFETCH_AHEAD);
+		__builtin_prefetch((const void *)((uintptr_t)pa + PREFETCH_AHEAD));
+		__builtin_prefetch((const void *)((uintptr_t)pb + PREFETCH_AHEAD));
 		_Pragma("GCC unroll 16") for (i = 0; i < 16; i++) {
 			wa[i & 3] = i < 4 ? big_endian_words(pa + 16 * i) : schedule(wa, i);
 			wb[i & 3] = i < 4 ? big_endian_words(pb + 16 * i) : schedule(wb, i);
