@@ -22,7 +22,7 @@ PRAGMA user_version = 6;" x
 [ "$(sql "PRAGMA user_version" q)" = 6 ] || fail "could not set up a schema-6 repository"
 
 [ "$(mvm log --json)" = "$log_before" ] || fail "history differs after the migration"
-[ "$(sql "PRAGMA user_version" q)" = 8 ] || fail "schema not migrated to 8"
+[ "$(sql "PRAGMA user_version" q)" = 9 ] || fail "schema not migrated to 9"
 sql "SELECT sql FROM sqlite_master WHERE name = 'objects'" q | grep -q "WITHOUT ROWID" &&
 	fail "objects is still a WITHOUT ROWID table"
 mvm fsck -q

@@ -17,6 +17,7 @@
 
 #include "meta/db.h"
 #include "store/bytegroup.h"
+#include "store/chunkfilter.h"
 #include "store/codec.h"
 #include "store/fdelta.h"
 #include "store/pack.h"
@@ -1106,10 +1107,16 @@ static void test_store__pack_round_trip(void **state)
 	mvm_buf_dispose(&got);
 }
 
-/* Insert a chunk row for id directly, as another process's commit would. */
-static void insert_row(mvm_db *db, const mvm_oid *id)
+/* Insert a chunk row for id directly, as another process's commit would: its id into the chunk filter first. */
+static void insert_row(mvm_db *db, const char *dir, const mvm_oid *id)
 {
+	mvm_chunk_filter *cf;
 	sqlite3_stmt *q;
+
+	assert_int_equal(mvm_chunkfilter_open(&cf, dir, db, MVM_CHUNKFILTER_OPEN), 0);
+	if (cf)
+		mvm_chunkfilter_add(cf, id);
+	mvm_chunkfilter_free(cf);
 
 	assert_int_equal(mvm_db_prepare(&q, db, "INSERT INTO chunks(id, pack, offset, stored_len, raw_len, codec) "
 					  "VALUES(?, 77, 0, 10, 10, 0)"), 0);
@@ -1135,12 +1142,12 @@ static void test_store__lookups_see_committed_and_own_rows(void **state)
 	assert_int_equal(mvm_sha256_buf(&c, "c", 1), 0);
 	assert_int_equal(mvm_store_has(f->st, &a), 0); /* opens a reader */
 	assert_int_equal(mvm_db_open(&other, f->db->path, 0), 0);
-	insert_row(other, &a); /* committed by another connection after the reader opened */
+	insert_row(other, f->dir, &a); /* committed by another connection after the reader opened */
 	assert_int_equal(mvm_store_has(f->st, &a), 1);
 	assert_int_equal(mvm_store_locate(&loc, f->st, &a), 0);
 	assert_true(loc.pack == 77 && loc.raw_len == 10);
 	assert_int_equal(mvm_db_begin(f->db), 0);
-	insert_row(f->db, &b); /* not committed: only the main connection sees it */
+	insert_row(f->db, f->dir, &b); /* not committed: only the main connection sees it */
 	assert_int_equal(mvm_store_has(f->st, &b), 1);
 	assert_int_equal(mvm_store_has(f->st, &c), 0);
 	mvm_db_rollback(f->db);
@@ -1226,6 +1233,74 @@ static void write_small(mvm_store *st, const mvm_oid *ids, size_t i, const uint6
  * with a seal count from before a pack that holds it was sealed is still
  * not written twice.
  */
+/* Id k of a test set: the SHA-256 of "<set>:<k>". */
+static void test_id(mvm_oid *id, char set, unsigned int k)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%c:%u", set, k);
+	assert_int_equal(mvm_sha256_buf(id, name, strlen(name)), 0);
+}
+
+/*
+ * The chunk filter built from an index of 60000 ids (past the smallest
+ * filter's room, so it is sized from the packs' counts): every indexed id
+ * may be there, at most 1% of 200000 others; ids added later are found;
+ * OPEN maps none where there is no file; REBUILD forgets ids not indexed.
+ */
+static void test_store__chunk_filter(void **state)
+{
+	fixture *f = *state;
+	enum { N = 60000, OTHERS = 200000 };
+	mvm_chunk_filter *cf = NULL;
+	sqlite3_stmt *ins = NULL;
+	mvm_oid id;
+	size_t fp = 0;
+	unsigned int k;
+
+	assert_int_equal(mvm_chunkfilter_open(&cf, f->dir, f->db, MVM_CHUNKFILTER_OPEN), 0);
+	assert_null(cf);
+	assert_int_equal(mvm_db_exec(f->db, "BEGIN; INSERT INTO packs(id, name, size, chunks) VALUES (1, 'p', 0, 60000)"), 0);
+	assert_int_equal(mvm_db_prepare(&ins, f->db, "INSERT INTO chunks(id, pack, offset, stored_len, raw_len, codec)"
+				       " VALUES (?, 1, 0, 1, 1, 0)"), 0);
+	for (k = 0; k < N; k++) {
+		test_id(&id, 'i', k);
+		mvm_db_bind_oid(ins, 1, &id);
+		assert_int_equal(mvm_db_step_done(f->db, ins), 0);
+	}
+	sqlite3_finalize(ins);
+	assert_int_equal(mvm_db_exec(f->db, "COMMIT"), 0);
+
+	assert_int_equal(mvm_chunkfilter_open(&cf, f->dir, f->db, MVM_CHUNKFILTER_BUILD), 0);
+	assert_non_null(cf);
+	for (k = 0; k < N; k++) {
+		test_id(&id, 'i', k);
+		assert_true(mvm_chunkfilter_may_have(cf, &id));
+	}
+	for (k = 0; k < OTHERS; k++) {
+		test_id(&id, 'o', k);
+		fp += (size_t)mvm_chunkfilter_may_have(cf, &id);
+	}
+	assert_true(fp < OTHERS / 100);
+	test_id(&id, 'o', 7);
+	if (!mvm_chunkfilter_may_have(cf, &id))
+		mvm_chunkfilter_add(cf, &id);
+	assert_true(mvm_chunkfilter_may_have(cf, &id));
+	mvm_chunkfilter_free(cf);
+
+	/* a second mapping sees the added id; a rebuild from the index drops it (when it was not a false positive) */
+	assert_int_equal(mvm_chunkfilter_open(&cf, f->dir, f->db, MVM_CHUNKFILTER_OPEN), 0);
+	assert_true(mvm_chunkfilter_may_have(cf, &id));
+	mvm_chunkfilter_free(cf);
+	assert_int_equal(mvm_chunkfilter_open(&cf, f->dir, f->db, MVM_CHUNKFILTER_REBUILD), 0);
+	for (k = 0, fp = 0; k < 1000; k++) {
+		test_id(&id, 'o', k);
+		fp += (size_t)mvm_chunkfilter_may_have(cf, &id);
+	}
+	assert_true(fp < 30);
+	mvm_chunkfilter_free(cf);
+}
+
 static void test_store__has_many_and_write_new(void **state)
 {
 	fixture *f = *state;
@@ -1899,6 +1974,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__pack_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__lookups_see_committed_and_own_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__has_many_and_write_new, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__chunk_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__read_after_gc_moved_the_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__read_set_reads_runs, setup, teardown),

@@ -96,6 +96,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE objects_rowid RENAME TO objects;",
 	/* 8: a plain file of one chunk is staged by its chunk, without a manifest object */
 	"ALTER TABLE stage ADD COLUMN one_chunk INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 9: no table changes. Writers add the ids they index to .mvm/chunks.filter
+	 * (store/chunkfilter.c); an mvm from before would index chunks the filter then
+	 * rules out, so it must refuse this schema.
+	 */
+	"",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(migrations) / sizeof(migrations[0]))

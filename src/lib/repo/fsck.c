@@ -358,6 +358,21 @@ static void check_audit(fsck_ctx *c)
 	mvm_error_clear();
 }
 
+/* The chunk filter rules out no indexed chunk: an add would store it again. */
+static void check_filter(fsck_ctx *c)
+{
+	uint64_t misses, ids;
+	char problem[192];
+
+	if (mvm_store_filter_misses(&misses, &ids, c->repo->store) < 0) {
+		report(c, "database", "mvm.db", mvm_error_last());
+	} else if (misses) {
+		snprintf(problem, sizeof(problem), "rules out %llu of the %llu indexed chunks; `mvm gc` rebuilds it",
+			 (unsigned long long)misses, (unsigned long long)ids);
+		report(c, "filter", "chunks.filter", problem);
+	}
+}
+
 int mvm_fsck(mvm_fsck_stats *out, mvm_repo *repo, mvm_fsck_cb cb, void *payload,
 	     mvm_progress_cb progress, void *progress_payload)
 {
@@ -372,6 +387,7 @@ int mvm_fsck(mvm_fsck_stats *out, mvm_repo *repo, mvm_fsck_cb cb, void *payload,
 	}
 	check_database(&c);
 	check_packs(&c);
+	check_filter(&c);
 	check_objects(&c);
 	check_refs(&c);
 	check_audit(&c);

@@ -273,7 +273,9 @@ int mvm_gc(mvm_gc_stats *out, mvm_repo *repo, mvm_progress_cb progress, void *pa
 	    (error = compact(repo, progress, payload)) < 0)
 		return error;
 	remove_orphans(repo);
-	if ((error = mvm_repo_store_size(&out->packs_after, &out->bytes_after, &db_bytes, repo)) < 0)
+	/* the deleted chunks' bits go: the filter rules out more */
+	if ((error = mvm_store_filter_rebuild(repo->store)) < 0 ||
+	    (error = mvm_repo_store_size(&out->packs_after, &out->bytes_after, &db_bytes, repo)) < 0)
 		return error;
 	return mvm_db_exec(repo->db, "DROP TABLE IF EXISTS temp.live_obj; DROP TABLE IF EXISTS temp.live_chunk;");
 }

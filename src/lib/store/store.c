@@ -58,6 +58,7 @@ void mvm_store_free(mvm_store *st)
 	free(st->sealing.slots);
 	mvm_store_drop_handles(st);
 	sqlite3_finalize(st->locate_st);
+	mvm_chunkfilter_free(st->filter);
 	for (i = 0; i < MVM_STORE_READERS; i++) {
 		sqlite3_finalize(st->readers[i].locate_st);
 		mvm_db_free(st->readers[i].db);
@@ -180,27 +181,79 @@ static int found(unsigned char *has, int error)
 }
 
 /*
- * A chunk in the open pack is found in its pending set; then the index.
- * A chunk sealed between the two checks is in the index by then (the pack
- * is indexed before its pending set is cleared). One read transaction for
- * all the lookups (on the main connection, under the lock, when no reader
- * is free): SQLite then takes its file locks and checks the WAL once per
- * batch, not once per chunk.
+ * The chunk filter, opened on first need (caller holds st->lock). A
+ * lookup builds one that is missing; a writer only adds to one that
+ * exists (the next lookup's build reads its rows from the index).
+ */
+static int filter_ready(mvm_store *st, mvm_chunkfilter_mode mode)
+{
+	if (st->filter || st->filter_tried > (int)mode)
+		return 0;
+	st->filter_tried = (int)mode + 1;
+	return mvm_chunkfilter_open(&st->filter, st->root, st->db, mode);
+}
+
+int mvm_store_filter_rebuild(mvm_store *st)
+{
+	int error;
+
+	pthread_mutex_lock(&st->lock);
+	mvm_chunkfilter_free(st->filter);
+	st->filter = NULL;
+	st->filter_tried = 0;
+	error = filter_ready(st, MVM_CHUNKFILTER_REBUILD);
+	pthread_mutex_unlock(&st->lock);
+	return error;
+}
+
+int mvm_store_filter_misses(uint64_t *misses, uint64_t *ids, mvm_store *st)
+{
+	int error;
+
+	*misses = *ids = 0;
+	pthread_mutex_lock(&st->lock);
+	if ((error = filter_ready(st, MVM_CHUNKFILTER_OPEN)) == 0 && st->filter)
+		error = mvm_chunkfilter_misses(misses, ids, st->filter, st->db);
+	pthread_mutex_unlock(&st->lock);
+	return error;
+}
+
+#define HAS_ASK 2 /* has[i] while the index is still to be asked */
+
+/*
+ * A chunk in the open pack is found in its pending set; one the filter
+ * rules out is absent; the rest are looked up in the index. A chunk sealed
+ * between the two checks is in the index by then (the pack is indexed,
+ * its ids added to the filter first, before its pending set is cleared).
+ * One read transaction for all the lookups (on the main connection, under
+ * the lock, when no reader is free): SQLite then takes its file locks and
+ * checks the WAL once per batch, not once per chunk.
  */
 int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned char *has, uint64_t *gen)
 {
 	mvm_store_reader *r;
 	mvm_chunk_loc loc;
-	size_t i;
+	size_t i, ask = 0;
 	int error = 0;
 
 	pthread_mutex_lock(&st->lock);
 	*gen = st->sealed;
-	for (i = 0; i < n; i++)
-		has[i] = (unsigned char)mvm_store__pending(st, &ids[i]);
+	if ((error = filter_ready(st, MVM_CHUNKFILTER_BUILD)) < 0) {
+		pthread_mutex_unlock(&st->lock);
+		return error;
+	}
+	for (i = 0; i < n; i++) {
+		has[i] = mvm_store__pending(st, &ids[i]) ? 1
+			 : st->filter && !mvm_chunkfilter_may_have(st->filter, &ids[i]) ? 0 : HAS_ASK;
+		ask += has[i] == HAS_ASK;
+	}
+	if (!ask) {
+		pthread_mutex_unlock(&st->lock);
+		return 0;
+	}
 	if (!(r = reader_take(st))) {
 		for (i = 0; i < n && !error; i++)
-			if (!has[i])
+			if (has[i] == HAS_ASK)
 				error = found(&has[i], locate_locked(&loc, st, &ids[i]));
 		pthread_mutex_unlock(&st->lock);
 		return error;
@@ -208,7 +261,7 @@ int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned cha
 	pthread_mutex_unlock(&st->lock);
 	if ((error = mvm_db_begin(r->db)) == 0) {
 		for (i = 0; i < n && !error; i++)
-			if (!has[i])
+			if (has[i] == HAS_ASK)
 				error = found(&has[i], locate_with(&loc, r->db, r->locate_st, &ids[i]));
 		if (error < 0)
 			mvm_db_rollback(r->db);
@@ -443,6 +496,16 @@ static int insert_chunks(mvm_store *st, int64_t pack, const mvm_pack_entry *entr
 	return error;
 }
 
+/* Before the rows commit: a filter must never rule out an indexed chunk (an unused bit only costs a lookup). */
+static void add_to_filter(mvm_store *st, const mvm_pack_entry *entries, size_t count)
+{
+	size_t i;
+
+	if (st->filter)
+		for (i = 0; i < count; i++)
+			mvm_chunkfilter_add(st->filter, &entries[i].id);
+}
+
 int mvm_store__index_pack(mvm_store *st, const char *name, uint64_t size,
 			  const mvm_pack_entry *entries, size_t count, int synced)
 {
@@ -452,7 +515,8 @@ int mvm_store__index_pack(mvm_store *st, const char *name, uint64_t size,
 
 	pthread_mutex_lock(&st->lock);
 	/* set either way: a failed reset after an unsynced commit must not leave the synced one unsynced */
-	if ((error = mvm_db_set_synced(st->db, synced)) < 0 || (error = mvm_db_begin(st->db)) < 0)
+	if ((error = mvm_db_set_synced(st->db, synced)) < 0 || (error = filter_ready(st, MVM_CHUNKFILTER_OPEN)) < 0 ||
+	    (error = mvm_db_begin(st->db)) < 0)
 		goto done;
 	if ((error = mvm_db_prepare(&q, st->db,
 		"INSERT INTO packs(name, size, chunks) VALUES(?, ?, ?)"
@@ -470,6 +534,7 @@ int mvm_store__index_pack(mvm_store *st, const char *name, uint64_t size,
 	q = NULL;
 	if ((error = insert_chunks(st, pack, entries, count)) < 0)
 		goto done;
+	add_to_filter(st, entries, count);
 	error = mvm_db_commit(st->db);
 done:
 	sqlite3_finalize(q);

@@ -41,6 +41,14 @@ int mvm_store_has(mvm_store *st, const mvm_oid *id);
  * to mvm_store_write_new with a chunk found absent.
  */
 int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned char *has, uint64_t *gen);
+/*
+ * The chunk filter (chunkfilter.h), which lets has_many answer "absent"
+ * without the index: built anew (gc, after deleting chunks); or checked,
+ * *misses of the index's *ids ids it would wrongly rule out (0 and 0
+ * when there is no filter).
+ */
+int mvm_store_filter_rebuild(mvm_store *st);
+int mvm_store_filter_misses(uint64_t *misses, uint64_t *ids, mvm_store *st);
 /** The seal count now: when it moved past a `gen`, mvm_store_write_new checks the index again. */
 uint64_t mvm_store_seal_count(mvm_store *st);
 /*

@@ -10,6 +10,7 @@
 #include "pack.h"
 #include "util/pool.h"
 #include "util/seqfile.h"
+#include "chunkfilter.h"
 
 typedef struct {
 	int fd;                   /* -1 when no pack is open */
@@ -63,6 +64,8 @@ struct mvm_store {
 	char seal_msg[256];
 	int rewriting;            /* gc: write even if stored elsewhere; re-point rows */
 	uint64_t sealed;          /* packs indexed through this handle (mvm_store_has_many) */
+	mvm_chunk_filter *filter; /* NULL when there is none (or not yet: filter_tried) */
+	int filter_tried;         /* 1 + the strongest mvm_chunkfilter_mode tried, 0 before */
 };
 
 int mvm_open_pack_contains(const mvm_open_pack *op, const mvm_oid *id);
