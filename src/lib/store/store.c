@@ -496,6 +496,38 @@ static int insert_chunks(mvm_store *st, int64_t pack, const mvm_pack_entry *entr
 	return error;
 }
 
+/*
+ * The rows of a pack's chunks go into leaves all over a large index (the
+ * ids are random): each insert on the writer's thread would wait for a
+ * page read, ~0.3 s a GiB added with 10 million chunks indexed, now that
+ * the chunk filter spares the lookups that used to read those pages
+ * first. So the sealer thread looks the ids up (they miss) before the
+ * writer indexes them, in id order, as the pack's index lists them.
+ */
+void mvm_store__warm_index(mvm_store *st, const mvm_pack_entry *entries, size_t count)
+{
+	mvm_store_reader *r;
+	size_t i;
+
+	pthread_mutex_lock(&st->lock);
+	r = reader_take(st);
+	pthread_mutex_unlock(&st->lock);
+	if (!r)
+		return;
+	if (mvm_db_begin(r->db) == 0) {
+		for (i = 0; i < count; i++) {
+			mvm_db_bind_oid(r->locate_st, 1, &entries[i].id);
+			sqlite3_step(r->locate_st);
+			sqlite3_reset(r->locate_st);
+		}
+		mvm_db_commit(r->db);
+	}
+	mvm_error_clear();
+	pthread_mutex_lock(&st->lock);
+	r->busy = 0;
+	pthread_mutex_unlock(&st->lock);
+}
+
 /* Before the rows commit: a filter must never rule out an indexed chunk (an unused bit only costs a lookup). */
 static void add_to_filter(mvm_store *st, const mvm_pack_entry *entries, size_t count)
 {

@@ -76,6 +76,12 @@ int mvm_store__pending(const mvm_store *st, const mvm_oid *id);
 void mvm_open_pack_reset(mvm_open_pack *op);
 /** A private descriptor of a pack (close it); MVM_ENOTFOUND when the pack is gone. */
 int mvm_store__pack_fd_dup(int *out, mvm_store *st, int64_t pack);
+/*
+ * Look up ids about to be indexed, on a reader connection (none when no
+ * reader is free): the index pages their rows will go into are then in
+ * the page cache when the writer inserts them.
+ */
+void mvm_store__warm_index(mvm_store *st, const mvm_pack_entry *entries, size_t count);
 /**
  * Record a sealed pack and its chunks in the database, in one
  * transaction; `synced`: wait until it is on disk (and every unsynced

@@ -211,7 +211,8 @@ done:
 }
 
 /*
- * The sealer thread's job: the sealing pack's last writes done, the pack
+ * The sealer thread's job: the index pages its rows will go into read
+ * (mvm_store__warm_index), the sealing pack's last writes done, the pack
  * synced, renamed into packs/, the folder synced (~50 ms on this
  * machine's disk, which the writer no longer waits for, nor for the up
  * to 12 MiB still queued or buffered when the pack was sealed). Until it
@@ -224,6 +225,7 @@ static void seal_run(mvm_job *job)
 	mvm_buf path = MVM_BUF_INIT, dir = MVM_BUF_INIT;
 	int error;
 
+	mvm_store__warm_index(st, sp->entries, sp->count);
 	if ((error = mvm_seqfile_finish(&sp->out, 0)) < 0)
 		goto done;
 	if (fsync(sp->fd) < 0) {
