@@ -67,12 +67,16 @@ static const cli_command commands[] = {
 	  "Tags never move; creating an existing tag fails." },
 	{ "cat", cmd_cat, CMD_NEED_REPO, "mvm cat REV:PATH [--tensor NAME]", "Write a file or one tensor to stdout",
 	  "--tensor writes that tensor's raw bytes, decoding only the chunks holding it." },
-	{ "gc", cmd_gc, CMD_NEED_REPO, "mvm gc [--quiet] [--json]", "Delete data no version, branch, tag or the stage uses", "" },
+	{ "gc", cmd_gc, CMD_NEED_REPO, "mvm gc [--quiet] [--json]", "Delete data no version, branch, tag or the stage uses",
+	  "Deletes unreachable chunks and objects, rewrites packs that hold dead\n"
+	  "chunks, removes packs nothing names, and rebuilds the chunk filter\n"
+	  "(.mvm/chunks.filter) from what is left." },
 	{ "fsck", cmd_fsck, CMD_NEED_REPO, "mvm fsck [--quiet] [--json]",
 	  "Verify every chunk, object, reference and the audit log",
 	  "Decodes and re-hashes every chunk, checks every object and reference, and\n"
-	  "re-hashes the audit chain. Exit status 3 when anything is damaged; each\n"
-	  "problem is printed with its id." },
+	  "re-hashes the audit chain; checks that the chunk filter rules out no stored\n"
+	  "chunk. Exit status 3 when anything is damaged; each problem is printed with\n"
+	  "its id." },
 	{ "stats", cmd_stats, CMD_NEED_REPO, "mvm stats [--json]", "Show what the store holds and what it saves",
 	  "Packs and their size on disk; unique chunks with their file bytes and stored\n"
 	  "bytes, in all and by codec (docs/FORMAT.md); and every stored version's files\n"
