@@ -5,7 +5,8 @@
  * Why: an add of new weights looks up every chunk and finds none. With a
  * large index (10 million chunks is 1.1 GB of SQLite) each of those
  * lookups reads one or two index pages from the disk; the filter answers
- * them from memory, ~2.5 bytes per indexed chunk, read once per command.
+ * them from memory, ~2.5 bytes per indexed chunk: a page read for each of
+ * a small add's ids, the whole file read ahead in one pass for a large one.
  *
  * An id sets 8 bits in one 64-byte block: the block from its first 8
  * bytes, the bits from the next 16 (ids are SHA-256, so uniform). One
@@ -100,6 +101,17 @@ void mvm_chunkfilter_add(mvm_chunk_filter *f, const mvm_oid *id)
 	set_bits(f->map, f->mask, id);
 	/* a count, not a pointer into the bits: a torn read only moves the next rebuild */
 	__atomic_fetch_add((uint64_t *)(void *)(f->map + OFF_ADDED), 1, __ATOMIC_RELAXED);
+}
+
+void mvm_chunkfilter_prefetch(mvm_chunk_filter *f)
+{
+	/* read in (one sequential pass) and mapped now: no fault per lookup; else at least read ahead */
+	madvise(f->map, f->len, MADV_SEQUENTIAL);
+#ifdef MADV_POPULATE_READ
+	if (madvise(f->map, f->len, MADV_POPULATE_READ) == 0)
+		return;
+#endif
+	madvise(f->map, f->len, MADV_WILLNEED);
 }
 
 void mvm_chunkfilter_free(mvm_chunk_filter *f)
@@ -278,11 +290,13 @@ static void map_file(mvm_chunk_filter **out, const char *path, int want_room)
 		goto done;
 	f->len = filter_len(log2);
 	f->mask = ((uint64_t)1 << log2) - 1;
-	/* read whole now, in one sequential pass, not a page fault per lookup */
-	f->map = mmap(NULL, f->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	f->map = mmap(NULL, f->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (f->map == MAP_FAILED) {
 		free(f);
 		f = NULL;
+	} else {
+		/* a lookup's page alone: the kernel would read megabytes around each */
+		madvise(f->map, f->len, MADV_RANDOM);
 	}
 done:
 	close(fd);

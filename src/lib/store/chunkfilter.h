@@ -27,6 +27,8 @@ typedef enum {
  */
 int mvm_chunkfilter_open(mvm_chunk_filter **out, const char *root, mvm_db *db, mvm_chunkfilter_mode mode);
 void mvm_chunkfilter_free(mvm_chunk_filter *f);
+/** Read the whole filter in now (until then, a page at a time as lookups touch it). */
+void mvm_chunkfilter_prefetch(mvm_chunk_filter *f);
 
 /** 0 when id is certainly not indexed (when the filter was kept by every writer); 1 when it may be. */
 int mvm_chunkfilter_may_have(const mvm_chunk_filter *f, const mvm_oid *id);

@@ -221,6 +221,21 @@ int mvm_store_filter_misses(uint64_t *misses, uint64_t *ids, mvm_store *st)
 #define HAS_ASK 2 /* has[i] while the index is still to be asked */
 
 /*
+ * A page of the filter is read for each id asked until this many were
+ * (~16 MiB of new chunks), then the whole file in one pass: an add of a
+ * few chunks need not read a 32 MiB filter (10 million chunks indexed).
+ */
+#define FILTER_READ_AHEAD_IDS 64
+
+/* Caller holds st->lock. */
+static void filter_read_ahead(mvm_store *st, size_t n)
+{
+	if (st->filter && st->filter_asked < FILTER_READ_AHEAD_IDS &&
+	    (st->filter_asked += n) >= FILTER_READ_AHEAD_IDS)
+		mvm_chunkfilter_prefetch(st->filter);
+}
+
+/*
  * A chunk in the open pack is found in its pending set; one the filter
  * rules out is absent; the rest are looked up in the index. A chunk sealed
  * between the two checks is in the index by then (the pack is indexed,
@@ -242,6 +257,7 @@ int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned cha
 		pthread_mutex_unlock(&st->lock);
 		return error;
 	}
+	filter_read_ahead(st, n);
 	for (i = 0; i < n; i++) {
 		has[i] = mvm_store__pending(st, &ids[i]) ? 1
 			 : st->filter && !mvm_chunkfilter_may_have(st->filter, &ids[i]) ? 0 : HAS_ASK;

@@ -66,6 +66,7 @@ struct mvm_store {
 	uint64_t sealed;          /* packs indexed through this handle (mvm_store_has_many) */
 	mvm_chunk_filter *filter; /* NULL when there is none (or not yet: filter_tried) */
 	int filter_tried;         /* 1 + the strongest mvm_chunkfilter_mode tried, 0 before */
+	size_t filter_asked;      /* ids asked of it; read ahead whole from FILTER_READ_AHEAD_IDS on */
 };
 
 int mvm_open_pack_contains(const mvm_open_pack *op, const mvm_oid *id);
