@@ -14,14 +14,16 @@
  * than one id per 10 bits has been added, which keeps false positives
  * (a lookup the index answers after all) near 1% at worst.
  *
- * The file is mapped shared, and bits are set with atomic ORs, so
- * processes adding at once lose none. Bits only ever go from 0 to 1: a
- * filter may say "maybe" for a chunk gc deleted, never "no" for one a
- * writer added through it. The one way to miss an id is a writer that
- * committed rows without the filter: a crash that loses the file's dirty
- * pages, or a process that indexed chunks while another rebuilt the
- * filter. The cost is that chunk written once more (the index keeps its
- * first copy; gc reclaims the second), and writing it adds its bits.
+ * The file is mapped shared and bits are set with atomic ORs. Bits only
+ * go from 0 to 1 (until a rebuild): a filter may say "maybe" for a chunk
+ * gc deleted, never "no" for one a writer added through it. Writers and
+ * builders all hold the repository's lock (add and gc take it), so no
+ * rows are committed while a build reads the index. The one way to miss
+ * an id is a crash that loses the file's dirty pages (a killed process
+ * does not: the page cache keeps them); mvm before schema 9, which knows
+ * no filter, refuses the repository. A missed id costs that chunk stored
+ * once more when it is added again (the index keeps its first copy; gc
+ * reclaims the second), and that add sets its bits.
  */
 #include <errno.h>
 #include <fcntl.h>
