@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <zstd.h>
 
@@ -1227,12 +1228,16 @@ static void write_small(mvm_store *st, const mvm_oid *ids, size_t i, const uint6
 		assert_int_equal(mvm_store_write(st, &ids[i], src, sizeof(src), sizeof(src), MVM_CODEC_RAW, NULL), 0);
 }
 
-/*
- * mvm_store_has_many answers as mvm_store_has does for indexed, pending
- * and absent ids, on a reader and on the main connection; a chunk written
- * with a seal count from before a pack that holds it was sealed is still
- * not written twice.
- */
+/* Size of dir/name in bytes, -1 when it cannot be read. */
+static long long file_size(const char *dir, const char *name)
+{
+	char path[256];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
 /* Id k of a test set: the SHA-256 of "<set>:<k>". */
 static void test_id(mvm_oid *id, char set, unsigned int k)
 {
@@ -1288,9 +1293,13 @@ static void test_store__chunk_filter(void **state)
 	assert_true(mvm_chunkfilter_may_have(cf, &id));
 	mvm_chunkfilter_free(cf);
 
-	/* a second mapping sees the added id; a rebuild from the index drops it (when it was not a false positive) */
+	/* a second mapping sees the added ids; a rebuild from the index drops them */
 	assert_int_equal(mvm_chunkfilter_open(&cf, f->dir, f->db, MVM_CHUNKFILTER_OPEN), 0);
 	assert_true(mvm_chunkfilter_may_have(cf, &id));
+	for (k = 0; k < 1000; k++) {
+		test_id(&id, 'o', k);
+		mvm_chunkfilter_add(cf, &id);
+	}
 	mvm_chunkfilter_free(cf);
 	assert_int_equal(mvm_chunkfilter_open(&cf, f->dir, f->db, MVM_CHUNKFILTER_REBUILD), 0);
 	for (k = 0, fp = 0; k < 1000; k++) {
@@ -1299,8 +1308,58 @@ static void test_store__chunk_filter(void **state)
 	}
 	assert_true(fp < 30);
 	mvm_chunkfilter_free(cf);
+	/* sized from the packs' count: 60000 ids at 20 bits, 2^12 blocks */
+	assert_int_equal(file_size(f->dir, "chunks.filter"), 64 + 64 * 4096);
 }
 
+/*
+ * A writer with no filter mapped (here: a damaged one, and a gc-like
+ * writer, which does not look chunks up first) removes the file before it
+ * commits rows, rather than leave a filter without their ids; the next
+ * lookup builds one that has them.
+ */
+static void test_store__writer_without_filter_removes_it(void **state)
+{
+	fixture *f = *state;
+	unsigned char src[1000], has;
+	mvm_chunk_filter *cf = NULL;
+	mvm_buf path = MVM_BUF_INIT;
+	mvm_oid id;
+	uint64_t gen, misses, ids;
+	FILE *fp;
+
+	assert_int_equal(mvm_chunkfilter_open(&cf, f->dir, f->db, MVM_CHUNKFILTER_BUILD), 0);
+	assert_non_null(cf);
+	mvm_chunkfilter_free(cf);
+	mvm_buf_printf(&path, "%s/chunks.filter", f->dir);
+	assert_non_null(fp = fopen(path.ptr, "r+b"));
+	assert_int_equal(fwrite("XXXXXXXX", 1, 8, fp), 8);
+	fclose(fp);
+
+	fill(src, sizeof(src), 5, 0);
+	assert_int_equal(mvm_sha256_buf(&id, src, sizeof(src)), 0);
+	mvm_store_set_rewriting(f->st, 1);
+	assert_int_equal(mvm_store_write(f->st, &id, src, sizeof(src), sizeof(src), MVM_CODEC_RAW, NULL), 0);
+	assert_int_equal(mvm_store_flush(f->st), 0);
+	mvm_store_set_rewriting(f->st, 0);
+	assert_int_equal(access(path.ptr, F_OK), -1);
+
+	mvm_store_filter_forget(f->st);
+	assert_int_equal(mvm_store_has_many(f->st, &id, 1, &has, &gen), 0);
+	assert_int_equal(has, 1);
+	assert_int_equal(access(path.ptr, F_OK), 0);
+	assert_int_equal(mvm_store_filter_misses(&misses, &ids, f->st), 0);
+	assert_int_equal(misses, 0);
+	assert_int_equal(ids, 1);
+	mvm_buf_dispose(&path);
+}
+
+/*
+ * mvm_store_has_many answers as mvm_store_has does for indexed, pending
+ * and absent ids, on a reader and on the main connection; a chunk written
+ * with a seal count from before a pack that holds it was sealed is still
+ * not written twice.
+ */
 static void test_store__has_many_and_write_new(void **state)
 {
 	fixture *f = *state;
@@ -1975,6 +2034,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store__lookups_see_committed_and_own_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__has_many_and_write_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__chunk_filter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store__writer_without_filter_removes_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__damaged_index_is_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__read_after_gc_moved_the_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store__read_set_reads_runs, setup, teardown),

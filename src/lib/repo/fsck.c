@@ -366,6 +366,7 @@ static void check_filter(fsck_ctx *c)
 
 	if (mvm_store_filter_misses(&misses, &ids, c->repo->store) < 0) {
 		report(c, "database", "mvm.db", mvm_error_last());
+		mvm_error_clear();
 	} else if (misses) {
 		snprintf(problem, sizeof(problem), "rules out %llu of the %llu indexed chunks; `mvm gc` rebuilds it",
 			 (unsigned long long)misses, (unsigned long long)ids);

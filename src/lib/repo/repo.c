@@ -290,6 +290,9 @@ int mvm_repo_lock(mvm_repo *repo)
 	} else {
 		repo->lock_fd = fd;
 		clean_tmp(repo);
+		/* writers of other processes may have rebuilt it while we held no lock */
+		if (repo->store)
+			mvm_store_filter_forget(repo->store);
 	}
 	mvm_buf_dispose(&path);
 	return error;

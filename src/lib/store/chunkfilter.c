@@ -25,8 +25,10 @@
  * once more when it is added again (the index keeps its first copy; gc
  * reclaims the second), and that add sets its bits.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,7 @@
 #define FILTER_MAX_LOG2 26              /* 4 GiB: 1.7 billion ids */
 #define FILTER_BITS_BUILT 20            /* bits per id when built */
 #define FILTER_BITS_FULL 10             /* rebuilt past one id per this many bits */
+#define FILTER_GUESS_MAX ((uint64_t)1 << 28) /* ids the packs' counts may claim (a second pass sizes by the ids read) */
 
 /* Header: magic[8], u32 version, u32 log2 of the blocks, u64 ids added (the build's included), zero to 64. */
 #define OFF_VERSION 8
@@ -58,9 +61,12 @@ struct mvm_chunk_filter {
 	uint64_t mask;                  /* blocks - 1 */
 };
 
+/* The file's length for 2^log2 blocks (0 where a size_t cannot hold it: 32-bit builds). */
 static size_t filter_len(unsigned int log2)
 {
-	return FILTER_HEADER + ((size_t)FILTER_BLOCK << log2);
+	uint64_t len = FILTER_HEADER + ((uint64_t)FILTER_BLOCK << log2);
+
+	return len <= SIZE_MAX ? (size_t)len : 0;
 }
 
 static unsigned char *block_of(unsigned char *map, uint64_t mask, const mvm_oid *id)
@@ -100,9 +106,14 @@ static void set_bits(unsigned char *map, uint64_t mask, const mvm_oid *id)
 
 void mvm_chunkfilter_add(mvm_chunk_filter *f, const mvm_oid *id)
 {
+	uint64_t *count = (uint64_t *)(void *)(f->map + OFF_ADDED), was, now;
+
 	set_bits(f->map, f->mask, id);
-	/* a count, not a pointer into the bits: a torn read only moves the next rebuild */
-	__atomic_fetch_add((uint64_t *)(void *)(f->map + OFF_ADDED), 1, __ATOMIC_RELAXED);
+	/* little-endian on every host; other processes add at once */
+	was = __atomic_load_n(count, __ATOMIC_RELAXED);
+	do
+		now = htole64(le64toh(was) + 1);
+	while (!__atomic_compare_exchange_n(count, &was, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 }
 
 void mvm_chunkfilter_prefetch(mvm_chunk_filter *f)
@@ -110,10 +121,11 @@ void mvm_chunkfilter_prefetch(mvm_chunk_filter *f)
 	/* read in (one sequential pass) and mapped now: no fault per lookup; else at least read ahead */
 	madvise(f->map, f->len, MADV_SEQUENTIAL);
 #ifdef MADV_POPULATE_READ
-	if (madvise(f->map, f->len, MADV_POPULATE_READ) == 0)
-		return;
+	if (madvise(f->map, f->len, MADV_POPULATE_READ) != 0)
 #endif
-	madvise(f->map, f->len, MADV_WILLNEED);
+		madvise(f->map, f->len, MADV_WILLNEED);
+	/* and no longer the first pages the kernel drops */
+	madvise(f->map, f->len, MADV_RANDOM);
 }
 
 void mvm_chunkfilter_free(mvm_chunk_filter *f)
@@ -251,14 +263,18 @@ static int build(const char *root, const char *path, mvm_db *db)
 		return error;
 	if (snprintf(tmp, sizeof(tmp), "%s/tmp/filter-XXXXXX", root) >= (int)sizeof(tmp) || (fd = mkstemp(tmp)) < 0)
 		return 1;
-	log2 = log2_for(n);
+	log2 = log2_for(n < FILTER_GUESS_MAX ? n : FILTER_GUESS_MAX);
 	if ((error = fill_file(&added, fd, log2, db)) == 0 && full(added, log2))
 		error = fill_file(&added, fd, log2 = log2_for(added), db);
 	if (!error && stat(db->path, &sb) == 0 && fchmod(fd, sb.st_mode & 0666) < 0)
 		error = 1;
-	/* no fsync: a filter lost in a crash is rebuilt, one cut short is refused */
+	/*
+	 * Synced before it replaces the old one: its length is set before any
+	 * bit, so after a crash a file renamed unsynced could pass every check
+	 * and hold zero blocks.
+	 */
 	if (!error)
-		error = rename(tmp, path) < 0;
+		error = fsync(fd) < 0 || rename(tmp, path) < 0;
 	close(fd);
 	if (error)
 		unlink(tmp);
@@ -270,7 +286,7 @@ static int header_ok(unsigned int *log2, const unsigned char *p, off_t size)
 {
 	*log2 = mvm_le32(p + OFF_LOG2);
 	return !memcmp(p, FILTER_MAGIC, 8) && mvm_le32(p + OFF_VERSION) == FILTER_VERSION &&
-	       *log2 >= FILTER_MIN_LOG2 && *log2 <= FILTER_MAX_LOG2 && (uint64_t)size == filter_len(*log2);
+	       *log2 >= FILTER_MIN_LOG2 && *log2 <= FILTER_MAX_LOG2 && filter_len(*log2) && (uint64_t)size == filter_len(*log2);
 }
 
 /* Map path when it holds a good filter (and, with `want_room`, one not yet full); else *out NULL. */
@@ -303,6 +319,18 @@ static void map_file(mvm_chunk_filter **out, const char *path, int want_room)
 done:
 	close(fd);
 	*out = f;
+}
+
+int mvm_chunkfilter_drop(const char *root)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/chunks.filter", root) >= (int)sizeof(path))
+		return mvm_error_set(MVM_ERROR, "repository path too long");
+	if (unlink(path) < 0 && errno != ENOENT)
+		return mvm_error_set(MVM_ERROR, "cannot remove %s, which would miss the chunks indexed now: %s", path,
+				     strerror(errno));
+	return 0;
 }
 
 int mvm_chunkfilter_open(mvm_chunk_filter **out, const char *root, mvm_db *db, mvm_chunkfilter_mode mode)

@@ -27,6 +27,12 @@ typedef enum {
  */
 int mvm_chunkfilter_open(mvm_chunk_filter **out, const char *root, mvm_db *db, mvm_chunkfilter_mode mode);
 void mvm_chunkfilter_free(mvm_chunk_filter *f);
+/*
+ * Remove root/chunks.filter: for a writer that has no filter mapped (none
+ * good, or none it could map), before it commits rows a filter left on
+ * disk would not have. @return 0 (also when there is none) or an error.
+ */
+int mvm_chunkfilter_drop(const char *root);
 /** Read the whole filter in now (until then, a page at a time as lookups touch it). */
 void mvm_chunkfilter_prefetch(mvm_chunk_filter *f);
 

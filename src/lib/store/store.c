@@ -193,14 +193,28 @@ static int filter_ready(mvm_store *st, mvm_chunkfilter_mode mode)
 	return mvm_chunkfilter_open(&st->filter, st->root, st->db, mode);
 }
 
+/* Caller holds st->lock. */
+static void filter_forget(mvm_store *st)
+{
+	mvm_chunkfilter_free(st->filter);
+	st->filter = NULL;
+	st->filter_tried = 0;
+	st->filter_asked = 0;
+}
+
+void mvm_store_filter_forget(mvm_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	filter_forget(st);
+	pthread_mutex_unlock(&st->lock);
+}
+
 int mvm_store_filter_rebuild(mvm_store *st)
 {
 	int error;
 
 	pthread_mutex_lock(&st->lock);
-	mvm_chunkfilter_free(st->filter);
-	st->filter = NULL;
-	st->filter_tried = 0;
+	filter_forget(st);
 	error = filter_ready(st, MVM_CHUNKFILTER_REBUILD);
 	pthread_mutex_unlock(&st->lock);
 	return error;
@@ -564,7 +578,7 @@ int mvm_store__index_pack(mvm_store *st, const char *name, uint64_t size,
 	pthread_mutex_lock(&st->lock);
 	/* set either way: a failed reset after an unsynced commit must not leave the synced one unsynced */
 	if ((error = mvm_db_set_synced(st->db, synced)) < 0 || (error = filter_ready(st, MVM_CHUNKFILTER_OPEN)) < 0 ||
-	    (error = mvm_db_begin(st->db)) < 0)
+	    (!st->filter && (error = mvm_chunkfilter_drop(st->root)) < 0) || (error = mvm_db_begin(st->db)) < 0)
 		goto done;
 	if ((error = mvm_db_prepare(&q, st->db,
 		"INSERT INTO packs(name, size, chunks) VALUES(?, ?, ?)"

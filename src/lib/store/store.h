@@ -48,6 +48,8 @@ int mvm_store_has_many(mvm_store *st, const mvm_oid *ids, size_t n, unsigned cha
  * when there is no filter).
  */
 int mvm_store_filter_rebuild(mvm_store *st);
+/** Unmap it, to map it anew on next use: another process may have replaced it while the repository was unlocked. */
+void mvm_store_filter_forget(mvm_store *st);
 int mvm_store_filter_misses(uint64_t *misses, uint64_t *ids, mvm_store *st);
 /** The seal count now: when it moved past a `gen`, mvm_store_write_new checks the index again. */
 uint64_t mvm_store_seal_count(mvm_store *st);
