@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/peers.sh quick|full: mvm side by side with git-lfs, restic and borg on
 # the same generated safetensors files, plus this machine's limits measured in
-# the same run. Prints a markdown report and writes it to bench/out/RESULTS.md.
+# the same run. Prints a markdown report and writes it to bench/out/RESULTS.md;
+# a run with every default also replaces its section of docs/BENCHMARKS.md.
 #
 #   quick: 512 MiB BF16 model in 2 shards: base, head fine-tune, a chain of
 #          2 checkpoints; F16/F32 models of 128 MiB; 1 run (make bench-quick,
@@ -660,4 +661,31 @@ RUNS_NOTE="median of $RUNS_DONE runs"
 cp "$W/report.md" "$OUT/RESULTS.md"
 cp "$W/report.md" "$OUT/RESULTS-$MODE.md"
 cat "$W/report.md"
+# A run with every default (all tools, sizes, runs, chain; nothing failed)
+# replaces its section of docs/BENCHMARKS.md: "### Full (`make bench`)" or
+# "### Quick (`make bench-quick`)", up to the next heading. The prose
+# around it (what changed, why) stays the developers' to write.
+DOCS="$ROOT/docs/BENCHMARKS.md"
+if [ -z "${BENCH_TOOLS:-}${BENCH_MB:-}${BENCH_FMB:-}${BENCH_CKPTS:-}${BENCH_RUNS:-}${BENCH_BUDGET:-}${BENCH_CACHE:-}${FAILED:-}" ] && [ -f "$DOCS" ]; then
+	case $MODE in full) heading='### Full (`make bench`)' ;; *) heading='### Quick (`make bench-quick`)' ;; esac
+	/usr/bin/python3 - "$DOCS" "$W/report.md" "$heading" <<'PYEOF'
+import sys
+docs, report, heading = sys.argv[1:4]
+text = open(docs).read()
+body = open(report).read().split("\n", 1)[1].strip("\n")  # without the report's own title
+at = text.find(heading + "\n")
+if at < 0:
+    text = text.rstrip("\n") + "\n\n" + heading + "\n\n" + body + "\n"
+else:
+    start = at + len(heading) + 1
+    nxt = [i for i in (text.find("\n## ", start), text.find("\n### ", start)) if i >= 0]
+    end = min(nxt) + 1 if nxt else len(text)
+    text = text[:start] + "\n" + body + "\n\n" + text[end:].lstrip("\n") if nxt else text[:start] + "\n" + body + "\n"
+open(docs + ".tmp", "w").write(text)
+PYEOF
+	mv "$DOCS.tmp" "$DOCS"
+	log "docs/BENCHMARKS.md: its \"$heading\" section replaced by this run's report"
+else
+	log "docs/BENCHMARKS.md left as it is (not a run with every default, or a tool failed)"
+fi
 log "done in ${ELAPSED}s; report in bench/out/RESULTS.md (and RESULTS-$MODE.md)${FAILED:+; failed:$FAILED}"
