@@ -5,11 +5,13 @@
 # a run with every default also replaces its section of docs/BENCHMARKS.md.
 #
 #   quick: 512 MiB BF16 model in 2 shards: base, head fine-tune, a chain of
-#          2 checkpoints; F16/F32 models of 128 MiB; 1 run (make bench-quick,
+#          2 checkpoints; F16/F32 models of 128 MiB; a training run's 5
+#          checkpoints of a 128 MiB BF16 model; 1 run (make bench-quick,
 #          ~3 min on 2 idle cores, ~6 min when the machine is busy)
 #   full:  4 GiB BF16 model in 4 shards: base, head and full fine-tune
 #          (BENCH_CKPTS=3 adds two chained checkpoints, ~+10 min); F16/F32
-#          models of 256 MiB; 3 runs of the fresh add, status and restore
+#          models of 256 MiB; a training run's 5 checkpoints of a 256 MiB
+#          BF16 model; 3 runs of the fresh add, status and restore
 #          (median) as far as BENCH_BUDGET allows, 1 run of the later
 #          versions (make bench, < 30 min on 2 cores). A later version that
 #          would start past the budget is skipped and reads "skipped".
@@ -151,12 +153,16 @@ prepare() {
 #         as their own folders (fresh data, no parent)
 #   f32ft the F32 model fully fine-tuned (noise 0.05, perturb seed 8),
 #         added over f32 in its folder
+#   tc0..tc5  a training run's checkpoints in their own folder (FMB MiB
+#         BF16, seed 13): tc0 the starting model, tck every tensor moved
+#         by 0.05 + 0.02 (k - 1) of its std (perturb seed 9) from tc0, so
+#         each is added over the one before, 0.02 std away
 # Distinct perturb seeds keep head and the ft chain from sharing tensors.
 VERSIONS="base head ft"
 k=2
 while [ $k -le $CKPTS ]; do VERSIONS="$VERSIONS ck$k"; k=$((k + 1)); done
-VERSIONS="$VERSIONS f16 f32 f32ft"
-noise() { calc "\"%.2f\", 0.05 + 0.02 * (${1#ck} - 1)"; }
+VERSIONS="$VERSIONS f16 f32 f32ft tc0 tc1 tc2 tc3 tc4 tc5"
+noise() { calc "\"%.2f\", 0.05 + 0.02 * (${1#??} - 1)"; }
 gen_opts() {
 	local m=$2
 	case "$1" in
@@ -167,6 +173,8 @@ gen_opts() {
 	f16) echo "--size-mb $FMB --dtype F16 --seed 11" ;;
 	f32) echo "--size-mb $FMB --dtype F32 --seed 11" ;;
 	f32ft) echo "--size-mb $FMB --dtype F32 --seed 11 --perturb 1 --perturb-seed 8 --noise 0.05" ;;
+	tc0) echo "--size-mb $FMB --dtype BF16 --seed 13" ;;
+	tc*) echo "--size-mb $FMB --dtype BF16 --seed 13 --perturb 1 --perturb-seed 9 --noise $(noise $1)" ;;
 	esac
 }
 describe() {
@@ -178,6 +186,8 @@ describe() {
 	f16) echo "F16 model, own folder" ;;
 	f32) echo "F32 model, own folder" ;;
 	f32ft) echo "F32 full fine-tune (all tensors, noise 0.05)" ;;
+	tc0) echo "BF16 model a training run starts from, own folder" ;;
+	tc*) echo "its training checkpoint ${1#tc} (all tensors, noise $(noise $1))" ;;
 	esac
 }
 # data, versions and sizes of a tool: restic max gets the small set
@@ -185,13 +195,13 @@ tdata() { if [ "$1" = restic-max ]; then echo "$D/small"; else echo "$D"; fi; }
 tversions() { if [ "$1" = restic-max ]; then echo "$SMAX"; else echo "$VERSIONS"; fi; }
 tsize() { if [ "$1" = restic-max ]; then eval "echo \$SSIZE_$2"; else eval "echo \$SIZE_$2"; fi; }
 # tree folder of a version inside each working tree
-folder() { case "$1" in f16 | f32) echo "$1" ;; f32ft) echo f32 ;; *) echo model ;; esac; }
+folder() { case "$1" in f16 | f32) echo "$1" ;; f32ft) echo f32 ;; tc*) echo train ;; *) echo model ;; esac; }
 
 SIZE_base=0   # set with the others below, by eval
 bytes_of() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}'; }
 
 # peak disk: the data plus git-lfs's full copy of it, plus slack
-need_mb=$(((MB * (2 + CKPTS) + FMB * 3) * 105 / 100 * 2 + 2048))
+need_mb=$(((MB * (2 + CKPTS) + FMB * 9) * 105 / 100 * 2 + 2048))
 avail_mb=$(df -Pm "$W" | awk 'NR == 2 {print $4}')
 if [ "$avail_mb" -lt "$need_mb" ]; then
 	echo "peers: $W has $avail_mb MB free, this run needs about $need_mb MB (set BENCH_DIR elsewhere)" >&2
@@ -650,6 +660,8 @@ RUNS_NOTE="median of $RUNS_DONE runs"
 	echo "restic: repository v2, auto = default compression; borg: --encryption none (no crypto cost, like the others),"
 	echo "lz4 default; borg $BORG_ZSTD (zstd -6 buys ~0.2 pp on BF16 at ~1/10 the speed). Working trees are hard links"
 	echo "to the generated files."
+	echo "Training checkpoints: tc0 is a fresh BF16 model in its own folder, checkpoint k is tc0 with every tensor moved"
+	echo "by 0.05 + 0.02·(k-1) of its std, each added over the one before (a drift of 0.02 std a checkpoint)."
 	[ "$CKPTS" -gt 1 ] && {
 	echo "Checkpoint chain: stgen perturbs relative to base, so checkpoint k is base plus the full fine-tune's noise"
 	echo "pattern scaled to 0.05 + 0.02·(k-1) of each tensor's std: a straight-line drift, each checkpoint 0.02 std from"
