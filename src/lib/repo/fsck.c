@@ -358,13 +358,22 @@ static void check_audit(fsck_ctx *c)
 	mvm_error_clear();
 }
 
-/* The chunk filter rules out no indexed chunk: an add would store it again. */
+/*
+ * The chunk filter rules out no indexed chunk: an add would store it
+ * again. fsck holds no lock, so a miss is counted once more on a fresh
+ * mapping: a gc may have put a new filter in place while the ids were read.
+ */
 static void check_filter(fsck_ctx *c)
 {
 	uint64_t misses, ids;
 	char problem[192];
+	int error = mvm_store_filter_misses(&misses, &ids, c->repo->store);
 
-	if (mvm_store_filter_misses(&misses, &ids, c->repo->store) < 0) {
+	if (error == 0 && misses) {
+		mvm_store_filter_forget(c->repo->store);
+		error = mvm_store_filter_misses(&misses, &ids, c->repo->store);
+	}
+	if (error < 0) {
 		report(c, "database", "mvm.db", mvm_error_last());
 		mvm_error_clear();
 	} else if (misses) {
