@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mvm/buf.h"
 #include "util/bytes.h"
 #include "chunkfilter.h"
 
@@ -253,16 +254,18 @@ static int fill_file(uint64_t *added, int fd, unsigned int log2, mvm_db *db)
  */
 static int build(const char *root, const char *path, mvm_db *db)
 {
-	char tmp[4096];
+	mvm_buf tmp = MVM_BUF_INIT;
 	struct stat sb;
 	uint64_t n = 0, added = 0;
 	unsigned int log2;
 	int fd, error;
 
-	if ((error = count_ids(&n, db)) < 0)
-		return error;
-	if (snprintf(tmp, sizeof(tmp), "%s/tmp/filter-XXXXXX", root) >= (int)sizeof(tmp) || (fd = mkstemp(tmp)) < 0)
-		return 1;
+	if ((error = count_ids(&n, db)) < 0 || (error = mvm_buf_printf(&tmp, "%s/tmp/filter-XXXXXX", root)) < 0)
+		goto done;
+	if ((fd = mkstemp(tmp.ptr)) < 0) {
+		error = 1;
+		goto done;
+	}
 	log2 = log2_for(n < FILTER_GUESS_MAX ? n : FILTER_GUESS_MAX);
 	if ((error = fill_file(&added, fd, log2, db)) == 0 && full(added, log2))
 		error = fill_file(&added, fd, log2 = log2_for(added), db);
@@ -274,10 +277,12 @@ static int build(const char *root, const char *path, mvm_db *db)
 	 * and hold zero blocks.
 	 */
 	if (!error)
-		error = fsync(fd) < 0 || rename(tmp, path) < 0;
+		error = fsync(fd) < 0 || rename(tmp.ptr, path) < 0;
 	close(fd);
 	if (error)
-		unlink(tmp);
+		unlink(tmp.ptr);
+done:
+	mvm_buf_dispose(&tmp);
 	return error;
 }
 
@@ -286,7 +291,8 @@ static int header_ok(unsigned int *log2, const unsigned char *p, off_t size)
 {
 	*log2 = mvm_le32(p + OFF_LOG2);
 	return !memcmp(p, FILTER_MAGIC, 8) && mvm_le32(p + OFF_VERSION) == FILTER_VERSION &&
-	       *log2 >= FILTER_MIN_LOG2 && *log2 <= FILTER_MAX_LOG2 && filter_len(*log2) && (uint64_t)size == filter_len(*log2);
+	       *log2 >= FILTER_MIN_LOG2 && *log2 <= FILTER_MAX_LOG2 && filter_len(*log2) &&
+	       (uint64_t)size == filter_len(*log2);
 }
 
 /* Map path when it holds a good filter (and, with `want_room`, one not yet full); else *out NULL. */
@@ -321,32 +327,40 @@ done:
 	*out = f;
 }
 
+/* root/chunks.filter into out. */
+static int filter_path(mvm_buf *out, const char *root)
+{
+	return mvm_buf_printf(out, "%s/chunks.filter", root);
+}
+
 int mvm_chunkfilter_drop(const char *root)
 {
-	char path[4096];
+	mvm_buf path = MVM_BUF_INIT;
+	int error;
 
-	if (snprintf(path, sizeof(path), "%s/chunks.filter", root) >= (int)sizeof(path))
-		return mvm_error_set(MVM_ERROR, "repository path too long");
-	if (unlink(path) < 0 && errno != ENOENT)
-		return mvm_error_set(MVM_ERROR, "cannot remove %s, which would miss the chunks indexed now: %s", path,
-				     strerror(errno));
-	return 0;
+	if ((error = filter_path(&path, root)) == 0 && unlink(path.ptr) < 0 && errno != ENOENT)
+		error = mvm_error_set(MVM_ERROR, "cannot remove %s, which would miss the chunks indexed now: %s",
+				      path.ptr, strerror(errno));
+	mvm_buf_dispose(&path);
+	return error;
 }
 
 int mvm_chunkfilter_open(mvm_chunk_filter **out, const char *root, mvm_db *db, mvm_chunkfilter_mode mode)
 {
-	char path[4096];
+	mvm_buf path = MVM_BUF_INIT;
 	int error;
 
 	*out = NULL;
-	if (snprintf(path, sizeof(path), "%s/chunks.filter", root) >= (int)sizeof(path))
-		return 0;
+	if ((error = filter_path(&path, root)) < 0)
+		goto done;
 	if (mode != MVM_CHUNKFILTER_REBUILD)
-		map_file(out, path, mode == MVM_CHUNKFILTER_BUILD);
+		map_file(out, path.ptr, mode == MVM_CHUNKFILTER_BUILD);
 	if (*out || mode == MVM_CHUNKFILTER_OPEN)
-		return 0;
-	if ((error = build(root, path, db)) != 0)
-		return error < 0 ? error : 0;
-	map_file(out, path, 0);
-	return 0;
+		goto done;
+	if ((error = build(root, path.ptr, db)) == 0)
+		map_file(out, path.ptr, 0);
+	error = error < 0 ? error : 0;
+done:
+	mvm_buf_dispose(&path);
+	return error;
 }
